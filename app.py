@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""CDK entry point: `cdk synth -c environmentSuffix=<suffix> [-c profile=<name>]`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+
+from retail_db.config import PROFILES_FILE, ConfigError, load_settings
+from retail_db.tap_stack import TapStack
+
+
+def main() -> int:
+    app = cdk.App()
+    environment_suffix = str(app.node.try_get_context("environmentSuffix") or "dev")
+    profile = app.node.try_get_context("profile")
+    profiles_file = app.node.try_get_context("profilesFile")
+    try:
+        settings = load_settings(
+            environment_suffix=environment_suffix,
+            profile=str(profile) if profile is not None else None,
+            path=Path(profiles_file) if profiles_file else PROFILES_FILE,
+        )
+    except ConfigError as error:
+        print(f"retail-db: {error}", file=sys.stderr)
+        return 2
+
+    TapStack(
+        app,
+        f"TapStack{environment_suffix}",
+        settings=settings,
+        environment_suffix=environment_suffix,
+        env=cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
+    )
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

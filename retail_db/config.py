@@ -1,0 +1,347 @@
+"""Typed settings per environment, loaded from ``profiles.toml`` and validated before any construct is built.
+
+Every rule raises :class:`ConfigError`, whose message is one line naming the setting, the value and the rule,
+so ``app.py`` can stop synthesis with that line and no traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal, get_args, get_type_hints
+
+PROFILES_FILE = Path(__file__).resolve().parent.parent / "profiles.toml"
+
+# The backup bucket, retail-db-backups-<12-digit account>-<suffix>, is the longest name built from the suffix;
+# S3 caps bucket names at 63 characters.
+BUCKET_PREFIX = "retail-db-backups-"
+ACCOUNT_ID_LENGTH = 12
+MAX_SUFFIX_LENGTH = 63 - len(BUCKET_PREFIX) - ACCOUNT_ID_LENGTH - 1
+
+StorageType = Literal["gp2", "gp3", "io1", "io2"]
+RemovalBehaviour = Literal["retain", "snapshot", "destroy"]
+CredentialsMode = Literal["managed", "secret"]
+
+# Minimum allocated storage per type for RDS for PostgreSQL, in GiB.
+MIN_STORAGE_GIB: Mapping[str, int] = {"gp2": 20, "gp3": 20, "io1": 100, "io2": 100}
+MAX_STORAGE_GIB = 65536
+MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
+# Performance Insights keeps 7 days free, or whole months up to 2 years.
+INSIGHTS_RETENTION_DAYS = (7, *(31 * m for m in range(1, 24)), 731)
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConfigError(ValueError):
+    """A setting that breaks a rule. ``str()`` is the one-line message shown to the user."""
+
+    def __init__(self, setting: str, value: object, rule: str) -> None:
+        super().__init__(f"invalid setting {setting}={value!r}: {rule}")
+        self.setting = setting
+        self.value = value
+        self.rule = rule
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSettings:
+    vpc_cidr: str
+    max_azs: int
+    subnet_cidr_mask: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseSettings:
+    engine_version: str
+    instance_class: str
+    allocated_storage_gib: int
+    max_allocated_storage_gib: int
+    storage_type: StorageType
+    multi_az: bool
+    backup_retention_days: int
+    backup_window: str
+    maintenance_window: str
+    deletion_protection: bool
+    removal: RemovalBehaviour
+    key_removal: Literal["retain", "destroy"]
+    secret_removal: Literal["retain", "destroy"]
+    monitoring_interval_seconds: int
+    insights_retention_days: int
+    parameters: Mapping[str, str]
+
+    @property
+    def engine_major_version(self) -> str:
+        return self.engine_version.split(".")[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupSettings:
+    bucket_removal: Literal["retain", "destroy"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringSettings:
+    alert_emails: tuple[str, ...]
+    cpu_threshold_percent: float
+    free_storage_threshold_bytes: float
+    connections_threshold: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    profile: str
+    description: str
+    termination_protection: bool
+    network: NetworkSettings
+    database: DatabaseSettings
+    backup: BackupSettings
+    monitoring: MonitoringSettings
+
+    @property
+    def is_production(self) -> bool:
+        return self.profile == "prod"
+
+
+def load_profiles(path: Path = PROFILES_FILE) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError("profilesFile", str(path), "the profiles file must exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError("profilesFile", str(path), f"must be valid TOML ({error})") from None
+
+
+def resolve_profile_name(*, profile: str | None, environment_suffix: str, profiles: Mapping[str, Any]) -> str:
+    """An explicit profile wins; otherwise a suffix that names a profile uses it, and anything else is dev."""
+    if profile is not None:
+        if profile not in profiles:
+            raise ConfigError("profile", profile, f"must be one of {', '.join(sorted(profiles))}")
+        return profile
+    return environment_suffix if environment_suffix in profiles else "dev"
+
+
+def load_settings(*, environment_suffix: str, profile: str | None = None, path: Path = PROFILES_FILE) -> Settings:
+    validate_environment_suffix(environment_suffix)
+    profiles = load_profiles(path)
+    name = resolve_profile_name(profile=profile, environment_suffix=environment_suffix, profiles=profiles)
+    settings: Settings = _build(Settings, profiles[name], prefix=name, extra={"profile": name})
+    validate(settings)
+    return settings
+
+
+def _build(cls: type[Any], raw: Mapping[str, Any], *, prefix: str, extra: Mapping[str, Any] | None = None) -> Any:
+    """Build a settings dataclass from a TOML table, rejecting unknown, missing and mistyped keys."""
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)} - set(extra or {})
+    for key in raw:
+        if key not in names:
+            raise ConfigError(
+                f"{prefix}.{key}", raw[key], f"is not a known setting (known: {', '.join(sorted(names))})"
+            )
+    values: dict[str, Any] = dict(extra or {})
+    for f in fields(cls):
+        if f.name in values:
+            continue
+        setting = f"{prefix}.{f.name}"
+        if f.name not in raw:
+            raise ConfigError(setting, None, "is required")
+        values[f.name] = _coerce(setting, raw[f.name], hints[f.name])
+    return cls(**values)
+
+
+def _coerce(setting: str, value: Any, hint: Any) -> Any:
+    if isinstance(hint, type) and hint.__module__ == __name__:
+        if not isinstance(value, dict):
+            raise ConfigError(setting, value, "must be a table")
+        return _build(hint, value, prefix=setting)
+    origin = getattr(hint, "__origin__", None)
+    if origin is Literal:
+        if value not in get_args(hint):
+            raise ConfigError(setting, value, f"must be one of {', '.join(map(str, get_args(hint)))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(setting, value, "must be a list of strings")
+        return tuple(value)
+    if origin is Mapping:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(setting, value, "must be a table of strings")
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(setting, value, "must be true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(setting, value, "must be a whole number")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(setting, value, "must be a number")
+        return float(value)
+    if not isinstance(value, str):
+        raise ConfigError(setting, value, "must be a string")
+    return value
+
+
+SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+
+
+def validate_environment_suffix(suffix: str) -> None:
+    if not suffix:
+        raise ConfigError("environmentSuffix", suffix, "must not be empty")
+    if len(suffix) > MAX_SUFFIX_LENGTH:
+        raise ConfigError(
+            "environmentSuffix",
+            suffix,
+            f"must be at most {MAX_SUFFIX_LENGTH} characters so that the bucket name "
+            f"{BUCKET_PREFIX}<account>-<suffix> fits the 63 characters S3 allows",
+        )
+    if not SUFFIX_PATTERN.match(suffix):
+        raise ConfigError(
+            "environmentSuffix",
+            suffix,
+            "must use only lowercase letters, digits and inner hyphens, as S3 bucket names require",
+        )
+
+
+def validate(settings: Settings) -> None:
+    _validate_network(settings.profile, settings.network)
+    _validate_database(settings.profile, settings.database, production=settings.is_production)
+    _validate_monitoring(settings.profile, settings.monitoring)
+
+
+def _validate_network(profile: str, network: NetworkSettings) -> None:
+    prefix = f"{profile}.network"
+    if network.max_azs < 2:
+        raise ConfigError(f"{prefix}.max_azs", network.max_azs, "must be at least 2: an RDS subnet group needs two AZs")
+    if not 16 <= network.subnet_cidr_mask <= 28:
+        raise ConfigError(f"{prefix}.subnet_cidr_mask", network.subnet_cidr_mask, "must be between 16 and 28")
+    try:
+        cidr = ipaddress.IPv4Network(network.vpc_cidr)
+    except ValueError as error:
+        raise ConfigError(
+            f"{prefix}.vpc_cidr", network.vpc_cidr, f"must be an IPv4 network in CIDR form ({error})"
+        ) from None
+    if not 16 <= cidr.prefixlen <= 28:
+        raise ConfigError(f"{prefix}.vpc_cidr", network.vpc_cidr, "must have a prefix length between /16 and /28")
+    needed = network.subnet_cidr_mask - math.ceil(math.log2(network.max_azs))
+    if cidr.prefixlen > needed:
+        raise ConfigError(
+            f"{prefix}.vpc_cidr",
+            network.vpc_cidr,
+            f"is too small for {network.max_azs} /{network.subnet_cidr_mask} subnets: use /{needed} or larger",
+        )
+
+
+INSTANCE_CLASS_PATTERN = re.compile(r"^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
+BACKUP_WINDOW_PATTERN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+MAINTENANCE_WINDOW_PATTERN = re.compile(r"^([a-z]{3}):(\d{2}):(\d{2})-([a-z]{3}):(\d{2}):(\d{2})$")
+ENGINE_VERSION_PATTERN = re.compile(r"^\d+\.\d+$")
+WEEK_MINUTES = 7 * 24 * 60
+
+
+def _validate_database(profile: str, db: DatabaseSettings, *, production: bool) -> None:
+    prefix = f"{profile}.database"
+    if not ENGINE_VERSION_PATTERN.match(db.engine_version):
+        raise ConfigError(f"{prefix}.engine_version", db.engine_version, "must be a full <major>.<minor> version")
+    if not INSTANCE_CLASS_PATTERN.match(db.instance_class):
+        raise ConfigError(f"{prefix}.instance_class", db.instance_class, "must have the form db.<family>.<size>")
+    minimum = MIN_STORAGE_GIB[db.storage_type]
+    if not minimum <= db.allocated_storage_gib <= MAX_STORAGE_GIB:
+        raise ConfigError(
+            f"{prefix}.allocated_storage_gib",
+            db.allocated_storage_gib,
+            f"must be between {minimum} and {MAX_STORAGE_GIB} GiB for {db.storage_type} storage",
+        )
+    if not db.allocated_storage_gib <= db.max_allocated_storage_gib <= MAX_STORAGE_GIB:
+        raise ConfigError(
+            f"{prefix}.max_allocated_storage_gib",
+            db.max_allocated_storage_gib,
+            f"must be at least allocated_storage_gib ({db.allocated_storage_gib}) and at most {MAX_STORAGE_GIB}",
+        )
+    if not 0 <= db.backup_retention_days <= 35:
+        raise ConfigError(f"{prefix}.backup_retention_days", db.backup_retention_days, "must be between 0 and 35")
+    if production and db.backup_retention_days < 7:
+        raise ConfigError(f"{prefix}.backup_retention_days", db.backup_retention_days, "must be at least 7 in prod")
+    backup = _backup_window_minutes(f"{prefix}.backup_window", db.backup_window)
+    maintenance = _maintenance_window_minutes(f"{prefix}.maintenance_window", db.maintenance_window)
+    daily_backups = {(day * 24 * 60 + minute) % WEEK_MINUTES for day in range(7) for minute in backup}
+    if daily_backups & maintenance:
+        raise ConfigError(
+            f"{prefix}.maintenance_window",
+            db.maintenance_window,
+            f"must not overlap the daily backup window {db.backup_window}",
+        )
+    if db.monitoring_interval_seconds not in MONITORING_INTERVALS:
+        raise ConfigError(
+            f"{prefix}.monitoring_interval_seconds",
+            db.monitoring_interval_seconds,
+            f"must be one of {', '.join(map(str, MONITORING_INTERVALS))}",
+        )
+    if db.insights_retention_days not in INSIGHTS_RETENTION_DAYS:
+        raise ConfigError(
+            f"{prefix}.insights_retention_days",
+            db.insights_retention_days,
+            "must be 7, a multiple of 31 up to 713, or 731",
+        )
+
+
+def _clock(setting: str, value: str, hours: str, minutes: str) -> int:
+    h, m = int(hours), int(minutes)
+    if h > 23 or m > 59:
+        raise ConfigError(setting, value, "must use valid UTC times hh:mm")
+    return h * 60 + m
+
+
+def _span(setting: str, value: str, start: int, end: int, period: int) -> set[int]:
+    length = (end - start) % period
+    if length < 30:
+        raise ConfigError(setting, value, "must be at least 30 minutes long")
+    return {(start + minute) % period for minute in range(length)}
+
+
+def _backup_window_minutes(setting: str, value: str) -> set[int]:
+    match = BACKUP_WINDOW_PATTERN.match(value)
+    if not match:
+        raise ConfigError(setting, value, "must have the form hh:mm-hh:mm in UTC")
+    start = _clock(setting, value, match[1], match[2])
+    end = _clock(setting, value, match[3], match[4])
+    return _span(setting, value, start, end, 24 * 60)
+
+
+def _maintenance_window_minutes(setting: str, value: str) -> set[int]:
+    match = MAINTENANCE_WINDOW_PATTERN.match(value)
+    if not match or match[1] not in DAYS or match[4] not in DAYS:
+        raise ConfigError(setting, value, "must have the form ddd:hh:mm-ddd:hh:mm in UTC, ddd one of mon..sun")
+    start = DAYS.index(match[1]) * 24 * 60 + _clock(setting, value, match[2], match[3])
+    end = DAYS.index(match[4]) * 24 * 60 + _clock(setting, value, match[5], match[6])
+    return _span(setting, value, start, end, WEEK_MINUTES)
+
+
+EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+
+
+def _validate_monitoring(profile: str, monitoring: MonitoringSettings) -> None:
+    prefix = f"{profile}.monitoring"
+    for email in monitoring.alert_emails:
+        if not EMAIL_PATTERN.match(email):
+            raise ConfigError(f"{prefix}.alert_emails", email, "must be an e-mail address like name@example.com")
+    if not 0 < monitoring.cpu_threshold_percent <= 100:
+        raise ConfigError(
+            f"{prefix}.cpu_threshold_percent",
+            monitoring.cpu_threshold_percent,
+            "must be above 0 and at most 100",
+        )
+    if monitoring.free_storage_threshold_bytes <= 0:
+        raise ConfigError(
+            f"{prefix}.free_storage_threshold_bytes",
+            monitoring.free_storage_threshold_bytes,
+            "must be above 0",
+        )
+    if monitoring.connections_threshold <= 0:
+        raise ConfigError(f"{prefix}.connections_threshold", monitoring.connections_threshold, "must be above 0")

@@ -1,0 +1,143 @@
+"""The PostgreSQL instance with its key, credentials, subnet group and parameter group."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from retail_db.config import DatabaseSettings
+
+DATABASE_NAME = "retaildb"
+MASTER_USERNAME = "dbadmin"
+# Characters that break connection strings, shells or JSON when they appear in a password.
+PASSWORD_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
+
+REMOVAL_POLICIES = {
+    "retain": RemovalPolicy.RETAIN,
+    "snapshot": RemovalPolicy.SNAPSHOT,
+    "destroy": RemovalPolicy.DESTROY,
+}
+
+# jsii enums carry member names, not the day counts they stand for.
+INSIGHTS_RETENTION = {
+    7: rds.PerformanceInsightRetention.DEFAULT,
+    731: rds.PerformanceInsightRetention.LONG_TERM,
+    **{31 * m: rds.PerformanceInsightRetention[f"MONTHS_{m}"] for m in range(1, 24)},
+}
+
+
+class Database(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DatabaseSettings,
+        environment_suffix: str,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        backup_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.encryption_key = kms.Key(
+            self,
+            "DatabaseEncryptionKey",
+            description="KMS key for RDS PostgreSQL encryption",
+            enable_key_rotation=True,
+            alias=f"retail-db-key-{environment_suffix}",
+            removal_policy=REMOVAL_POLICIES[settings.key_removal],
+            pending_window=Duration.days(7) if settings.key_removal == "destroy" else None,
+        )
+
+        self.credentials = secretsmanager.Secret(
+            self,
+            "DatabaseCredentials",
+            description="RDS PostgreSQL database credentials",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"username": MASTER_USERNAME}, separators=(",", ":")),
+                generate_string_key="password",
+                exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
+                password_length=32,
+            ),
+            removal_policy=REMOVAL_POLICIES[settings.secret_removal],
+        )
+
+        subnet_group = rds.SubnetGroup(
+            self,
+            "DatabaseSubnetGroup",
+            description="Subnet group for RDS PostgreSQL",
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        )
+
+        # The reference pinned 16.5, which RDS has retired for new instances (cfn-lint W3691). The version here is a
+        # floor: with auto minor upgrades RDS moves the instance forward inside the maintenance window, and
+        # CloudFormation compares templates, not the running instance, so an unchanged pin never downgrades it.
+        engine = rds.DatabaseInstanceEngine.postgres(
+            version=rds.PostgresEngineVersion.of(
+                settings.engine_version, settings.engine_major_version, s3_import=True, s3_export=True
+            )
+        )
+
+        self.instance = rds.DatabaseInstance(
+            self,
+            "RetailDatabase",
+            engine=engine,
+            instance_type=ec2.InstanceType(settings.instance_class.removeprefix("db.")),
+            vpc=vpc,
+            subnet_group=subnet_group,
+            security_groups=[security_group],
+            credentials=rds.Credentials.from_secret(self.credentials),
+            allocated_storage=settings.allocated_storage_gib,
+            max_allocated_storage=settings.max_allocated_storage_gib,
+            storage_type=rds.StorageType[settings.storage_type.upper()],
+            storage_encrypted=True,
+            storage_encryption_key=self.encryption_key,
+            multi_az=settings.multi_az,
+            publicly_accessible=False,
+            auto_minor_version_upgrade=True,
+            backup_retention=Duration.days(settings.backup_retention_days),
+            preferred_backup_window=settings.backup_window,
+            preferred_maintenance_window=settings.maintenance_window,
+            deletion_protection=settings.deletion_protection,
+            removal_policy=REMOVAL_POLICIES[settings.removal],
+            enable_performance_insights=True,
+            performance_insight_retention=INSIGHTS_RETENTION[settings.insights_retention_days],
+            performance_insight_encryption_key=self.encryption_key,
+            monitoring_interval=Duration.seconds(settings.monitoring_interval_seconds),
+            database_name=DATABASE_NAME,
+            parameter_group=rds.ParameterGroup(
+                self, "ParameterGroup", engine=engine, parameters=dict(settings.parameters)
+            ),
+            # An RDS instance is not an IAM principal, so the reference's backupBucket.grantReadWrite(database)
+            # cannot work. The aws_s3 extension uses IAM roles associated with the instance instead.
+            s3_import_buckets=[backup_bucket],
+            s3_export_buckets=[backup_bucket],
+        )
+
+        CfnOutput(
+            self,
+            "DatabaseEndpoint",
+            value=self.instance.db_instance_endpoint_address,
+            description="RDS PostgreSQL endpoint",
+        )
+        CfnOutput(
+            self,
+            "DatabasePort",
+            value=self.instance.db_instance_endpoint_port,
+            description="RDS PostgreSQL port",
+        )
+        CfnOutput(
+            self,
+            "DatabaseSecretArn",
+            value=self.credentials.secret_arn,
+            description="Secrets Manager secret with the master user's credentials",
+        )

@@ -1,0 +1,32 @@
+"""Builds the app in-process, the way `cdk synth` does through app.py, for tests and tooling."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from retail_db.config import load_settings
+from retail_db.tap_stack import TapStack
+
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags from cdk.json, which the CLI passes to app.py and an in-process App would not see."""
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
+    return context
+
+
+def build_stack(*, environment_suffix: str = "dev", profile: str | None = None) -> TapStack:
+    app = cdk.App(context={**cdk_json_context(), "environmentSuffix": environment_suffix})
+    settings = load_settings(environment_suffix=environment_suffix, profile=profile)
+    return TapStack(app, f"TapStack{environment_suffix}", settings=settings, environment_suffix=environment_suffix)
+
+
+def synthesize_template(*, environment_suffix: str = "dev", profile: str | None = None) -> dict[str, Any]:
+    stack = build_stack(environment_suffix=environment_suffix, profile=profile)
+    template: dict[str, Any] = cdk.App.of(stack).synth().get_stack_by_name(stack.stack_name).template  # type: ignore[union-attr]
+    return template

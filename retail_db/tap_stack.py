@@ -1,0 +1,56 @@
+"""TapStack: composes the network, backup, database and monitoring constructs. No resources of its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack, Tags
+from constructs import Construct
+
+from retail_db.backup import Backup
+from retail_db.config import Settings
+from retail_db.database import Database
+from retail_db.monitoring import Monitoring
+from retail_db.network import Network
+
+APPLICATION_TAG = "RetailDatabase"
+
+
+class TapStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        environment_suffix: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, termination_protection=settings.termination_protection, **kwargs)
+        self.environment_suffix: str = environment_suffix or self.node.try_get_context("environmentSuffix") or "dev"
+
+        network = Network(self, "NetworkStack", settings=settings.network)
+        backup = Backup(self, "BackupStack", settings=settings.backup, environment_suffix=self.environment_suffix)
+        database = Database(
+            self,
+            "DatabaseStack",
+            settings=settings.database,
+            environment_suffix=self.environment_suffix,
+            vpc=network.vpc,
+            security_group=network.database_security_group,
+            backup_bucket=backup.backup_bucket,
+        )
+        Monitoring(
+            self,
+            "MonitoringStack",
+            settings=settings.monitoring,
+            environment_suffix=self.environment_suffix,
+            database=database.instance,
+        )
+
+        for key, value in (
+            ("Environment", self.environment_suffix),
+            ("Application", APPLICATION_TAG),
+            ("ManagedBy", "CDK"),
+        ):
+            Tags.of(self).add(key, value)

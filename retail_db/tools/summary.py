@@ -1,0 +1,35 @@
+"""The summary `make synth` prints after `cdk synth`: stack, resource count, template path."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--env", default="dev", help="environment suffix the stack was synthesized for")
+    parser.add_argument("--outdir", type=Path, default=Path("cdk.out"))
+    args = parser.parse_args(argv)
+
+    stack_name = f"TapStack{args.env}"
+    template_path = args.outdir / f"{stack_name}.template.json"
+    if not template_path.exists():
+        print(f"summary: {template_path} not found: run cdk synth first", file=sys.stderr)
+        return 1
+    template = json.loads(template_path.read_text())
+    resources = template["Resources"]
+    by_service = Counter(r["Type"].split("::")[1] for r in resources.values())
+
+    print(f"Stack:     {stack_name}")
+    print(f"Resources: {len(resources)} ({', '.join(f'{n} {s}' for s, n in sorted(by_service.items()))})")
+    print(f"Outputs:   {len(template.get('Outputs', {}))}")
+    print(f"Template:  {template_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,365 @@
+"""The dev stack: every property the reference design sets, by value, plus the intended corrections."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.helpers import Template, only, props, resource, resources, tags
+
+DB = "DatabaseStackRetailDatabase2766202D"
+KEY = "DatabaseStackDatabaseEncryptionKeyF4AE9194"
+SECRET = "DatabaseStackDatabaseCredentials957DC173"
+BUCKET = "BackupStackDatabaseBackupBucketEA463785"
+TOPIC = "MonitoringStackDatabaseAlerts7192419E"
+SECURITY_GROUP = "NetworkStackDatabaseSecurityGroupEFDDC955"
+VPC = "NetworkStackRetailVPCD095F414"
+
+
+def test_reference_logical_ids_are_kept(dev_template: Template, reference_template: Template) -> None:
+    ours = {k: v["Type"] for k, v in dev_template["Resources"].items()}
+    # CDKMetadata is added by the CLI's version reporting, not by the app.
+    theirs = {k: v["Type"] for k, v in reference_template["Resources"].items() if k != "CDKMetadata"}
+    missing = {k: t for k, t in theirs.items() if ours.get(k) != t}
+    assert not missing, f"resources of the reference template missing or retyped here: {missing}"
+
+
+def test_reference_output_ids_are_kept(dev_template: Template, reference_template: Template) -> None:
+    assert set(reference_template["Outputs"]) <= set(dev_template["Outputs"])
+
+
+def test_vpc(dev_template: Template) -> None:
+    vpc = props(dev_template, "AWS::EC2::VPC")
+    assert vpc["CidrBlock"] == "10.2.0.0/16"
+    assert vpc["EnableDnsHostnames"] is True and vpc["EnableDnsSupport"] is True
+    subnets = sorted(resources(dev_template, "AWS::EC2::Subnet").values(), key=lambda s: s["Properties"]["CidrBlock"])
+    assert [s["Properties"]["CidrBlock"] for s in subnets] == ["10.2.0.0/24", "10.2.1.0/24"]
+    assert [s["Properties"]["AvailabilityZone"]["Fn::Select"][0] for s in subnets] == [0, 1]
+    for subnet in subnets:
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+        assert tags(subnet["Properties"])["aws-cdk:subnet-type"] == "Isolated"
+    for absent in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::Route"):
+        assert not resources(dev_template, absent), f"an isolated VPC must not have {absent}"
+
+
+def test_s3_gateway_endpoint_serves_both_isolated_route_tables(dev_template: Template) -> None:
+    endpoint = props(dev_template, "AWS::EC2::VPCEndpoint")
+    assert endpoint["VpcEndpointType"] == "Gateway"
+    assert endpoint["ServiceName"] == {"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".s3"]]}
+    route_tables = {r["Ref"] for r in endpoint["RouteTableIds"]}
+    assert route_tables == set(resources(dev_template, "AWS::EC2::RouteTable"))
+    assert len(route_tables) == 2
+
+
+def test_security_group_allows_postgres_from_vpc_only(dev_template: Template) -> None:
+    group = resource(dev_template, SECURITY_GROUP)["Properties"]
+    assert group["SecurityGroupIngress"] == [
+        {
+            "CidrIp": "10.2.0.0/16",
+            "Description": "Allow PostgreSQL access from within VPC",
+            "FromPort": 5432,
+            "IpProtocol": "tcp",
+            "ToPort": 5432,
+        }
+    ]
+    assert not resources(dev_template, "AWS::EC2::SecurityGroupIngress")
+
+
+def test_security_group_egress_is_https_to_the_s3_prefix_list_only(dev_template: Template) -> None:
+    egress = resource(dev_template, SECURITY_GROUP)["Properties"]["SecurityGroupEgress"]
+    assert len(egress) == 1
+    (rule,) = egress
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 443, 443)
+    assert "CidrIp" not in rule, "a CIDR rule for S3 reaches nothing behind a gateway endpoint"
+    lookup_id, _ = rule["DestinationPrefixListId"]["Fn::GetAtt"]
+    lookup = resource(dev_template, lookup_id)
+    create = json.dumps(lookup["Properties"]["Create"])
+    assert "describeManagedPrefixLists" in create and "prefix-list-name" in create
+    assert ".s3" in create
+    # A separate egress resource would leave EC2's default allow-all rule in place.
+    assert not resources(dev_template, "AWS::EC2::SecurityGroupEgress")
+
+
+def test_kms_key_rotates_and_is_aliased(dev_template: Template) -> None:
+    key = resource(dev_template, KEY)
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["Properties"]["Description"] == "KMS key for RDS PostgreSQL encryption"
+    assert key["DeletionPolicy"] == "Retain" and key["UpdateReplacePolicy"] == "Retain"
+    alias = props(dev_template, "AWS::KMS::Alias")
+    assert alias["AliasName"] == "alias/retail-db-key-dev"
+    assert alias["TargetKeyId"] == {"Fn::GetAtt": [KEY, "Arn"]}
+
+
+def test_credentials_secret_generation_rules(dev_template: Template) -> None:
+    generate = resource(dev_template, SECRET)["Properties"]["GenerateSecretString"]
+    assert generate == {
+        "ExcludeCharacters": " %+~`#$&*()|[]{}:;<>?!'/@\"\\",
+        "GenerateStringKey": "password",
+        "PasswordLength": 32,
+        "SecretStringTemplate": '{"username":"dbadmin"}',
+    }
+    attachment = props(dev_template, "AWS::SecretsManager::SecretTargetAttachment")
+    assert attachment["SecretId"] == {"Ref": SECRET}
+    assert attachment["TargetId"] == {"Ref": DB}
+
+
+def test_subnet_group_uses_the_isolated_subnets(dev_template: Template) -> None:
+    group = props(dev_template, "AWS::RDS::DBSubnetGroup")
+    assert group["DBSubnetGroupDescription"] == "Subnet group for RDS PostgreSQL"
+    assert {s["Ref"] for s in group["SubnetIds"]} == set(resources(dev_template, "AWS::EC2::Subnet"))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Engine", "postgres"),
+        ("DBInstanceClass", "db.t3.micro"),
+        ("StorageType", "gp3"),
+        ("AllocatedStorage", "20"),
+        ("MaxAllocatedStorage", 100),
+        ("StorageEncrypted", True),
+        ("KmsKeyId", {"Fn::GetAtt": [KEY, "Arn"]}),
+        ("MultiAZ", False),
+        ("PubliclyAccessible", False),
+        ("AutoMinorVersionUpgrade", True),
+        ("BackupRetentionPeriod", 7),
+        ("PreferredBackupWindow", "03:00-04:00"),
+        ("PreferredMaintenanceWindow", "sun:04:00-sun:05:00"),
+        ("DeletionProtection", True),
+        ("EnablePerformanceInsights", True),
+        ("PerformanceInsightsKMSKeyId", {"Fn::GetAtt": [KEY, "Arn"]}),
+        ("PerformanceInsightsRetentionPeriod", 7),
+        ("MonitoringInterval", 60),
+        ("DBName", "retaildb"),
+        ("CopyTagsToSnapshot", True),
+        ("DBSubnetGroupName", {"Ref": "DatabaseStackDatabaseSubnetGroupF687ACC5"}),
+        ("DBParameterGroupName", {"Ref": "DatabaseStackParameterGroup9C4CB394"}),
+        ("VPCSecurityGroups", [{"Fn::GetAtt": [SECURITY_GROUP, "GroupId"]}]),
+    ],
+)
+def test_database_instance_property(dev_template: Template, name: str, value: Any) -> None:
+    assert resource(dev_template, DB)["Properties"][name] == value
+
+
+def test_database_engine_is_a_supported_postgres_16(dev_template: Template) -> None:
+    version = resource(dev_template, DB)["Properties"]["EngineVersion"]
+    major, minor = (int(part) for part in version.split("."))
+    assert major == 16
+    assert minor > 8, "16.1 to 16.8 are retired for new instances (cfn-lint W3691)"
+
+
+def test_database_credentials_come_from_the_secret(dev_template: Template) -> None:
+    db = resource(dev_template, DB)["Properties"]
+    for field, key in (("MasterUsername", "username"), ("MasterUserPassword", "password")):
+        assert db[field] == {
+            "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": SECRET}, f":SecretString:{key}::}}}}"]]
+        }
+
+
+def test_database_is_snapshotted_on_delete(dev_template: Template) -> None:
+    db = resource(dev_template, DB)
+    assert db["DeletionPolicy"] == "Snapshot" and db["UpdateReplacePolicy"] == "Snapshot"
+
+
+def test_enhanced_monitoring_role(dev_template: Template) -> None:
+    db = resource(dev_template, DB)["Properties"]
+    role_id = db["MonitoringRoleArn"]["Fn::GetAtt"][0]
+    role = resource(dev_template, role_id)["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert "AmazonRDSEnhancedMonitoringRole" in json.dumps(role["ManagedPolicyArns"])
+
+
+def test_parameter_group(dev_template: Template) -> None:
+    group = props(dev_template, "AWS::RDS::DBParameterGroup")
+    assert group["Family"] == "postgres16"
+    assert group["Parameters"] == {
+        "log_statement": "all",
+        "log_duration": "on",
+        "shared_preload_libraries": "pg_stat_statements",
+    }
+
+
+def _policy_for_role(template: Template, role_id: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+@pytest.mark.parametrize(("feature", "actions"), [("s3Import", {"s3:GetObject*"}), ("s3Export", {"s3:PutObject"})])
+def test_database_reaches_the_backup_bucket_through_associated_roles(
+    dev_template: Template, feature: str, actions: set[str]
+) -> None:
+    roles = {
+        r["FeatureName"]: r["RoleArn"]["Fn::GetAtt"][0]
+        for r in resource(dev_template, DB)["Properties"]["AssociatedRoles"]
+    }
+    assert set(roles) == {"s3Import", "s3Export"}
+    role_id = roles[feature]
+    trust = resource(dev_template, role_id)["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "rds.amazonaws.com"}
+    statements = _policy_for_role(dev_template, role_id)
+    granted = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions <= granted
+    targets = json.dumps([s["Resource"] for s in statements])
+    assert BUCKET in targets and '"*"' not in targets
+
+
+def test_backup_bucket(dev_template: Template) -> None:
+    bucket = resource(dev_template, BUCKET)
+    p = bucket["Properties"]
+    assert p["BucketName"] == {"Fn::Join": ["", ["retail-db-backups-", {"Ref": "AWS::AccountId"}, "-dev"]]}
+    assert p["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert p["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
+
+
+def test_backup_bucket_lifecycle_rules(dev_template: Template) -> None:
+    rules = {r["Id"]: r for r in resource(dev_template, BUCKET)["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["DeleteOldBackups"]["Status"] == "Enabled"
+    assert rules["DeleteOldBackups"]["ExpirationInDays"] == 365
+    assert rules["DeleteOldBackups"]["Transitions"] == [
+        {"StorageClass": "STANDARD_IA", "TransitionInDays": 30},
+        {"StorageClass": "GLACIER", "TransitionInDays": 90},
+    ]
+    assert rules["CleanupIncompleteMultipartUploads"]["Status"] == "Enabled"
+    assert rules["CleanupIncompleteMultipartUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+
+
+def test_alerts_topic(dev_template: Template) -> None:
+    topic = resource(dev_template, TOPIC)["Properties"]
+    assert topic["TopicName"] == "retail-db-alerts-dev"
+    assert topic["DisplayName"] == "Retail Database Alerts - dev"
+
+
+def test_dashboard_has_the_four_reference_widgets(dev_template: Template) -> None:
+    dashboard = props(dev_template, "AWS::CloudWatch::Dashboard")
+    assert dashboard["DashboardName"] == "retail-database-dev"
+    body = "".join(p if isinstance(p, str) else "0" for p in dashboard["DashboardBody"]["Fn::Join"][1])
+    widgets = json.loads(body)["widgets"]
+    titles = [w["properties"]["title"] for w in widgets[:4]]
+    assert titles == ["CPU Utilization", "Database Connections", "Free Storage Space", "Read/Write IOPS"]
+    assert [(w["x"], w["y"], w["width"], w["height"]) for w in widgets[:4]] == [
+        (0, 0, 12, 6),
+        (12, 0, 12, 6),
+        (0, 6, 12, 6),
+        (12, 6, 12, 6),
+    ]
+    iops = [m[1] for m in widgets[3]["properties"]["metrics"]]
+    assert iops == ["ReadIOPS", "WriteIOPS"]
+
+
+@pytest.mark.parametrize(
+    ("alarm_id", "expected"),
+    [
+        (
+            "MonitoringStackHighCPUAlarm5FB87AFB",
+            {
+                "MetricName": "CPUUtilization",
+                "Threshold": 80,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "EvaluationPeriods": 2,
+                "DatapointsToAlarm": 2,
+                "Period": 300,
+                "Statistic": "Average",
+                "TreatMissingData": "breaching",
+            },
+        ),
+        (
+            "MonitoringStackLowStorageAlarmAB37A865",
+            {
+                "MetricName": "FreeStorageSpace",
+                "Threshold": 2 * 1024**3,
+                "ComparisonOperator": "LessThanThreshold",
+                "EvaluationPeriods": 1,
+                "Period": 300,
+                "Statistic": "Average",
+                "TreatMissingData": "breaching",
+            },
+        ),
+        (
+            "MonitoringStackHighConnectionsAlarmD17559E1",
+            {
+                "MetricName": "DatabaseConnections",
+                "Threshold": 80,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "EvaluationPeriods": 2,
+                "Period": 300,
+                "Statistic": "Average",
+                "TreatMissingData": "notBreaching",
+            },
+        ),
+    ],
+)
+def test_reference_alarms(dev_template: Template, alarm_id: str, expected: dict[str, Any]) -> None:
+    alarm = resource(dev_template, alarm_id)["Properties"]
+    assert {k: alarm.get(k) for k in expected} == expected
+    assert alarm["Namespace"] == "AWS/RDS"
+    assert alarm["Dimensions"] == [{"Name": "DBInstanceIdentifier", "Value": {"Ref": DB}}]
+    assert {"Ref": TOPIC} in alarm["AlarmActions"]
+
+
+EXPECTED_OUTPUTS = {
+    "BackupStackBackupBucketNameCA241950": {"Ref": BUCKET},
+    "DatabaseStackDatabaseEndpoint0DF8269D": {"Fn::GetAtt": [DB, "Endpoint.Address"]},
+    "DatabaseStackDatabasePortAB8828D3": {"Fn::GetAtt": [DB, "Endpoint.Port"]},
+    "NetworkStackVpcId235B69CF": {"Ref": VPC},
+    "NetworkStackDatabaseSecurityGroupId54CC2491": {"Fn::GetAtt": [SECURITY_GROUP, "GroupId"]},
+}
+
+
+@pytest.mark.parametrize(("output_id", "value"), EXPECTED_OUTPUTS.items())
+def test_output(dev_template: Template, output_id: str, value: Any) -> None:
+    assert dev_template["Outputs"][output_id]["Value"] == value
+
+
+def test_secret_arn_output(dev_template: Template) -> None:
+    outputs = {k: v for k, v in dev_template["Outputs"].items() if k.startswith("DatabaseStackDatabaseSecretArn")}
+    assert [v["Value"] for v in outputs.values()] == [{"Ref": SECRET}]
+
+
+def test_dashboard_url_output(dev_template: Template) -> None:
+    value = json.dumps(dev_template["Outputs"]["MonitoringStackDashboardURLE4C7F391"]["Value"])
+    assert "https://console.aws.amazon.com/cloudwatch/home?region=" in value
+    assert "#dashboards:name=" in value and "MonitoringStackDatabaseDashboardE699FFA8" in value
+
+
+UNTAGGABLE = {
+    "AWS::CDK::Metadata",
+    "AWS::EC2::SubnetRouteTableAssociation",
+    "AWS::KMS::Alias",
+    "AWS::SecretsManager::SecretTargetAttachment",
+    "AWS::IAM::Policy",
+    "Custom::AWS",
+}
+
+
+def test_every_taggable_resource_has_the_three_tags(dev_template: Template) -> None:
+    untagged = []
+    for logical_id, res in dev_template["Resources"].items():
+        if res["Type"] in UNTAGGABLE:
+            continue
+        found = tags(res.get("Properties", {}))
+        if {k: found.get(k) for k in ("Environment", "Application", "ManagedBy")} != {
+            "Environment": "dev",
+            "Application": "RetailDatabase",
+            "ManagedBy": "CDK",
+        }:
+            untagged.append(logical_id)
+    assert not untagged
+
+
+def test_stack_name_follows_the_suffix(synth: Any) -> None:
+    template = synth("pr123")
+    _, bucket = only(template, "AWS::S3::Bucket")
+    assert bucket["Properties"]["BucketName"]["Fn::Join"][1][-1] == "-pr123"
+    assert props(template, "AWS::KMS::Alias")["AliasName"] == "alias/retail-db-key-pr123"
