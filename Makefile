@@ -17,7 +17,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CONTEXT := -c environmentSuffix=$(ENV) $(if $(PROFILE),-c profile=$(PROFILE))
 
-.PHONY: setup synth test lint bench deploy diff clean
+.PHONY: setup synth test bench cost deploy diff clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -41,6 +41,9 @@ test: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy retail_db app.py
 	$(VENV)/bin/python -m pytest
+
+cost: synth
+	$(VENV)/bin/python -m retail_db.tools.cost cdk.out/TapStack$(ENV).template.json
 
 bench: setup
 	$(VENV)/bin/python -m retail_db.tools.bench

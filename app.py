@@ -15,7 +15,9 @@ from retail_db.tap_stack import TapStack
 
 def main() -> int:
     app = cdk.App()
-    environment_suffix = str(app.node.try_get_context("environmentSuffix") or "dev")
+    # An empty -c environmentSuffix= is a mistake to report, not a request for the default.
+    suffix_context = app.node.try_get_context("environmentSuffix")
+    environment_suffix = "dev" if suffix_context is None else str(suffix_context)
     profile = app.node.try_get_context("profile")
     profiles_file = app.node.try_get_context("profilesFile")
     try:

@@ -8,6 +8,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from retail_db.tools.cost import estimate
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -28,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Resources: {len(resources)} ({', '.join(f'{n} {s}' for s, n in sorted(by_service.items()))})")
     print(f"Outputs:   {len(template.get('Outputs', {}))}")
     print(f"Template:  {template_path}")
+    cost = estimate(template)
+    unpriced = f", {len(cost.unpriced)} resources not priced" if cost.unpriced else ""
+    print(f"Cost:      ${cost.total:,.2f}/month estimated, us-east-1 on-demand{unpriced} (details: make cost)")
     return 0
 
 

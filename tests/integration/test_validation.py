@@ -1,0 +1,167 @@
+"""Every configuration rule, through the real entry point: app.py run the way `cdk synth` runs it.
+
+The CLI hands app.py its context in CDK_CONTEXT_JSON and its output folder in CDK_OUTDIR; each case checks the exit
+code and that stderr is the one line naming the setting, the value and the rule, with no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILES = (ROOT / "profiles.toml").read_text()
+
+
+def run_app(tmp_path: Path, context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    # jsii must find the venv's Node 24, or it prints an end-of-life banner for the machine's Node 20.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(
+        CDK_CONTEXT_JSON=json.dumps(context),
+        CDK_OUTDIR=str(tmp_path / "out"),
+        JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION="1",
+    )
+    return subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def profiles_with(tmp_path: Path, profile: str, old: str, new: str) -> str:
+    """profiles.toml with the first `old` line after the [<profile>...] header replaced by `new`."""
+    start = PROFILES.index(f"[{profile}]")
+    at = PROFILES.index(old, start)
+    path = tmp_path / "profiles.toml"
+    path.write_text(PROFILES[:at] + new + PROFILES[at + len(old) :])
+    return str(path)
+
+
+def assert_rejected(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    (message,) = lines
+    assert message.startswith("retail-db: invalid setting ")
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "rule"),
+    [
+        ("", "must not be empty"),
+        ("a" * 33, "at most 32 characters"),
+        ("Prod", "lowercase letters"),
+        ("pr_123", "lowercase letters"),
+        ("pr 123", "lowercase letters"),
+        ("pr.123", "lowercase letters"),
+        ("pr123-", "lowercase letters"),
+    ],
+)
+def test_environment_suffix_rules(tmp_path: Path, suffix: str, rule: str) -> None:
+    assert_rejected(run_app(tmp_path, {"environmentSuffix": suffix}), "environmentSuffix", repr(suffix), rule)
+
+
+def test_unknown_profile(tmp_path: Path) -> None:
+    result = run_app(tmp_path, {"environmentSuffix": "pr123", "profile": "production"})
+    assert_rejected(result, "profile='production'", "must be one of dev, prod, staging")
+
+
+CASES = [
+    ("dev", 'vpc_cidr = "10.2.0.0/16"', 'vpc_cidr = "10.2.0.0/33"', "dev.network.vpc_cidr='10.2.0.0/33'", "CIDR"),
+    ("dev", 'vpc_cidr = "10.2.0.0/16"', 'vpc_cidr = "10.2.0.0/24"', "dev.network.vpc_cidr='10.2.0.0/24'", "too small"),
+    ("dev", "max_azs = 2", "max_azs = 1", "dev.network.max_azs=1", "at least 2"),
+    (
+        "dev",
+        "max_allocated_storage_gib = 100",
+        "max_allocated_storage_gib = 10",
+        "dev.database.max_allocated_storage_gib=10",
+        "at least allocated_storage_gib (20)",
+    ),
+    (
+        "dev",
+        "allocated_storage_gib = 20",
+        "allocated_storage_gib = 10",
+        "dev.database.allocated_storage_gib=10",
+        "between 20 and 65536 GiB for gp3",
+    ),
+    (
+        "dev",
+        "backup_retention_days = 7",
+        "backup_retention_days = 36",
+        "dev.database.backup_retention_days=36",
+        "between 0 and 35",
+    ),
+    (
+        "prod",
+        "backup_retention_days = 30",
+        "backup_retention_days = 3",
+        "prod.database.backup_retention_days=3",
+        "at least 7 in prod",
+    ),
+    (
+        "dev",
+        'backup_window = "03:00-04:00"',
+        'backup_window = "3am-4am"',
+        "dev.database.backup_window='3am-4am'",
+        "hh:mm-hh:mm",
+    ),
+    (
+        "dev",
+        'backup_window = "03:00-04:00"',
+        'backup_window = "03:00-03:10"',
+        "dev.database.backup_window='03:00-03:10'",
+        "at least 30 minutes",
+    ),
+    (
+        "dev",
+        'maintenance_window = "sun:04:00-sun:05:00"',
+        'maintenance_window = "sunday 4am"',
+        "dev.database.maintenance_window='sunday 4am'",
+        "ddd:hh:mm-ddd:hh:mm",
+    ),
+    (
+        "dev",
+        'maintenance_window = "sun:04:00-sun:05:00"',
+        'maintenance_window = "sun:03:30-sun:04:30"',
+        "dev.database.maintenance_window='sun:03:30-sun:04:30'",
+        "must not overlap the daily backup window 03:00-04:00",
+    ),
+    (
+        "dev",
+        'instance_class = "db.t3.micro"',
+        'instance_class = "t3.micro"',
+        "dev.database.instance_class='t3.micro'",
+        "db.<family>.<size>",
+    ),
+    (
+        "dev",
+        "monitoring_interval_seconds = 60",
+        "monitoring_interval_seconds = 45",
+        "dev.database.monitoring_interval_seconds=45",
+        "0, 1, 5, 10, 15, 30, 60",
+    ),
+    ("dev", "alert_emails = []", 'alert_emails = ["oncall-at-example"]', "'oncall-at-example'", "e-mail address"),
+    ("dev", "multi_az = false", 'multi_az = "no"', "dev.database.multi_az='no'", "true or false"),
+]
+
+
+@pytest.mark.parametrize(("profile", "old", "new", "named", "rule"), CASES, ids=[c[3] for c in CASES])
+def test_setting_rules(tmp_path: Path, profile: str, old: str, new: str, named: str, rule: str) -> None:
+    profiles_file = profiles_with(tmp_path, profile, old, new)
+    result = run_app(tmp_path, {"environmentSuffix": profile, "profilesFile": profiles_file})
+    assert_rejected(result, named, rule)
+
+
+def test_a_valid_profile_still_synthesizes(tmp_path: Path) -> None:
+    result = run_app(tmp_path, {"environmentSuffix": "pr123", "profile": "staging"})
+    assert result.returncode == 0, result.stderr
+    template = json.loads((tmp_path / "out" / "TapStackpr123.template.json").read_text())
+    db = template["Resources"]["DatabaseStackRetailDatabase2766202D"]["Properties"]
+    assert (db["DBInstanceClass"], db["MultiAZ"]) == ("db.m7g.large", True)
