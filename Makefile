@@ -17,7 +17,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CONTEXT := -c environmentSuffix=$(ENV) $(if $(PROFILE),-c profile=$(PROFILE))
 
-.PHONY: setup synth test bench cost deploy diff clean
+.PHONY: setup synth test plan baseline bench cost deploy diff clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -41,6 +41,14 @@ test: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy retail_db app.py
 	$(VENV)/bin/python -m pytest
+	$(MAKE) --no-print-directory plan
+
+# Without ENV or PROFILE, every profile is checked; see "Changing this safely" in the README.
+plan: setup
+	$(VENV)/bin/python -m retail_db.tools.gate $(if $(PROFILE),--profile $(PROFILE)) $(if $(filter-out dev,$(ENV)),--env $(ENV))
+
+baseline: setup
+	$(VENV)/bin/python -m retail_db.tools.gate --write-baseline $(if $(PROFILE),--profile $(PROFILE))
 
 cost: synth
 	$(VENV)/bin/python -m retail_db.tools.cost cdk.out/TapStack$(ENV).template.json

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
+from retail_db.compliance import add_checks
 from retail_db.config import PROFILES_FILE, ConfigError, load_settings
 from retail_db.tap_stack import TapStack
 
@@ -30,13 +31,14 @@ def main() -> int:
         print(f"retail-db: {error}", file=sys.stderr)
         return 2
 
-    TapStack(
+    stack = TapStack(
         app,
         f"TapStack{environment_suffix}",
         settings=settings,
         environment_suffix=environment_suffix,
         env=cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
     )
+    add_checks(app, stack, settings)
     app.synth()
     return 0
 

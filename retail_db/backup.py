@@ -1,12 +1,18 @@
-"""The S3 bucket that receives database exports and dumps."""
+"""The S3 bucket that receives database exports and dumps, its access logs and replica, and the AWS Backup plan."""
 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_backup as backup
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from retail_db.config import BUCKET_PREFIX, BackupSettings
+
+REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
 
 
 class Backup(Construct):
@@ -14,15 +20,73 @@ class Backup(Construct):
         self, scope: Construct, construct_id: str, *, settings: BackupSettings, environment_suffix: str
     ) -> None:
         super().__init__(scope, construct_id)
+        self.settings = settings
         destroy = settings.bucket_removal == "destroy"
+        removal = REMOVAL_POLICIES[settings.bucket_removal]
+
+        # Dumps hold customer and order data. They get their own key, not the database's: the database key is
+        # created later, inside the database construct, and the people who may read a dump need not be the people
+        # who administer the instance. The same key encrypts the replica and the AWS Backup vault.
+        self.encryption_key = kms.Key(
+            self,
+            "BackupEncryptionKey",
+            description="KMS key for the retail database backup bucket, its replica and backup vault",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        # S3 delivers server access logs only to a bucket encrypted with S3-managed keys, so this one cannot use the
+        # customer key. It is written to by the S3 logging service alone, through the bucket policy CDK adds.
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=Duration.days(settings.access_log_retention_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                )
+            ],
+            removal_policy=removal,
+            auto_delete_objects=destroy,
+        )
+
+        replica = (
+            s3.Bucket(
+                self,
+                "BackupReplicaBucket",
+                encryption_key=self.encryption_key,
+                bucket_key_enabled=True,
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+                enforce_ssl=True,
+                versioned=True,
+                server_access_logs_bucket=access_logs,
+                server_access_logs_prefix="replica/",
+                lifecycle_rules=[self._noncurrent_versions_rule()],
+                removal_policy=removal,
+                auto_delete_objects=destroy,
+            )
+            if settings.replication
+            else None
+        )
 
         self.backup_bucket = s3.Bucket(
             self,
             "DatabaseBackupBucket",
             bucket_name=f"{BUCKET_PREFIX}{Stack.of(self).account}-{environment_suffix}",
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            encryption_key=self.encryption_key,
+            bucket_key_enabled=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
             versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="backups/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="DeleteOldBackups",
@@ -41,8 +105,23 @@ class Backup(Construct):
                     enabled=True,
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 ),
+                self._noncurrent_versions_rule(),
             ],
-            removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
+            # A second copy in another bucket survives a deleted or overwritten object and a mistaken lifecycle rule;
+            # delete markers are not replicated, so a deletion here leaves the replica whole.
+            replication_rules=(
+                [
+                    s3.ReplicationRule(
+                        destination=replica,
+                        priority=0,
+                        sse_kms_encrypted_objects=True,
+                        kms_key=self.encryption_key,
+                    )
+                ]
+                if replica
+                else None
+            ),
+            removal_policy=removal,
             auto_delete_objects=destroy,
         )
 
@@ -52,3 +131,29 @@ class Backup(Construct):
             value=self.backup_bucket.bucket_name,
             description="S3 bucket for database backups",
         )
+
+    def _noncurrent_versions_rule(self) -> s3.LifecycleRule:
+        return s3.LifecycleRule(
+            id="ExpireNoncurrentVersions",
+            noncurrent_version_expiration=Duration.days(self.settings.noncurrent_version_expiry_days),
+        )
+
+    def add_backup_plan(self, instance: rds.DatabaseInstance) -> None:
+        """Snapshots the instance on the configured schedule into a vault encrypted with the backup key."""
+        if not self.settings.plan:
+            return
+        vault = backup.BackupVault(
+            self,
+            "BackupVault",
+            encryption_key=self.encryption_key,
+            removal_policy=REMOVAL_POLICIES[self.settings.vault_removal],
+        )
+        plan = backup.BackupPlan(self, "BackupPlan", backup_vault=vault)
+        plan.add_rule(
+            backup.BackupPlanRule(
+                rule_name="DailySnapshot",
+                schedule_expression=events.Schedule.expression(self.settings.plan_schedule),
+                delete_after=Duration.days(self.settings.plan_retention_days),
+            )
+        )
+        plan.add_selection("Database", resources=[backup.BackupResource.from_rds_database_instance(instance)])

@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
 
+from retail_db.instance_classes import INSTANCE_CLASSES
+
 PROFILES_FILE = Path(__file__).resolve().parent.parent / "profiles.toml"
 
 # The backup bucket, retail-db-backups-<12-digit account>-<suffix>, is the longest name built from the suffix;
@@ -51,6 +53,7 @@ class NetworkSettings:
     vpc_cidr: str
     max_azs: int
     subnet_cidr_mask: int
+    flow_log_retention_days: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +74,10 @@ class DatabaseSettings:
     monitoring_interval_seconds: int
     insights_retention_days: int
     parameters: Mapping[str, str]
+    credentials: CredentialsMode
+    # The one source of the exported PostgreSQL logs and their retention: the database and its monitoring read both.
+    log_exports: tuple[str, ...]
+    log_retention_days: int
 
     @property
     def engine_major_version(self) -> str:
@@ -80,14 +87,35 @@ class DatabaseSettings:
 @dataclass(frozen=True, kw_only=True)
 class BackupSettings:
     bucket_removal: Literal["retain", "destroy"]
+    noncurrent_version_expiry_days: int
+    access_log_retention_days: int
+    replication: bool
+    plan: bool
+    plan_schedule: str
+    plan_retention_days: int
+    vault_removal: Literal["retain", "destroy"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringSettings:
     alert_emails: tuple[str, ...]
+    # Where the alarm descriptions point: a repository-relative path or an https:// URL of docs/runbook.md.
+    runbook_url: str
     cpu_threshold_percent: float
     free_storage_threshold_bytes: float
     connections_threshold: float
+    # The thresholds below are shares of what the instance class and allocation provide, so that they follow
+    # a change of class or storage without an edit here.
+    free_storage_threshold_percent: float
+    connections_threshold_percent: float
+    freeable_memory_threshold_percent: float
+    db_load_threshold_per_vcpu: float
+    cpu_credit_balance_threshold_percent: float
+    ebs_balance_threshold_percent: float
+    read_latency_threshold_ms: float
+    write_latency_threshold_ms: float
+    disk_queue_depth_threshold: float
+    transaction_ids_threshold: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,11 +240,48 @@ def validate_environment_suffix(suffix: str) -> None:
 def validate(settings: Settings) -> None:
     _validate_network(settings.profile, settings.network)
     _validate_database(settings.profile, settings.database, production=settings.is_production)
-    _validate_monitoring(settings.profile, settings.monitoring)
+    _validate_monitoring(
+        settings.profile, settings.monitoring, database=settings.database, production=settings.is_production
+    )
+
+
+# The only retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+# The logs RDS for PostgreSQL can publish to CloudWatch Logs.
+POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade", "iam-db-auth-error")
+
+
+def _validate_log_retention(setting: str, days: int) -> None:
+    if days not in LOG_RETENTION_DAYS:
+        raise ConfigError(setting, days, f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
 
 
 def _validate_network(profile: str, network: NetworkSettings) -> None:
     prefix = f"{profile}.network"
+    _validate_log_retention(f"{prefix}.flow_log_retention_days", network.flow_log_retention_days)
     if network.max_azs < 2:
         raise ConfigError(f"{prefix}.max_azs", network.max_azs, "must be at least 2: an RDS subnet group needs two AZs")
     if not 16 <= network.subnet_cidr_mask <= 28:
@@ -289,6 +354,14 @@ def _validate_database(profile: str, db: DatabaseSettings, *, production: bool) 
             db.insights_retention_days,
             "must be 7, a multiple of 31 up to 713, or 731",
         )
+    unknown = sorted(set(db.log_exports) - set(POSTGRES_LOG_EXPORTS))
+    if unknown or len(set(db.log_exports)) != len(db.log_exports):
+        raise ConfigError(
+            f"{prefix}.log_exports",
+            list(db.log_exports),
+            f"must list each of {', '.join(POSTGRES_LOG_EXPORTS)} at most once",
+        )
+    _validate_log_retention(f"{prefix}.log_retention_days", db.log_retention_days)
 
 
 def _clock(setting: str, value: str, hours: str, minutes: str) -> int:
@@ -326,22 +399,79 @@ def _maintenance_window_minutes(setting: str, value: str) -> set[int]:
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 
 
-def _validate_monitoring(profile: str, monitoring: MonitoringSettings) -> None:
+# A repository-relative path or an https:// URL; the alarm appends the section's #anchor itself.
+RUNBOOK_URL_PATTERN = re.compile(r"^(?:https://[^\s#]+|[A-Za-z0-9_.-][A-Za-z0-9_./-]*)$")
+# PostgreSQL stops assigning transaction IDs about 2.1 billion transactions after the oldest unfrozen one.
+MAX_TRANSACTION_IDS_THRESHOLD = 2_000_000_000
+# Shares an alarm watches from below (free space, memory, credits): 100 % would keep them in alarm.
+SHARES_BELOW = (
+    "free_storage_threshold_percent",
+    "freeable_memory_threshold_percent",
+    "cpu_credit_balance_threshold_percent",
+    "ebs_balance_threshold_percent",
+)
+SHARES_ABOVE = ("cpu_threshold_percent", "connections_threshold_percent")
+POSITIVE = (
+    "free_storage_threshold_bytes",
+    "connections_threshold",
+    "db_load_threshold_per_vcpu",
+    "read_latency_threshold_ms",
+    "write_latency_threshold_ms",
+    "disk_queue_depth_threshold",
+)
+
+
+def _validate_monitoring(
+    profile: str, monitoring: MonitoringSettings, *, database: DatabaseSettings, production: bool
+) -> None:
     prefix = f"{profile}.monitoring"
     for email in monitoring.alert_emails:
         if not EMAIL_PATTERN.match(email):
             raise ConfigError(f"{prefix}.alert_emails", email, "must be an e-mail address like name@example.com")
-    if not 0 < monitoring.cpu_threshold_percent <= 100:
+    if production and not monitoring.alert_emails:
         raise ConfigError(
-            f"{prefix}.cpu_threshold_percent",
-            monitoring.cpu_threshold_percent,
-            "must be above 0 and at most 100",
+            f"{prefix}.alert_emails",
+            list(monitoring.alert_emails),
+            "must list at least one address in prod: an alarm with no subscriber reaches no one",
         )
-    if monitoring.free_storage_threshold_bytes <= 0:
+    if not RUNBOOK_URL_PATTERN.match(monitoring.runbook_url):
+        raise ConfigError(
+            f"{prefix}.runbook_url",
+            monitoring.runbook_url,
+            "must be an https:// URL or a repository-relative path, without a #fragment",
+        )
+    for name in SHARES_ABOVE:
+        if not 0 < getattr(monitoring, name) <= 100:
+            raise ConfigError(f"{prefix}.{name}", getattr(monitoring, name), "must be above 0 and at most 100")
+    for name in SHARES_BELOW:
+        if not 0 < getattr(monitoring, name) < 100:
+            raise ConfigError(f"{prefix}.{name}", getattr(monitoring, name), "must be above 0 and below 100")
+    for name in POSITIVE:
+        if getattr(monitoring, name) <= 0:
+            raise ConfigError(f"{prefix}.{name}", getattr(monitoring, name), "must be above 0")
+    allocated_bytes = database.allocated_storage_gib * 2**30
+    if monitoring.free_storage_threshold_bytes >= allocated_bytes:
         raise ConfigError(
             f"{prefix}.free_storage_threshold_bytes",
             monitoring.free_storage_threshold_bytes,
-            "must be above 0",
+            f"must be below the allocated storage ({allocated_bytes} bytes), or the alarm never clears",
         )
-    if monitoring.connections_threshold <= 0:
-        raise ConfigError(f"{prefix}.connections_threshold", monitoring.connections_threshold, "must be above 0")
+    if not 0 < monitoring.transaction_ids_threshold <= MAX_TRANSACTION_IDS_THRESHOLD:
+        raise ConfigError(
+            f"{prefix}.transaction_ids_threshold",
+            monitoring.transaction_ids_threshold,
+            f"must be above 0 and at most {MAX_TRANSACTION_IDS_THRESHOLD}, well before wraparound stops writes",
+        )
+    if database.instance_class not in INSTANCE_CLASSES:
+        raise ConfigError(
+            f"{profile}.database.instance_class",
+            database.instance_class,
+            "is not in retail_db/instance_classes.py, whose vCPUs and memory the alarms scale with: add it there",
+        )
+    configured_connections = database.parameters.get("max_connections")
+    if configured_connections is not None and not configured_connections.isdigit():
+        raise ConfigError(
+            f"{profile}.database.parameters.max_connections",
+            configured_connections,
+            "must be a whole number, so that the connections alarm can take a share of it",
+        )

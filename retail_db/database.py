@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -30,6 +32,30 @@ INSIGHTS_RETENTION = {
     7: rds.PerformanceInsightRetention.DEFAULT,
     731: rds.PerformanceInsightRetention.LONG_TERM,
     **{31 * m: rds.PerformanceInsightRetention[f"MONTHS_{m}"] for m in range(1, 24)},
+}
+LOG_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
 }
 
 
@@ -57,17 +83,31 @@ class Database(Construct):
             pending_window=Duration.days(7) if settings.key_removal == "destroy" else None,
         )
 
-        self.credentials = secretsmanager.Secret(
-            self,
-            "DatabaseCredentials",
-            description="RDS PostgreSQL database credentials",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=json.dumps({"username": MASTER_USERNAME}, separators=(",", ":")),
-                generate_string_key="password",
-                exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
-                password_length=32,
-            ),
-            removal_policy=REMOVAL_POLICIES[settings.secret_removal],
+        # "managed": RDS keeps the master password in Secrets Manager and rotates it itself, with no rotation Lambda
+        # and no Secrets Manager endpoint in this isolated VPC. "secret": the reference's own generated secret,
+        # kept for stacks already deployed with it (its logical ID must not change); it does not rotate.
+        managed = settings.credentials == "managed"
+        generated_secret = (
+            None
+            if managed
+            else secretsmanager.Secret(
+                self,
+                "DatabaseCredentials",
+                description="RDS PostgreSQL database credentials",
+                encryption_key=self.encryption_key,
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    secret_string_template=json.dumps({"username": MASTER_USERNAME}, separators=(",", ":")),
+                    generate_string_key="password",
+                    exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
+                    password_length=32,
+                ),
+                removal_policy=REMOVAL_POLICIES[settings.secret_removal],
+            )
+        )
+        credentials = (
+            rds.Credentials.from_secret(generated_secret)
+            if generated_secret
+            else rds.Credentials.from_username(MASTER_USERNAME, encryption_key=self.encryption_key)
         )
 
         subnet_group = rds.SubnetGroup(
@@ -95,7 +135,10 @@ class Database(Construct):
             vpc=vpc,
             subnet_group=subnet_group,
             security_groups=[security_group],
-            credentials=rds.Credentials.from_secret(self.credentials),
+            credentials=credentials,
+            # Unset rather than false in secret mode, so that a stack deployed from the reference sees no change.
+            manage_master_user_password=managed or None,
+            iam_authentication=True,
             allocated_storage=settings.allocated_storage_gib,
             max_allocated_storage=settings.max_allocated_storage_gib,
             storage_type=rds.StorageType[settings.storage_type.upper()],
@@ -112,6 +155,12 @@ class Database(Construct):
             enable_performance_insights=True,
             performance_insight_retention=INSIGHTS_RETENTION[settings.insights_retention_days],
             performance_insight_encryption_key=self.encryption_key,
+            database_insights_mode=rds.DatabaseInsightsMode.STANDARD,
+            # RDS creates these log groups itself, named after the instance's generated identifier, so the stack
+            # cannot create them first with the customer key: that would need a fixed DBInstanceIdentifier, and
+            # setting one on a deployed instance replaces it. CDK sets their retention after RDS creates them.
+            cloudwatch_logs_exports=list(settings.log_exports),
+            cloudwatch_logs_retention=LOG_RETENTION[settings.log_retention_days],
             monitoring_interval=Duration.seconds(settings.monitoring_interval_seconds),
             database_name=DATABASE_NAME,
             parameter_group=rds.ParameterGroup(
@@ -138,6 +187,10 @@ class Database(Construct):
         CfnOutput(
             self,
             "DatabaseSecretArn",
-            value=self.credentials.secret_arn,
+            value=(
+                generated_secret.secret_arn
+                if generated_secret
+                else cast(rds.CfnDBInstance, self.instance.node.default_child).attr_master_user_secret_secret_arn
+            ),
             description="Secrets Manager secret with the master user's credentials",
         )

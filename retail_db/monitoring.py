@@ -1,16 +1,282 @@
-"""Alerts topic, dashboard and alarms for the database."""
+"""Alerts topic, dashboard and alarms for the database.
+
+Every alarm links to its section of docs/runbook.md and notifies the alerts topic both when it fires and when it
+clears. The choice of statistic, period, datapoints and missing-data policy for each alarm is explained in the
+runbook's "How the alarms evaluate" section.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+import math
+from dataclasses import dataclass
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from retail_db.config import MonitoringSettings
+from retail_db.config import DatabaseSettings, MonitoringSettings
+from retail_db.instance_classes import GIB, INSTANCE_CLASSES, max_connections
+
+ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+BELOW = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+# RDS publishes continuously while the instance runs, so a gap means late metrics or a stopped instance. Keeping the
+# current state neither pages for the gap nor sends a false "OK" while nothing is known.
+IGNORE = cloudwatch.TreatMissingData.IGNORE
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmSpec:
+    construct_id: str
+    # The runbook section's anchor, and the alarm name's last part.
+    anchor: str
+    metric_name: str
+    statistic: str
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int | None
+    comparison: cloudwatch.ComparisonOperator
+    threshold: float
+    missing: cloudwatch.TreatMissingData
+    summary: str
+
+
+def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> list[AlarmSpec]:
+    """The alarms that apply to this instance class, with thresholds scaled to its vCPUs, memory and storage."""
+    instance = INSTANCE_CLASSES[database.instance_class]
+    connection_limit = max_connections(instance, database.parameters)
+    connections_near_limit = math.floor(connection_limit * monitoring.connections_threshold_percent / 100)
+    allocated_bytes = database.allocated_storage_gib * GIB
+    db_load = monitoring.db_load_threshold_per_vcpu * instance.vcpus
+    specs = [
+        # The reference's three keep its periods and datapoints; CPU and storage no longer treat a gap as breaching.
+        AlarmSpec(
+            construct_id="HighCPUAlarm",
+            anchor="high-cpu",
+            metric_name="CPUUtilization",
+            statistic="Average",
+            period_seconds=300,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            comparison=AT_OR_ABOVE,
+            threshold=monitoring.cpu_threshold_percent,
+            missing=IGNORE,
+            summary=f"CPU utilization is at or above {monitoring.cpu_threshold_percent:g}% for 10 minutes.",
+        ),
+        AlarmSpec(
+            construct_id="LowStorageAlarm",
+            anchor="low-storage",
+            metric_name="FreeStorageSpace",
+            statistic="Average",
+            period_seconds=300,
+            evaluation_periods=1,
+            datapoints_to_alarm=None,
+            comparison=BELOW,
+            threshold=monitoring.free_storage_threshold_bytes,
+            missing=IGNORE,
+            summary=f"Free storage space is below {monitoring.free_storage_threshold_bytes / GIB:g} GiB.",
+        ),
+        AlarmSpec(
+            construct_id="HighConnectionsAlarm",
+            anchor="high-connections",
+            metric_name="DatabaseConnections",
+            statistic="Average",
+            period_seconds=300,
+            evaluation_periods=2,
+            datapoints_to_alarm=None,
+            comparison=AT_OR_ABOVE,
+            threshold=monitoring.connections_threshold,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+            summary=(
+                f"Database connections are at or above {monitoring.connections_threshold:g}, more than the "
+                "applications' pools should open."
+            ),
+        ),
+        # RDS storage autoscaling acts within minutes of free space falling to 10 % of the allocation; a share that
+        # stays low for 30 minutes means autoscaling is not keeping up or has reached its maximum.
+        AlarmSpec(
+            construct_id="LowStorageShareAlarm",
+            anchor="low-storage-share",
+            metric_name="FreeStorageSpace",
+            statistic="Minimum",
+            period_seconds=300,
+            evaluation_periods=6,
+            datapoints_to_alarm=6,
+            comparison=BELOW,
+            threshold=allocated_bytes * monitoring.free_storage_threshold_percent / 100,
+            missing=IGNORE,
+            summary=(
+                f"Free storage space has stayed below {monitoring.free_storage_threshold_percent:g}% of the "
+                f"{database.allocated_storage_gib} GiB allocated for 30 minutes."
+            ),
+        ),
+        # Peaks exhaust connections, so the maximum rather than the average.
+        AlarmSpec(
+            construct_id="ConnectionsNearLimitAlarm",
+            anchor="connections-near-limit",
+            metric_name="DatabaseConnections",
+            statistic="Maximum",
+            period_seconds=60,
+            evaluation_periods=5,
+            datapoints_to_alarm=5,
+            comparison=AT_OR_ABOVE,
+            threshold=connections_near_limit,
+            missing=IGNORE,
+            summary=(
+                f"Database connections are at or above {connections_near_limit}, "
+                f"{monitoring.connections_threshold_percent:g}% of max_connections ({connection_limit}) "
+                f"for 5 minutes."
+            ),
+        ),
+        AlarmSpec(
+            construct_id="LowFreeableMemoryAlarm",
+            anchor="low-freeable-memory",
+            metric_name="FreeableMemory",
+            statistic="Average",
+            period_seconds=60,
+            evaluation_periods=15,
+            datapoints_to_alarm=15,
+            comparison=BELOW,
+            threshold=instance.memory_bytes * monitoring.freeable_memory_threshold_percent / 100,
+            missing=IGNORE,
+            summary=(
+                f"Freeable memory has stayed below {monitoring.freeable_memory_threshold_percent:g}% of the "
+                f"{instance.memory_gib:g} GiB of {instance.name} for 15 minutes."
+            ),
+        ),
+        # p90 rather than the average, which hides the slow tail that users feel.
+        AlarmSpec(
+            construct_id="HighReadLatencyAlarm",
+            anchor="high-read-latency",
+            metric_name="ReadLatency",
+            statistic="p90",
+            period_seconds=60,
+            evaluation_periods=5,
+            datapoints_to_alarm=5,
+            comparison=ABOVE,
+            threshold=monitoring.read_latency_threshold_ms / 1000,
+            missing=IGNORE,
+            summary=f"p90 read latency is above {monitoring.read_latency_threshold_ms:g} ms for 5 minutes.",
+        ),
+        AlarmSpec(
+            construct_id="HighWriteLatencyAlarm",
+            anchor="high-write-latency",
+            metric_name="WriteLatency",
+            statistic="p90",
+            period_seconds=60,
+            evaluation_periods=5,
+            datapoints_to_alarm=5,
+            comparison=ABOVE,
+            threshold=monitoring.write_latency_threshold_ms / 1000,
+            missing=IGNORE,
+            summary=f"p90 write latency is above {monitoring.write_latency_threshold_ms:g} ms for 5 minutes.",
+        ),
+        AlarmSpec(
+            construct_id="HighDiskQueueDepthAlarm",
+            anchor="high-disk-queue-depth",
+            metric_name="DiskQueueDepth",
+            statistic="Average",
+            period_seconds=60,
+            evaluation_periods=15,
+            datapoints_to_alarm=15,
+            comparison=ABOVE,
+            threshold=monitoring.disk_queue_depth_threshold,
+            missing=IGNORE,
+            summary=(
+                f"More than {monitoring.disk_queue_depth_threshold:g} I/O requests have been waiting for storage "
+                "on average for 15 minutes."
+            ),
+        ),
+        AlarmSpec(
+            construct_id="HighDBLoadAlarm",
+            anchor="high-db-load",
+            metric_name="DBLoad",
+            statistic="Average",
+            period_seconds=60,
+            evaluation_periods=15,
+            datapoints_to_alarm=15,
+            comparison=ABOVE,
+            threshold=db_load,
+            missing=IGNORE,
+            summary=(
+                f"Average active sessions (DBLoad) have stayed above {db_load:g} "
+                f"({monitoring.db_load_threshold_per_vcpu:g} per vCPU of {instance.name}) for 15 minutes."
+            ),
+        ),
+        # One breaching datapoint is enough: the age only grows until vacuum freezes, and the margin is large.
+        AlarmSpec(
+            construct_id="HighTransactionIDsAlarm",
+            anchor="high-transaction-ids",
+            metric_name="MaximumUsedTransactionIDs",
+            statistic="Maximum",
+            period_seconds=300,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            comparison=ABOVE,
+            threshold=monitoring.transaction_ids_threshold,
+            missing=IGNORE,
+            summary=(
+                f"The oldest unfrozen transaction ID is more than {monitoring.transaction_ids_threshold:,} "
+                "transactions old: vacuum is not keeping up and wraparound would stop all writes."
+            ),
+        ),
+    ]
+    if instance.burstable:
+        # T classes publish credits every 5 minutes; in RDS they run unlimited, so an empty balance is billed.
+        credits = instance.max_cpu_credit_balance * monitoring.cpu_credit_balance_threshold_percent / 100
+        specs.append(
+            AlarmSpec(
+                construct_id="LowCPUCreditBalanceAlarm",
+                anchor="low-cpu-credit-balance",
+                metric_name="CPUCreditBalance",
+                statistic="Minimum",
+                period_seconds=300,
+                evaluation_periods=2,
+                datapoints_to_alarm=2,
+                comparison=BELOW,
+                threshold=credits,
+                missing=IGNORE,
+                summary=(
+                    f"The CPU credit balance is below {credits:g}, {monitoring.cpu_credit_balance_threshold_percent:g}%"
+                    f" of the {instance.max_cpu_credit_balance} a {instance.name} can hold, for 10 minutes."
+                ),
+            )
+        )
+    if instance.ebs_burst:
+        for construct_id, anchor, metric_name, what in (
+            ("LowEBSByteBalanceAlarm", "low-ebs-byte-balance", "EBSByteBalance%", "throughput"),
+            ("LowEBSIOBalanceAlarm", "low-ebs-io-balance", "EBSIOBalance%", "I/O"),
+        ):
+            specs.append(
+                AlarmSpec(
+                    construct_id=construct_id,
+                    anchor=anchor,
+                    metric_name=metric_name,
+                    statistic="Minimum",
+                    period_seconds=300,
+                    evaluation_periods=2,
+                    datapoints_to_alarm=2,
+                    comparison=BELOW,
+                    threshold=monitoring.ebs_balance_threshold_percent,
+                    missing=IGNORE,
+                    summary=(
+                        f"The instance's EBS {what} burst balance is below "
+                        f"{monitoring.ebs_balance_threshold_percent:g}% for 10 minutes."
+                    ),
+                )
+            )
+    return specs
+
+
+def postgresql_log_group_name(database: rds.IDatabaseInstance) -> str:
+    """RDS names the exported log's group after the instance identifier, which CloudFormation generates."""
+    return f"/aws/rds/instance/{database.instance_identifier}/postgresql"
 
 
 class Monitoring(Construct):
@@ -22,18 +288,59 @@ class Monitoring(Construct):
         settings: MonitoringSettings,
         environment_suffix: str,
         database: rds.DatabaseInstance,
+        database_settings: DatabaseSettings,
     ) -> None:
         super().__init__(scope, construct_id)
 
+        # Alarms publish as cloudwatch.amazonaws.com, which needs the key to encrypt its messages to the topic.
+        self.alerts_key = kms.Key(
+            self,
+            "AlertsKey",
+            description="KMS key for the retail database's alerts topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.alerts_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
         self.alert_topic = sns.Topic(
             self,
             "DatabaseAlerts",
             display_name=f"Retail Database Alerts - {environment_suffix}",
             topic_name=f"retail-db-alerts-{environment_suffix}",
+            master_key=self.alerts_key,
+            enforce_ssl=True,
         )
         for email in settings.alert_emails:
             self.alert_topic.add_subscription(subscriptions.EmailSubscription(email))
 
+        action = cloudwatch_actions.SnsAction(self.alert_topic)
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        for spec in alarm_specs(settings, database_settings):
+            alarm = cloudwatch.Alarm(
+                self,
+                spec.construct_id,
+                alarm_name=f"retail-db-{environment_suffix}-{spec.anchor}",
+                metric=database.metric(
+                    spec.metric_name, statistic=spec.statistic, period=Duration.seconds(spec.period_seconds)
+                ),
+                threshold=spec.threshold,
+                comparison_operator=spec.comparison,
+                evaluation_periods=spec.evaluation_periods,
+                datapoints_to_alarm=spec.datapoints_to_alarm,
+                treat_missing_data=spec.missing,
+                alarm_description=f"{spec.summary} Runbook: {settings.runbook_url}#{spec.anchor}",
+            )
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+            self.alarms[spec.construct_id] = alarm
+
+        instance = INSTANCE_CLASSES[database_settings.instance_class]
         self.dashboard = cloudwatch.Dashboard(
             self, "DatabaseDashboard", dashboard_name=f"retail-database-{environment_suffix}"
         )
@@ -62,39 +369,82 @@ class Monitoring(Construct):
                 height=6,
             ),
         )
-
-        action = cloudwatch_actions.SnsAction(self.alert_topic)
-        cloudwatch.Alarm(
-            self,
-            "HighCPUAlarm",
-            metric=database.metric_cpu_utilization(),
-            threshold=settings.cpu_threshold_percent,
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-            alarm_description=f"Alert when CPU utilization exceeds {settings.cpu_threshold_percent:g}%",
-        ).add_alarm_action(action)
-        cloudwatch.Alarm(
-            self,
-            "LowStorageAlarm",
-            metric=database.metric_free_storage_space(),
-            threshold=settings.free_storage_threshold_bytes,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-            alarm_description=(
-                f"Alert when free storage space falls below {settings.free_storage_threshold_bytes / 2**30:g}GB"
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms",
+                alarms=list(self.alarms.values()),
+                sort_by=cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+                width=24,
+                height=4,
+            )
+        )
+        minute = Duration.minutes(1)
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Latency (p90) and disk queue depth",
+                left=[
+                    database.metric("ReadLatency", statistic="p90", period=minute, label="Read latency p90"),
+                    database.metric("WriteLatency", statistic="p90", period=minute, label="Write latency p90"),
+                ],
+                right=[database.metric("DiskQueueDepth", period=minute, label="Disk queue depth")],
+                left_y_axis=cloudwatch.YAxisProps(label="Seconds", min=0, show_units=False),
+                right_y_axis=cloudwatch.YAxisProps(label="Requests", min=0, show_units=False),
+                width=12,
+                height=6,
             ),
-            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        ).add_alarm_action(action)
-        cloudwatch.Alarm(
-            self,
-            "HighConnectionsAlarm",
-            metric=database.metric_database_connections(),
-            threshold=settings.connections_threshold,
-            evaluation_periods=2,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"Alert when database connections exceed {settings.connections_threshold:g}",
-        ).add_alarm_action(action)
+            cloudwatch.GraphWidget(
+                title=f"DBLoad (average active sessions) against {instance.vcpus} vCPUs",
+                left=[
+                    database.metric("DBLoadCPU", period=minute, label="On CPU"),
+                    database.metric("DBLoadNonCPU", period=minute, label="Waiting"),
+                ],
+                stacked=True,
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=instance.vcpus, label="vCPUs")],
+                width=12,
+                height=6,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Memory and swap",
+                left=[
+                    database.metric("FreeableMemory", period=minute, label="Freeable memory"),
+                    database.metric("SwapUsage", period=minute, label="Swap used"),
+                ],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=instance.memory_bytes, label="Class memory")],
+                width=12,
+                height=6,
+            ),
+            cloudwatch.GraphWidget(
+                title="Transaction ID age (wraparound at about 2.1 billion)",
+                left=[database.metric("MaximumUsedTransactionIDs", statistic="Maximum", label="Oldest unfrozen")],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=settings.transaction_ids_threshold, label="Alarm")
+                ],
+                width=12,
+                height=6,
+            ),
+        )
+        # log_min_duration_statement and log_duration write "duration: 123.456 ms"; the arithmetic makes the parsed
+        # text a number, so the sort is numeric rather than alphabetical. Without the export the group never exists.
+        if "postgresql" in database_settings.log_exports:
+            self.dashboard.add_widgets(
+                cloudwatch.LogQueryWidget(
+                    title="Slowest statements (PostgreSQL log)",
+                    log_group_names=[postgresql_log_group_name(database)],
+                    query_lines=[
+                        "fields @timestamp, @message",
+                        "parse @message /duration: (?<duration>[0-9.]+) ms/",
+                        "filter ispresent(duration)",
+                        "fields duration * 1 as duration_ms",
+                        "sort duration_ms desc",
+                        "display @timestamp, duration_ms, @message",
+                        "limit 25",
+                    ],
+                    width=24,
+                    height=8,
+                )
+            )
 
         CfnOutput(
             self,

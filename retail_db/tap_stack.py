@@ -40,12 +40,14 @@ class TapStack(Stack):
             security_group=network.database_security_group,
             backup_bucket=backup.backup_bucket,
         )
+        backup.add_backup_plan(database.instance)
         Monitoring(
             self,
             "MonitoringStack",
             settings=settings.monitoring,
             environment_suffix=self.environment_suffix,
             database=database.instance,
+            database_settings=settings.database,
         )
 
         for key, value in (

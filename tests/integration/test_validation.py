@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from retail_db.synth import cdk_json_context
+
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = (ROOT / "profiles.toml").read_text()
 
@@ -24,7 +26,8 @@ def run_app(tmp_path: Path, context: dict[str, Any]) -> subprocess.CompletedProc
     # jsii must find the venv's Node 24, or it prints an end-of-life banner for the machine's Node 20.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(
-        CDK_CONTEXT_JSON=json.dumps(context),
+        # The CLI merges cdk.json's context (the feature flags) into what it hands the app.
+        CDK_CONTEXT_JSON=json.dumps({**cdk_json_context(), **context}),
         CDK_OUTDIR=str(tmp_path / "out"),
         JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION="1",
     )

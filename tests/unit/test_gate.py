@@ -1,0 +1,76 @@
+"""The change gate on real builds of the app: a replacement and a rename are caught, an in-place change passes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+
+from retail_db.synth import build_stack
+from retail_db.tap_stack import TapStack
+from retail_db.tools.plan import Action, Plan, compare
+from tests.helpers import Template
+
+DB = "DatabaseStackRetailDatabase2766202D"
+CPU_ALARM = "MonitoringStackHighCPUAlarm5FB87AFB"
+
+
+def template_of(stack: TapStack) -> Template:
+    synthesized: Template = cdk.App.of(stack).synth().get_stack_by_name(stack.stack_name).template  # type: ignore[union-attr]
+    return synthesized
+
+
+def cfn(stack: TapStack, *path: str) -> cdk.CfnResource:
+    child = stack.node.find_child(path[0])
+    for name in path[1:]:
+        child = child.node.find_child(name)
+    resource = child.node.default_child
+    assert isinstance(resource, cdk.CfnResource)
+    return resource
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory, dev_template: Template) -> Path:
+    path = tmp_path_factory.mktemp("baseline") / "dev.template.json"
+    path.write_text(json.dumps(dev_template))
+    return path
+
+
+@pytest.fixture
+def plan_for(baseline: Path, tmp_path: Path) -> Callable[[Callable[[TapStack], None]], Plan]:
+    def run(change: Callable[[TapStack], None]) -> Plan:
+        stack = build_stack(environment_suffix="dev")
+        change(stack)
+        path = tmp_path / "new.template.json"
+        path.write_text(json.dumps(template_of(stack)))
+        return compare(baseline, path)
+
+    return run
+
+
+def test_changing_the_database_name_is_blocked(plan_for: Callable[..., Plan]) -> None:
+    plan = plan_for(lambda s: cfn(s, "DatabaseStack", "RetailDatabase").add_property_override("DBName", "orders"))
+    assert plan.blocked
+    (blocker,) = plan.blockers
+    assert (blocker.logical_id, blocker.action) == (DB, Action.REPLACED)
+    assert "DBName" in blocker.replacement_causes
+    assert "DBName" in plan.verdict() and DB in plan.verdict()
+
+
+def test_renaming_the_database_construct_is_blocked(plan_for: Callable[..., Plan]) -> None:
+    plan = plan_for(lambda s: cfn(s, "DatabaseStack", "RetailDatabase").override_logical_id("RenamedDatabase"))
+    assert plan.blocked
+    removed = {c.logical_id: c for c in plan.blockers}
+    assert removed[DB].action == Action.REMOVED
+    assert DB in plan.verdict()
+
+
+def test_changing_an_alarm_threshold_passes(plan_for: Callable[..., Plan]) -> None:
+    plan = plan_for(lambda s: cfn(s, "MonitoringStack", "HighCPUAlarm").add_property_override("Threshold", 90))
+    assert not plan.blocked
+    (change,) = plan.changes
+    assert (change.logical_id, change.action) == (CPU_ALARM, Action.MODIFIED)
+    assert [p.name for p in change.properties] == ["Threshold"]
