@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
@@ -10,19 +10,25 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from retail_db.config import BUCKET_PREFIX, BackupSettings
-
-REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
+from retail_db.config import BUCKET_PREFIX, BackupSettings, RemovalSettings
+from retail_db.removal import REMOVAL_POLICIES
 
 
 class Backup(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: BackupSettings, environment_suffix: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: BackupSettings,
+        removal: RemovalSettings,
+        environment_suffix: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings
-        destroy = settings.bucket_removal == "destroy"
-        removal = REMOVAL_POLICIES[settings.bucket_removal]
+        self.removal = removal
+        destroy = removal.buckets == "destroy"
+        bucket_removal = REMOVAL_POLICIES[removal.buckets]
 
         # Dumps hold customer and order data. They get their own key, not the database's: the database key is
         # created later, inside the database construct, and the people who may read a dump need not be the people
@@ -32,7 +38,6 @@ class Backup(Construct):
             "BackupEncryptionKey",
             description="KMS key for the retail database backup bucket, its replica and backup vault",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
 
         # S3 delivers server access logs only to a bucket encrypted with S3-managed keys, so this one cannot use the
@@ -52,7 +57,7 @@ class Backup(Construct):
                     noncurrent_version_expiration=Duration.days(1),
                 )
             ],
-            removal_policy=removal,
+            removal_policy=bucket_removal,
             auto_delete_objects=destroy,
         )
 
@@ -69,7 +74,7 @@ class Backup(Construct):
                 server_access_logs_bucket=access_logs,
                 server_access_logs_prefix="replica/",
                 lifecycle_rules=[self._noncurrent_versions_rule()],
-                removal_policy=removal,
+                removal_policy=bucket_removal,
                 auto_delete_objects=destroy,
             )
             if settings.replication
@@ -121,7 +126,7 @@ class Backup(Construct):
                 if replica
                 else None
             ),
-            removal_policy=removal,
+            removal_policy=bucket_removal,
             auto_delete_objects=destroy,
         )
 
@@ -146,7 +151,7 @@ class Backup(Construct):
             self,
             "BackupVault",
             encryption_key=self.encryption_key,
-            removal_policy=REMOVAL_POLICIES[self.settings.vault_removal],
+            removal_policy=REMOVAL_POLICIES[self.removal.backup_vault],
         )
         plan = backup.BackupPlan(self, "BackupPlan", backup_vault=vault)
         plan.add_rule(

@@ -256,6 +256,17 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "inline on its own role."
         ),
     ),
+    Acknowledgement(
+        rules=("AwsSolutions-RDS10", *_in(NIST_HIPAA, "RDSInstanceDeletionProtectionEnabled")),
+        resources=("DatabaseStack/RetailDatabase/Resource",),
+        reason=(
+            "A short-lived pull-request environment must come down with cdk destroy and holds no customer data; "
+            "deletion protection would stop the teardown. Every profile that keeps data sets "
+            "database.deletion_protection = true."
+        ),
+        applies=lambda settings: not settings.database.deletion_protection,
+        when="profiles with database.deletion_protection = false",
+    ),
 )
 
 

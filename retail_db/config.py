@@ -26,7 +26,6 @@ ACCOUNT_ID_LENGTH = 12
 MAX_SUFFIX_LENGTH = 63 - len(BUCKET_PREFIX) - ACCOUNT_ID_LENGTH - 1
 
 StorageType = Literal["gp2", "gp3", "io1", "io2"]
-RemovalBehaviour = Literal["retain", "snapshot", "destroy"]
 CredentialsMode = Literal["managed", "secret"]
 
 # Minimum allocated storage per type for RDS for PostgreSQL, in GiB.
@@ -68,9 +67,6 @@ class DatabaseSettings:
     backup_window: str
     maintenance_window: str
     deletion_protection: bool
-    removal: RemovalBehaviour
-    key_removal: Literal["retain", "destroy"]
-    secret_removal: Literal["retain", "destroy"]
     monitoring_interval_seconds: int
     insights_retention_days: int
     parameters: Mapping[str, str]
@@ -86,14 +82,12 @@ class DatabaseSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class BackupSettings:
-    bucket_removal: Literal["retain", "destroy"]
     noncurrent_version_expiry_days: int
     access_log_retention_days: int
     replication: bool
     plan: bool
     plan_schedule: str
     plan_retention_days: int
-    vault_removal: Literal["retain", "destroy"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,10 +113,23 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RemovalSettings:
+    """What happens to each stateful resource when it leaves the stack (deleted, or replaced by an update)."""
+
+    database: Literal["retain", "snapshot", "destroy"]
+    keys: Literal["retain", "destroy"]
+    secret: Literal["retain", "destroy"]
+    buckets: Literal["retain", "destroy"]
+    backup_vault: Literal["retain", "destroy"]
+    log_groups: Literal["retain", "destroy"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     profile: str
     description: str
     termination_protection: bool
+    removal: RemovalSettings
     network: NetworkSettings
     database: DatabaseSettings
     backup: BackupSettings

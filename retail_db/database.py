@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import cast
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy
+from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -14,18 +14,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from retail_db.config import DatabaseSettings
+from retail_db.config import DatabaseSettings, RemovalSettings
+from retail_db.removal import REMOVAL_POLICIES
 
 DATABASE_NAME = "retaildb"
 MASTER_USERNAME = "dbadmin"
 # Characters that break connection strings, shells or JSON when they appear in a password.
 PASSWORD_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
-REMOVAL_POLICIES = {
-    "retain": RemovalPolicy.RETAIN,
-    "snapshot": RemovalPolicy.SNAPSHOT,
-    "destroy": RemovalPolicy.DESTROY,
-}
 
 # jsii enums carry member names, not the day counts they stand for.
 INSIGHTS_RETENTION = {
@@ -66,6 +62,7 @@ class Database(Construct):
         construct_id: str,
         *,
         settings: DatabaseSettings,
+        removal: RemovalSettings,
         environment_suffix: str,
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
@@ -79,8 +76,6 @@ class Database(Construct):
             description="KMS key for RDS PostgreSQL encryption",
             enable_key_rotation=True,
             alias=f"retail-db-key-{environment_suffix}",
-            removal_policy=REMOVAL_POLICIES[settings.key_removal],
-            pending_window=Duration.days(7) if settings.key_removal == "destroy" else None,
         )
 
         # "managed": RDS keeps the master password in Secrets Manager and rotates it itself, with no rotation Lambda
@@ -101,7 +96,7 @@ class Database(Construct):
                     exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
                     password_length=32,
                 ),
-                removal_policy=REMOVAL_POLICIES[settings.secret_removal],
+                removal_policy=REMOVAL_POLICIES[removal.secret],
             )
         )
         credentials = (
@@ -151,14 +146,15 @@ class Database(Construct):
             preferred_backup_window=settings.backup_window,
             preferred_maintenance_window=settings.maintenance_window,
             deletion_protection=settings.deletion_protection,
-            removal_policy=REMOVAL_POLICIES[settings.removal],
+            removal_policy=REMOVAL_POLICIES[removal.database],
             enable_performance_insights=True,
             performance_insight_retention=INSIGHTS_RETENTION[settings.insights_retention_days],
             performance_insight_encryption_key=self.encryption_key,
             database_insights_mode=rds.DatabaseInsightsMode.STANDARD,
             # RDS creates these log groups itself, named after the instance's generated identifier, so the stack
             # cannot create them first with the customer key: that would need a fixed DBInstanceIdentifier, and
-            # setting one on a deployed instance replaces it. CDK sets their retention after RDS creates them.
+            # setting one on a deployed instance replaces it. CDK sets their retention once RDS has made them; being
+            # RDS's, not the stack's, they outlive a destroyed stack, their content expiring with the retention.
             cloudwatch_logs_exports=list(settings.log_exports),
             cloudwatch_logs_retention=LOG_RETENTION[settings.log_retention_days],
             monitoring_interval=Duration.seconds(settings.monitoring_interval_seconds),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -298,7 +298,6 @@ class Monitoring(Construct):
             "AlertsKey",
             description="KMS key for the retail database's alerts topic",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.alerts_key.add_to_resource_policy(
             iam.PolicyStatement(

@@ -6,6 +6,7 @@ from typing import cast
 
 from aws_cdk import Aws, CfnOutput
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
@@ -43,6 +44,17 @@ class Network(Construct):
             "FlowLogKey",
             description="KMS key for the retail database VPC flow logs",
             enable_key_rotation=True,
+        )
+        # CloudWatch Logs encrypts with the key as its own service principal, limited to this account's log groups.
+        log_groups_in_account = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+        flow_log_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsToUseTheKey",
+                principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups_in_account}},
+            )
         )
         flow_log_group = logs.LogGroup(
             self,

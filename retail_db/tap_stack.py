@@ -12,6 +12,7 @@ from retail_db.config import Settings
 from retail_db.database import Database
 from retail_db.monitoring import Monitoring
 from retail_db.network import Network
+from retail_db.removal import apply_stack_wide
 
 APPLICATION_TAG = "RetailDatabase"
 
@@ -30,11 +31,18 @@ class TapStack(Stack):
         self.environment_suffix: str = environment_suffix or self.node.try_get_context("environmentSuffix") or "dev"
 
         network = Network(self, "NetworkStack", settings=settings.network)
-        backup = Backup(self, "BackupStack", settings=settings.backup, environment_suffix=self.environment_suffix)
+        backup = Backup(
+            self,
+            "BackupStack",
+            settings=settings.backup,
+            removal=settings.removal,
+            environment_suffix=self.environment_suffix,
+        )
         database = Database(
             self,
             "DatabaseStack",
             settings=settings.database,
+            removal=settings.removal,
             environment_suffix=self.environment_suffix,
             vpc=network.vpc,
             security_group=network.database_security_group,
@@ -49,6 +57,8 @@ class TapStack(Stack):
             database=database.instance,
             database_settings=settings.database,
         )
+
+        apply_stack_wide(self, settings.removal)
 
         for key, value in (
             ("Environment", self.environment_suffix),

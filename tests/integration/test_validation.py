@@ -73,7 +73,7 @@ def test_environment_suffix_rules(tmp_path: Path, suffix: str, rule: str) -> Non
 
 def test_unknown_profile(tmp_path: Path) -> None:
     result = run_app(tmp_path, {"environmentSuffix": "pr123", "profile": "production"})
-    assert_rejected(result, "profile='production'", "must be one of dev, prod, staging")
+    assert_rejected(result, "profile='production'", "must be one of dev, ephemeral, prod, staging")
 
 
 CASES = [

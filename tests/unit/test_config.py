@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from retail_db.config import ConfigError, load_settings, resolve_profile_name
+from retail_db.config import ConfigError, RemovalSettings, load_settings, resolve_profile_name
 
-PROFILES = {"dev": {}, "staging": {}, "prod": {}}
+PROFILES = {"dev": {}, "staging": {}, "prod": {}, "ephemeral": {}}
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ def test_profile_selection(profile: str | None, suffix: str, expected: str) -> N
 
 
 def test_unknown_profile_names_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"profile='qa': must be one of dev, prod, staging"):
+    with pytest.raises(ConfigError, match=r"profile='qa': must be one of dev, ephemeral, prod, staging"):
         resolve_profile_name(profile="qa", environment_suffix="dev", profiles=PROFILES)
 
 
@@ -55,10 +55,12 @@ def test_prod_is_production_grade() -> None:
     assert family.endswith("g"), "Graviton classes cost less for the same size"
     assert db.allocated_storage_gib > load_settings(environment_suffix="dev").database.allocated_storage_gib
     assert db.backup_retention_days >= 30
-    assert (db.deletion_protection, db.removal, db.key_removal, db.secret_removal) == (
-        True,
-        "snapshot",
-        "retain",
-        "retain",
+    assert db.deletion_protection is True
+    assert settings.removal == RemovalSettings(
+        database="snapshot",
+        keys="retain",
+        secret="retain",
+        buckets="retain",
+        backup_vault="retain",
+        log_groups="retain",
     )
-    assert settings.backup.bucket_removal == "retain"
