@@ -17,7 +17,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CONTEXT := -c environmentSuffix=$(ENV) $(if $(PROFILE),-c profile=$(PROFILE))
 
-.PHONY: setup synth test plan baseline bench cost deploy diff clean
+.PHONY: setup synth test plan baseline replacements bench cost deploy diff clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -49,6 +49,9 @@ plan: setup
 
 baseline: setup
 	$(VENV)/bin/python -m retail_db.tools.gate --write-baseline $(if $(PROFILE),--profile $(PROFILE))
+
+replacements: setup
+	$(VENV)/bin/python -m retail_db.tools.replacements
 
 cost: synth
 	$(VENV)/bin/python -m retail_db.tools.cost cdk.out/TapStack$(ENV).template.json

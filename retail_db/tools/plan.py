@@ -28,7 +28,9 @@ DIFF_SCRIPT = Path(__file__).resolve().with_name("plan_diff.mjs")
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 
 # Losing or replacing any of these loses data or access to it (the encrypted storage and snapshots need
-# the key, clients need the secret); everything else in the stack can be rebuilt from the template.
+# the key, clients need the secret). The VPC, its subnets and the subnet group are where the running instance
+# lives: replacing them under it fails the deploy halfway or moves the instance. Everything else in the stack can
+# be rebuilt from the template.
 STATEFUL_TYPES = frozenset(
     {
         "AWS::RDS::DBInstance",
@@ -36,6 +38,9 @@ STATEFUL_TYPES = frozenset(
         "AWS::SecretsManager::Secret",
         "AWS::S3::Bucket",
         "AWS::Backup::BackupVault",
+        "AWS::EC2::VPC",
+        "AWS::EC2::Subnet",
+        "AWS::RDS::DBSubnetGroup",
     }
 )
 

@@ -1,0 +1,95 @@
+"""`make replacements`: which settings the change gate blocks, as reported by the gate itself.
+
+Each row changes one setting of the dev profile (or the suffix), synthesizes, and runs the gate against the
+unchanged dev synthesis. The verdicts come from the CDK's template diff; only the list of changes to try is ours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from retail_db.config import Settings, load_settings, validate
+from retail_db.synth import cdk_json_context
+from retail_db.tap_stack import TapStack
+from retail_db.tools.plan import Action, compare
+
+CHANGES: list[tuple[str, Any]] = [
+    ("environmentSuffix", "dev2"),
+    ("network.vpc_cidr", "10.9.0.0/16"),
+    ("network.subnet_cidr_mask", 25),
+    ("database.engine_version", "16.14"),
+    ("database.instance_class", "db.t4g.small"),
+    ("database.allocated_storage_gib", 30),
+    ("database.max_allocated_storage_gib", 200),
+    ("database.storage_type", "gp2"),
+    ("database.multi_az", True),
+    ("database.backup_retention_days", 14),
+    ("database.backup_window", "01:00-02:00"),
+    ("database.maintenance_window", "sat:04:00-sat:05:00"),
+    ("database.deletion_protection", False),
+    ("database.monitoring_interval_seconds", 30),
+    ("database.insights_retention_days", 31),
+    ("database.credentials", "managed"),
+    ("database.log_exports", ("postgresql",)),
+    ("database.log_retention_days", 90),
+    ("database.parameters", {"log_statement": "ddl", "shared_preload_libraries": "pg_stat_statements"}),
+    ("backup.replication", True),
+    ("backup.plan", True),
+    ("removal.database", "retain"),
+    ("removal.buckets", "destroy"),
+    ("monitoring.cpu_threshold_percent", 90.0),
+]
+
+
+def changed(settings: Settings, path: str, value: Any) -> Settings:
+    section, name = path.split(".")
+    inner = dataclasses.replace(getattr(settings, section), **{name: value})
+    new: Settings = dataclasses.replace(settings, **{section: inner})
+    return new
+
+
+def synthesize(settings: Settings, suffix: str, directory: Path) -> Path:
+    app = cdk.App(context={**cdk_json_context(), "environmentSuffix": suffix})
+    stack = TapStack(app, f"TapStack{suffix}", settings=settings, environment_suffix=suffix)
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    path = directory / f"{suffix}-{len(list(directory.iterdir()))}.json"
+    path.write_text(json.dumps(template))
+    return path
+
+
+def verdict(baseline: Path, template: Path) -> tuple[str, str]:
+    plan = compare(baseline, template)
+    worst = [c for c in plan.changes if c.stateful and c.action is not Action.ADDED and c.action is not Action.MODIFIED]
+    if not worst:
+        return "passes", "in place" if plan.changes else "no change"
+    return "BLOCKED", "; ".join(f"{c.logical_id}: {c.action.value} {', '.join(c.replacement_causes)}" for c in worst)
+
+
+def main() -> int:
+    dev = load_settings(environment_suffix="dev")
+    print("| setting (dev) | changed to | gate | stateful resources replaced or removed |")
+    print("| --- | --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        baseline = synthesize(dev, "dev", directory)
+        for path, value in CHANGES:
+            if path == "environmentSuffix":
+                template = synthesize(dev, value, directory)
+            else:
+                settings = changed(dev, path, value)
+                validate(settings)
+                template = synthesize(settings, "dev", directory)
+            gate, detail = verdict(baseline, template)
+            print(f"| `{path}` | `{json.dumps(value)}` | {gate} | {detail} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

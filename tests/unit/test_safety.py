@@ -1,0 +1,127 @@
+"""Nothing is lost: stateful resources keep their logical IDs, and removal behaviour follows the profile."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from retail_db.config import load_profiles
+from retail_db.synth import build_stack
+from retail_db.tools.plan import STATEFUL_TYPES, compare
+from tests.conftest import REFERENCE_TEMPLATE
+from tests.helpers import Template, resource, resources
+
+DB = "DatabaseStackRetailDatabase2766202D"
+DATABASE_KEY = "DatabaseStackDatabaseEncryptionKeyF4AE9194"
+SECRET = "DatabaseStackDatabaseCredentials957DC173"
+BACKUP_BUCKET = "BackupStackDatabaseBackupBucketEA463785"
+ACCESS_LOGS_BUCKET = "BackupStackAccessLogsBucketF963089F"
+REPLICA_BUCKET = "BackupStackBackupReplicaBucket9CA9F542"
+BACKUP_KEY = "BackupStackBackupEncryptionKeyFDB50525"
+FLOW_LOG_KEY = "NetworkStackFlowLogKey7D46EB3E"
+ALERTS_KEY = "MonitoringStackAlertsKeyEB8A747C"
+VAULT = "BackupStackBackupVaultD7A0FDAE"
+
+PLACEMENT = {
+    "NetworkStackRetailVPCD095F414",
+    "NetworkStackRetailVPCdatabaseSubnet1Subnet07C73300",
+    "NetworkStackRetailVPCdatabaseSubnet2SubnetB6D05743",
+    "DatabaseStackDatabaseSubnetGroupF687ACC5",
+}
+COMMON = {DB, DATABASE_KEY, BACKUP_BUCKET, ACCESS_LOGS_BUCKET, BACKUP_KEY, FLOW_LOG_KEY, ALERTS_KEY, *PLACEMENT}
+# The secret exists only with credentials = "secret"; with "managed", RDS owns the master user's secret.
+STATEFUL_IDS = {
+    "dev": COMMON | {SECRET},
+    "staging": COMMON | {REPLICA_BUCKET, VAULT},
+    "prod": COMMON | {REPLICA_BUCKET, VAULT},
+    "ephemeral": COMMON,
+}
+PROFILES = sorted(load_profiles())
+
+
+def test_every_profile_is_pinned() -> None:
+    assert sorted(STATEFUL_IDS) == PROFILES
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_stateful_logical_ids_are_pinned(synth: Callable[..., Template], profile: str) -> None:
+    template = synth(profile, profile)
+    found = {k for k, v in template["Resources"].items() if v["Type"] in STATEFUL_TYPES}
+    expected = STATEFUL_IDS[profile]
+    assert found == expected, (
+        f"The logical IDs of stateful resources in {profile} changed: gone {sorted(expected - found)}, "
+        f"new {sorted(found - expected)}. CloudFormation deletes a resource whose logical ID disappears and "
+        "creates an empty one under the new ID: the database, its key (and so every encrypted snapshot), the "
+        "credentials or the backups would be lost. Restore the construct ID, or override the logical ID back."
+    )
+
+
+POLICIES = {
+    "dev": {DB: "Snapshot", DATABASE_KEY: "Retain", SECRET: "Delete", BACKUP_BUCKET: "Retain", FLOW_LOG_KEY: "Retain"},
+    "staging": {DB: "Snapshot", DATABASE_KEY: "Retain", BACKUP_BUCKET: "Retain", VAULT: "Retain"},
+    "prod": {
+        DB: "Snapshot",
+        DATABASE_KEY: "Retain",
+        BACKUP_KEY: "Retain",
+        FLOW_LOG_KEY: "Retain",
+        ALERTS_KEY: "Retain",
+        BACKUP_BUCKET: "Retain",
+        ACCESS_LOGS_BUCKET: "Retain",
+        REPLICA_BUCKET: "Retain",
+        VAULT: "Retain",
+        "NetworkStackFlowLogGroupF9F027C3": "Retain",
+    },
+    "ephemeral": {
+        DB: "Delete",
+        DATABASE_KEY: "Delete",
+        BACKUP_KEY: "Delete",
+        FLOW_LOG_KEY: "Delete",
+        ALERTS_KEY: "Delete",
+        BACKUP_BUCKET: "Delete",
+        ACCESS_LOGS_BUCKET: "Delete",
+        "NetworkStackFlowLogGroupF9F027C3": "Delete",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("profile", "logical_id", "policy"), [(p, i, v) for p, d in POLICIES.items() for i, v in d.items()]
+)
+def test_removal_policy(synth: Callable[..., Template], profile: str, logical_id: str, policy: str) -> None:
+    res = resource(synth(profile, profile), logical_id)
+    assert (res["DeletionPolicy"], res["UpdateReplacePolicy"]) == (policy, policy)
+
+
+@pytest.mark.parametrize(
+    ("profile", "protected"), [("dev", True), ("staging", True), ("prod", True), ("ephemeral", False)]
+)
+def test_database_deletion_protection(synth: Callable[..., Template], profile: str, protected: bool) -> None:
+    assert resource(synth(profile, profile), DB)["Properties"]["DeletionProtection"] is protected
+
+
+@pytest.mark.parametrize(
+    ("profile", "protected"), [("dev", False), ("staging", False), ("prod", True), ("ephemeral", False)]
+)
+def test_stack_termination_protection(profile: str, protected: bool) -> None:
+    assert build_stack(environment_suffix=profile, profile=profile).termination_protection is protected
+
+
+@pytest.mark.parametrize(
+    ("profile", "emptied"), [("dev", set()), ("prod", set()), ("ephemeral", {BACKUP_BUCKET, ACCESS_LOGS_BUCKET})]
+)
+def test_buckets_are_emptied_before_deletion_only_in_ephemeral(
+    synth: Callable[..., Template], profile: str, emptied: set[str]
+) -> None:
+    auto_delete = resources(synth(profile, profile), "Custom::S3AutoDeleteObjects").values()
+    assert {r["Properties"]["BucketName"]["Ref"] for r in auto_delete} == emptied
+
+
+def test_a_stack_deployed_from_the_reference_updates_in_place(dev_template: Template, tmp_path: Path) -> None:
+    new = tmp_path / "dev.template.json"
+    new.write_text(json.dumps(dev_template))
+    plan = compare(REFERENCE_TEMPLATE, new)
+    assert not plan.blocked, plan.verdict()
+    assert not [c for c in plan.changes if c.stateful and c.action not in ("added", "modified")]
