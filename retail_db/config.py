@@ -245,7 +245,9 @@ def validate_environment_suffix(suffix: str) -> None:
 
 
 def validate(settings: Settings) -> None:
+    _validate_production(settings)
     _validate_network(settings.profile, settings.network)
+    _validate_backup(settings.profile, settings.backup)
     _validate_database(settings.profile, settings.database, production=settings.is_production)
     _validate_monitoring(
         settings.profile, settings.monitoring, database=settings.database, production=settings.is_production
@@ -284,6 +286,39 @@ POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade", "iam-db-auth-error")
 def _validate_log_retention(setting: str, days: int) -> None:
     if days not in LOG_RETENTION_DAYS:
         raise ConfigError(setting, days, f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+
+
+def _validate_production(settings: Settings) -> None:
+    """Production keeps everything: no setting may let a deploy or a delete lose its data."""
+    if not settings.is_production:
+        return
+    prefix = settings.profile
+    if not settings.termination_protection:
+        raise ConfigError(f"{prefix}.termination_protection", False, "must be true in prod")
+    if not settings.database.deletion_protection:
+        raise ConfigError(f"{prefix}.database.deletion_protection", False, "must be true in prod")
+    for removal in fields(RemovalSettings):
+        value = getattr(settings.removal, removal.name)
+        if value == "destroy":
+            raise ConfigError(f"{prefix}.removal.{removal.name}", value, "must not be destroy in prod")
+
+
+SCHEDULE_PATTERN = re.compile(r"^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
+
+
+def _validate_backup(profile: str, backup: BackupSettings) -> None:
+    prefix = f"{profile}.backup"
+    for name in ("noncurrent_version_expiry_days", "access_log_retention_days"):
+        if getattr(backup, name) < 1:
+            raise ConfigError(f"{prefix}.{name}", getattr(backup, name), "must be at least 1 day")
+    if not SCHEDULE_PATTERN.match(backup.plan_schedule):
+        raise ConfigError(
+            f"{prefix}.plan_schedule",
+            backup.plan_schedule,
+            "must be an EventBridge schedule: cron(<6 fields>) or rate(<n> <unit>)",
+        )
+    if not 1 <= backup.plan_retention_days <= 36500:
+        raise ConfigError(f"{prefix}.plan_retention_days", backup.plan_retention_days, "must be between 1 and 36500")
 
 
 def _validate_network(profile: str, network: NetworkSettings) -> None:

@@ -152,6 +152,40 @@ CASES = [
     ),
     ("dev", "alert_emails = []", 'alert_emails = ["oncall-at-example"]', "'oncall-at-example'", "e-mail address"),
     ("dev", "multi_az = false", 'multi_az = "no"', "dev.database.multi_az='no'", "true or false"),
+    ("dev", "cpu_threshold_percent = 80", "cpu_threshold_percent = -5", "dev.monitoring.cpu_threshold_percent=-5", ""),
+    (
+        "dev",
+        "cpu_threshold_percent = 80",
+        "cpu_threshold_percent = 150",
+        "dev.monitoring.cpu_threshold_percent=150",
+        "",
+    ),
+    ("prod", 'alert_emails = ["dba-oncall@example.com"]', "alert_emails = []", "prod.monitoring.alert_emails", "prod"),
+    (
+        "prod",
+        'database = "snapshot"',
+        'database = "destroy"',
+        "prod.removal.database='destroy'",
+        "not be destroy in prod",
+    ),
+    ("prod", "deletion_protection = true", "deletion_protection = false", "prod.database.deletion_protection", "prod"),
+    ("prod", "termination_protection = true", "termination_protection = false", "prod.termination_protection", "prod"),
+    (
+        "dev",
+        'plan_schedule = "cron(0 5 * * ? *)"',
+        'plan_schedule = "daily"',
+        "dev.backup.plan_schedule='daily'",
+        "EventBridge schedule",
+    ),
+    ("dev", "plan_retention_days = 7", "plan_retention_days = 0", "dev.backup.plan_retention_days=0", "between 1"),
+    (
+        "dev",
+        "\nlog_retention_days = 30",
+        "\nlog_retention_days = 45",
+        "dev.database.log_retention_days=45",
+        "one of 1, 3",
+    ),
+    ("dev", "max_azs = 2", "unknown_setting = 1\nmax_azs = 2", "dev.network.unknown_setting=1", "not a known setting"),
 ]
 
 
