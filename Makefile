@@ -17,7 +17,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CONTEXT := -c environmentSuffix=$(ENV) $(if $(PROFILE),-c profile=$(PROFILE))
 
-.PHONY: setup synth test plan baseline replacements bench cost deploy diff clean
+.PHONY: setup synth test plan baseline replacements bench cost costs deploy diff clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -55,6 +55,9 @@ replacements: setup
 
 cost: synth
 	$(VENV)/bin/python -m retail_db.tools.cost cdk.out/TapStack$(ENV).template.json
+
+costs: setup
+	$(VENV)/bin/python -m retail_db.tools.costs
 
 bench: setup
 	$(VENV)/bin/python -m retail_db.tools.bench

@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from retail_db.compliance import nag_counts
 from retail_db.tools.cost import estimate
 
 
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Template:  {template_path}")
     cost = estimate(template)
     unpriced = f", {len(cost.unpriced)} resources not priced" if cost.unpriced else ""
+    for pack, (errors, warnings, acknowledged) in nag_counts(args.outdir).items():
+        print(f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged")
     print(f"Cost:      ${cost.total:,.2f}/month estimated, us-east-1 on-demand{unpriced} (details: make cost)")
     return 0
 
