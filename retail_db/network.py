@@ -13,7 +13,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from retail_db.config import NetworkSettings
-from retail_db.database import LOG_RETENTION
+from retail_db.retention import LOG_RETENTION
 
 POSTGRES_PORT = 5432
 
