@@ -7,8 +7,13 @@ from constructs import IConstruct
 
 from retail_db.config import RemovalSettings
 
+# "retain" is CloudFormation's RetainExceptOnCreate: kept when an update or a stack deletion removes it, but deleted
+# when the deploy that created it rolls back. A plain Retain would leave the fixed-name backup bucket and vault behind
+# after a failed first deploy, and the retry would fail with "already exists" until someone deleted them by hand
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html).
+# UpdateReplacePolicy stays Retain: a replacement never rolls back a creation of the old resource.
 REMOVAL_POLICIES = {
-    "retain": RemovalPolicy.RETAIN,
+    "retain": RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     "snapshot": RemovalPolicy.SNAPSHOT,
     "destroy": RemovalPolicy.DESTROY,
 }

@@ -215,6 +215,24 @@ def test_removing_the_key_blocks_and_reports_the_orphan(runner: Runner) -> None:
     assert "KmsKeyId" in by_id[DB].replacement_causes
 
 
+def test_a_resource_retained_except_on_create_counts_as_retained(tmp_path: Path) -> None:
+    """RetainExceptOnCreate keeps the resource on every operation but a rolled-back creation: the gate says so."""
+    reference: Template = json.loads(REFERENCE.read_text())
+    baseline = copy.deepcopy(reference)
+    baseline["Resources"][KEY]["DeletionPolicy"] = "RetainExceptOnCreate"
+    edited = copy.deepcopy(baseline)
+    remove_key(edited)
+    (tmp_path / "baseline.json").write_text(json.dumps(baseline))
+    (tmp_path / "template.json").write_text(json.dumps(edited))
+    plan = compare(tmp_path / "baseline.json", tmp_path / "template.json")
+    by_id = {change.logical_id: change for change in plan.blockers}
+    assert by_id[KEY].orphaned and by_id[KEY].deletion_policy == "RetainExceptOnCreate"
+    assert (
+        f"{KEY} (AWS::KMS::Key) removed (orphaned: DeletionPolicy RetainExceptOnCreate keeps it outside the stack)"
+        in plan.verdict()
+    )
+
+
 def test_alarm_threshold_is_modified_in_place(runner: Runner) -> None:
     run = runner.run("alarm_threshold")
     assert run.code == 0

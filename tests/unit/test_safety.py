@@ -87,12 +87,29 @@ POLICIES = {
 }
 
 
+# What each setting becomes in the template: (DeletionPolicy, UpdateReplacePolicy). A retained resource is kept when
+# an update or a stack deletion removes it, but deleted when the deploy that created it rolls back, so that a failed
+# first deploy can be retried without deleting fixed-name buckets and vaults by hand.
+TEMPLATE_POLICIES = {
+    "Retain": ("RetainExceptOnCreate", "Retain"),
+    "Snapshot": ("Snapshot", "Snapshot"),
+    "Delete": ("Delete", "Delete"),
+}
+
+
 @pytest.mark.parametrize(
     ("profile", "logical_id", "policy"), [(p, i, v) for p, d in POLICIES.items() for i, v in d.items()]
 )
 def test_removal_policy(synth: Callable[..., Template], profile: str, logical_id: str, policy: str) -> None:
     res = resource(synth(profile, profile), logical_id)
-    assert (res["DeletionPolicy"], res["UpdateReplacePolicy"]) == (policy, policy)
+    assert (res["DeletionPolicy"], res["UpdateReplacePolicy"]) == TEMPLATE_POLICIES[policy]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_no_resource_is_kept_when_its_creation_rolls_back(synth: Callable[..., Template], profile: str) -> None:
+    """A plain Retain would survive the rollback of a failed first deploy, and the retry would fail on its name."""
+    kept = [k for k, v in synth(profile, profile)["Resources"].items() if v.get("DeletionPolicy") == "Retain"]
+    assert kept == []
 
 
 @pytest.mark.parametrize(
