@@ -27,6 +27,7 @@ class Backup(Construct):
         super().__init__(scope, construct_id)
         self.settings = settings
         self.removal = removal
+        self.environment_suffix = environment_suffix
         destroy = removal.buckets == "destroy"
         bucket_removal = REMOVAL_POLICIES[removal.buckets]
 
@@ -73,7 +74,9 @@ class Backup(Construct):
                 versioned=True,
                 server_access_logs_bucket=access_logs,
                 server_access_logs_prefix="replica/",
-                lifecycle_rules=[self._noncurrent_versions_rule()],
+                # S3 does not replicate lifecycle actions: without rules of its own, every replicated dump would
+                # stay in S3 Standard for good. The replica ages exactly like its source.
+                lifecycle_rules=self._dump_lifecycle_rules(),
                 removal_policy=bucket_removal,
                 auto_delete_objects=destroy,
             )
@@ -92,26 +95,7 @@ class Backup(Construct):
             versioned=True,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="backups/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="DeleteOldBackups",
-                    enabled=True,
-                    transitions=[
-                        s3.Transition(
-                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                            transition_after=Duration.days(30),
-                        ),
-                        s3.Transition(storage_class=s3.StorageClass.GLACIER, transition_after=Duration.days(90)),
-                    ],
-                    expiration=Duration.days(365),
-                ),
-                s3.LifecycleRule(
-                    id="CleanupIncompleteMultipartUploads",
-                    enabled=True,
-                    abort_incomplete_multipart_upload_after=Duration.days(7),
-                ),
-                self._noncurrent_versions_rule(),
-            ],
+            lifecycle_rules=self._dump_lifecycle_rules(),
             # A second copy in another bucket survives a deleted or overwritten object and a mistaken lifecycle rule;
             # delete markers are not replicated, so a deletion here leaves the replica whole.
             replication_rules=(
@@ -137,11 +121,28 @@ class Backup(Construct):
             description="S3 bucket for database backups",
         )
 
-    def _noncurrent_versions_rule(self) -> s3.LifecycleRule:
-        return s3.LifecycleRule(
-            id="ExpireNoncurrentVersions",
-            noncurrent_version_expiration=Duration.days(self.settings.noncurrent_version_expiry_days),
-        )
+    def _dump_lifecycle_rules(self) -> list[s3.LifecycleRule]:
+        """Dumps move to cheaper storage as they age and expire after a year; so do their old versions."""
+        return [
+            s3.LifecycleRule(
+                id="DeleteOldBackups",
+                enabled=True,
+                transitions=[
+                    s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=Duration.days(30)),
+                    s3.Transition(storage_class=s3.StorageClass.GLACIER, transition_after=Duration.days(90)),
+                ],
+                expiration=Duration.days(365),
+            ),
+            s3.LifecycleRule(
+                id="CleanupIncompleteMultipartUploads",
+                enabled=True,
+                abort_incomplete_multipart_upload_after=Duration.days(7),
+            ),
+            s3.LifecycleRule(
+                id="ExpireNoncurrentVersions",
+                noncurrent_version_expiration=Duration.days(self.settings.noncurrent_version_expiry_days),
+            ),
+        ]
 
     def add_backup_plan(self, instance: rds.DatabaseInstance) -> None:
         """Snapshots the instance on the configured schedule into a vault encrypted with the backup key."""
@@ -153,7 +154,10 @@ class Backup(Construct):
             encryption_key=self.encryption_key,
             removal_policy=REMOVAL_POLICIES[self.removal.backup_vault],
         )
-        plan = backup.BackupPlan(self, "BackupPlan", backup_vault=vault)
+        # One account holds several environments: the name says which one a plan in the console belongs to.
+        plan = backup.BackupPlan(
+            self, "BackupPlan", backup_plan_name=f"retail-db-{self.environment_suffix}", backup_vault=vault
+        )
         plan.add_rule(
             backup.BackupPlanRule(
                 rule_name="DailySnapshot",
