@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import textwrap
 from collections import Counter
@@ -111,6 +112,8 @@ class Estimate:
     assumptions: tuple[str, ...]
     """The assumptions from prices.json this estimate relied on, with their values."""
     prices: Prices
+    steady_from_month: int = 1
+    """The first month the estimate describes: charges that grow (key rotations) have all started by then."""
 
     @property
     def total(self) -> float:
@@ -209,6 +212,7 @@ class _Estimator:
         self.written_log_groups: set[str] = set()
         self.resources: dict[str, _Resource] = {}
         self.conditions: dict[str, Any] = {}
+        self.steady_from_day = 0.0
         for logical_id, body in raw.items():
             if isinstance(body, Mapping) and isinstance(body.get("Type"), str):
                 props = body.get("Properties")
@@ -264,6 +268,7 @@ class _Estimator:
             notes=tuple(dict.fromkeys(self.notes)),
             assumptions=self._assumption_texts(),
             prices=self.prices,
+            steady_from_month=1 + math.ceil(self.steady_from_day / (self.hours / 24)),
         )
 
     def _index(self) -> None:
@@ -404,6 +409,7 @@ class _Estimator:
             retention = self._number(r, "BackupRetentionPeriod")
             self.rds_backups.append((r.logical_id, self._snapshot_gb(allocated, retention), allocated))
         self._insights(r, instance_class, copies)
+        self._managed_master_secret(r)
         self._enhanced_monitoring(r)
         self._log_exports(r)
 
@@ -554,19 +560,30 @@ class _Estimator:
     def _kms_key(self, r: _Resource) -> None:
         self._add("KMS customer managed key", [r.logical_id], 1, "key-month", self.prices.rate("kms", "key_month"))
         if self._flag(r, "EnableKeyRotation"):
+            # Each of the first rotations adds to the key's monthly charge for good; the estimate describes the
+            # steady state once they have all happened, not the cheaper first months.
+            rotations = self.prices.rate("kms", "billed_rotations")
             period = self._number(r, "RotationPeriodInDays")
-            self._note(
-                f"{r.logical_id}: automatic rotation every {period:g} days; each of the first "
-                f"{self.prices.rate('kms', 'billed_rotations'):g} rotations adds "
-                f"${self.prices.rate('kms', 'rotation_month'):.2f}/month to the key (not in the total: "
-                "the estimate is for the first rotation period)."
+            self._add(
+                "KMS key rotations (steady state)",
+                [r.logical_id],
+                rotations,
+                "rotation-month",
+                self.prices.rate("kms", "rotation_month"),
             )
+            self.steady_from_day = max(self.steady_from_day, rotations * period)
 
     def _secret(self, r: _Resource) -> None:
         replicas = r.props.get("ReplicaRegions")
         copies = 1 + (len(replicas) if isinstance(replicas, list) else 0)
         price = self.prices.rate("secrets_manager", "secret_month")
         self._add("Secrets Manager secret", [r.logical_id], copies, "secret-month", price)
+
+    def _managed_master_secret(self, r: _Resource) -> None:
+        """RDS keeps a managed master password in a secret of its own: billed, but not a template resource."""
+        if self._flag(r, "ManageMasterUserPassword"):
+            price = self.prices.rate("secrets_manager", "secret_month")
+            self._add("Secrets Manager secret (RDS-managed master password)", [r.logical_id], 1, "secret-month", price)
 
     def _dashboard(self, r: _Resource) -> None:
         price = self.prices.rate("cloudwatch", "dashboard_month")
@@ -830,8 +847,8 @@ def format_estimate(result: Estimate) -> str:
     usage_width = max([0, *(len(row[1]) for row in rows)])
     cost_width = max([len(total), *(len(row[2]) for row in rows)])
     out = [
-        f"Estimated monthly cost, {prices.region} {prices.data['pricing_model']}, prices of {prices.date} "
-        f"({_display_path(prices.path)})"
+        f"Estimated cost of month {result.steady_from_month} and every later month, {prices.region} "
+        f"{prices.data['pricing_model']}, prices of {prices.date} ({_display_path(prices.path)})"
     ]
     out += [
         f"  {item:<{item_width}}  {usage:>{usage_width}}  {cost:>{cost_width}}  {ids}"

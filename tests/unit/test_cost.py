@@ -187,7 +187,8 @@ def test_keys_secrets_and_dashboards_are_counted(p: Prices) -> None:
     result = estimate(
         template(
             Key1=res("AWS::KMS::Key", EnableKeyRotation=True),
-            Key2=res("AWS::KMS::Key", EnableKeyRotation=True),
+            Key2=res("AWS::KMS::Key", EnableKeyRotation=True, RotationPeriodInDays=90),
+            Key3=res("AWS::KMS::Key"),
             Secret1=res("AWS::SecretsManager::Secret"),
             Secret2=res("AWS::SecretsManager::Secret", ReplicaRegions=[{"Region": "us-west-2"}]),
             Dashboard1=res("AWS::CloudWatch::Dashboard"),
@@ -197,17 +198,30 @@ def test_keys_secrets_and_dashboards_are_counted(p: Prices) -> None:
         p,
     )
 
-    assert line(result, "KMS customer managed key").monthly == pytest.approx(2 * p.rate("kms", "key_month"))
+    assert line(result, "KMS customer managed key").monthly == pytest.approx(3 * p.rate("kms", "key_month"))
+    # Each billed rotation adds to the key's charge for good: the steady state counts them all.
+    rotations = line(result, "KMS key rotations (steady state)")
+    assert rotations.resources == ("Key1", "Key2")
+    assert rotations.monthly == pytest.approx(2 * 2 * p.rate("kms", "rotation_month"))
     assert line(result, "Secrets Manager secret").monthly == pytest.approx(
         3 * p.rate("secrets_manager", "secret_month")
     )
     assert line(result, "CloudWatch dashboard").monthly == pytest.approx(3 * p.rate("cloudwatch", "dashboard_month"))
     assert result.total == pytest.approx(
-        2 * p.rate("kms", "key_month")
+        3 * p.rate("kms", "key_month")
+        + 4 * p.rate("kms", "rotation_month")
         + 3 * p.rate("secrets_manager", "secret_month")
         + 3 * p.rate("cloudwatch", "dashboard_month")
     )
-    assert any(note.startswith("Key1: automatic rotation") for note in result.notes)
+    # Yearly rotation twice: the figure holds from month 25 on.
+    assert result.steady_from_month == 25
+
+
+def test_the_rds_managed_master_secret_is_priced(p: Prices) -> None:
+    managed = estimate(template(**{DB: db(ManageMasterUserPassword=True)}), p)
+    assert line(managed, "Secrets Manager secret (RDS-managed master password)").resources == (DB,)
+    plain = estimate(template(**{DB: db()}), p)
+    assert managed.total - plain.total == pytest.approx(p.rate("secrets_manager", "secret_month"))
 
 
 def test_log_exports_are_ingested_and_stored_for_the_retention(p: Prices) -> None:
@@ -404,7 +418,9 @@ def test_cli_prints_the_total(tmp_path: Path, p: Prices) -> None:
         + p.rate("kms", "key_month")
     )
     lines = run.stdout.splitlines()
-    assert lines[0].startswith(f"Estimated monthly cost, us-east-1 on-demand, prices of {p.date}")
+    assert lines[0].startswith(
+        f"Estimated cost of month 1 and every later month, us-east-1 on-demand, prices of {p.date}"
+    )
     assert [row.split()[-1] for row in lines if row.strip().startswith("Total")] == [f"${total:,.2f}"]
     assert "  Odd  AWS::Foo::Bar  (no price known for this resource type)" in lines
 
