@@ -93,7 +93,8 @@ class BackupSettings:
 @dataclass(frozen=True, kw_only=True)
 class MonitoringSettings:
     alert_emails: tuple[str, ...]
-    # Where the alarm descriptions point: a repository-relative path or an https:// URL of docs/runbook.md.
+    # Where the alarm descriptions point: an https:// URL of docs/runbook.md, or "" for the runbook the stack puts on
+    # its dashboard.
     runbook_url: str
     cpu_threshold_percent: float
     free_storage_threshold_bytes: float
@@ -441,8 +442,9 @@ def _maintenance_window_minutes(setting: str, value: str) -> set[int]:
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 
 
-# A repository-relative path or an https:// URL; the alarm appends the section's #anchor itself.
-RUNBOOK_URL_PATTERN = re.compile(r"^(?:https://[^\s#]+|[A-Za-z0-9_.-][A-Za-z0-9_./-]*)$")
+# An absolute https:// URL, which opens from an e-mail or a chat message; the alarm appends the section's #anchor.
+# Empty links to the runbook on the stack's own dashboard.
+RUNBOOK_URL_PATTERN = re.compile(r"^(?:https://[^\s#]+)?$")
 # PostgreSQL stops assigning transaction IDs about 2.1 billion transactions after the oldest unfrozen one.
 MAX_TRANSACTION_IDS_THRESHOLD = 2_000_000_000
 # Shares an alarm watches from below (free space, memory, credits): 100 % would keep them in alarm.
@@ -480,7 +482,8 @@ def _validate_monitoring(
         raise ConfigError(
             f"{prefix}.runbook_url",
             monitoring.runbook_url,
-            "must be an https:// URL or a repository-relative path, without a #fragment",
+            'must be an https:// URL without a #fragment, or "" for the runbook on the dashboard: a repository path '
+            "cannot be opened from an alert e-mail",
         )
     for name in SHARES_ABOVE:
         if not 0 < getattr(monitoring, name) <= 100:
@@ -510,10 +513,39 @@ def _validate_monitoring(
             database.instance_class,
             "is not in retail_db/instance_classes.py, whose vCPUs and memory the alarms scale with: add it there",
         )
-    configured_connections = database.parameters.get("max_connections")
-    if configured_connections is not None and not configured_connections.isdigit():
+    _validate_connections(profile, monitoring, database)
+
+
+def _validate_connections(profile: str, monitoring: MonitoringSettings, database: DatabaseSettings) -> None:
+    """Both connection alarms must sit below the limit the instance really enforces, or they can never fire."""
+    setting = f"{profile}.database.parameters.max_connections"
+    configured = database.parameters.get("max_connections")
+    instance = INSTANCE_CLASSES[database.instance_class]
+    bound = instance.nominal_max_connections
+    if configured is None:
         raise ConfigError(
-            f"{profile}.database.parameters.max_connections",
-            configured_connections,
-            "must be a whole number, so that the connections alarm can take a share of it",
+            setting,
+            None,
+            "is required: RDS's default depends on memory AWS does not publish per class, so the connection "
+            f"alarms could not know the real limit (at most {bound} on {instance.name})",
+        )
+    if not configured.isdigit() or not 1 <= int(configured) <= bound:
+        raise ConfigError(
+            setting,
+            configured,
+            f"must be a whole number from 1 to {bound}, RDS's formula LEAST(memory/9531392, 5000) over the "
+            f"nominal memory of {instance.name}",
+        )
+    limit = int(configured)
+    if monitoring.connections_threshold >= limit:
+        raise ConfigError(
+            f"{profile}.monitoring.connections_threshold",
+            monitoring.connections_threshold,
+            f"must be below max_connections ({limit}), or the alarm can never fire",
+        )
+    if math.floor(limit * monitoring.connections_threshold_percent / 100) >= limit:
+        raise ConfigError(
+            f"{profile}.monitoring.connections_threshold_percent",
+            monitoring.connections_threshold_percent,
+            f"must leave the alarm below max_connections ({limit}), or it can never fire",
         )

@@ -41,12 +41,13 @@ class InstanceClass:
         return self.cpu_credits_per_hour * 24
 
     @property
-    def default_max_connections(self) -> int:
-        """The RDS formula over the class's nominal memory.
+    def nominal_max_connections(self) -> int:
+        """RDS's default formula over the class's nominal memory: an upper bound, never the running value.
 
-        RDS evaluates it over DBInstanceClassMemory, which is the nominal memory less what the OS and RDS reserve,
-        so the running value (``SHOW max_connections``) is somewhat lower; thresholds taken as a share of this
-        figure leave room for that.
+        RDS evaluates the formula over DBInstanceClassMemory, the memory left after the OS and the RDS processes,
+        which AWS does not publish per class. The running default is therefore lower by an unknown amount (on a
+        db.t3.micro, an alarm at 80 % of this figure could never fire), so profiles set max_connections themselves
+        and validation keeps it at or below this bound.
         """
         return min(self.memory_bytes // BYTES_PER_CONNECTION, MAX_DEFAULT_CONNECTIONS)
 
@@ -106,9 +107,3 @@ def _table() -> dict[str, InstanceClass]:
 
 
 INSTANCE_CLASSES: Mapping[str, InstanceClass] = _table()
-
-
-def max_connections(instance: InstanceClass, parameters: Mapping[str, str]) -> int:
-    """The parameter group's max_connections when it sets a number, otherwise the RDS default for the class."""
-    configured = parameters.get("max_connections")
-    return int(configured) if configured is not None else instance.default_max_connections

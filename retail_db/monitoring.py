@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -21,7 +21,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from retail_db.config import DatabaseSettings, MonitoringSettings
-from retail_db.instance_classes import GIB, INSTANCE_CLASSES, max_connections
+from retail_db.instance_classes import GIB, INSTANCE_CLASSES
+from retail_db.runbook import sections
 
 ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
@@ -50,7 +51,8 @@ class AlarmSpec:
 def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> list[AlarmSpec]:
     """The alarms that apply to this instance class, with thresholds scaled to its vCPUs, memory and storage."""
     instance = INSTANCE_CLASSES[database.instance_class]
-    connection_limit = max_connections(instance, database.parameters)
+    # Validation requires the parameter and keeps it within what the class's memory allows.
+    connection_limit = int(database.parameters["max_connections"])
     connections_near_limit = math.floor(connection_limit * monitoring.connections_threshold_percent / 100)
     allocated_bytes = database.allocated_storage_gib * GIB
     db_load = monitoring.db_load_threshold_per_vcpu * instance.vcpus
@@ -292,7 +294,17 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
-        # Alarms publish as cloudwatch.amazonaws.com, which needs the key to encrypt its messages to the topic.
+        # Alarms publish as cloudwatch.amazonaws.com, which needs the topic's key to encrypt the message it sends
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services). Both
+        # grants name this account and this stack's alarms, so no other account's or stack's alarm can use them.
+        self.alarm_name_prefix = f"retail-db-{environment_suffix}-"
+        alarms_of_this_stack = {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:"
+                f"{self.alarm_name_prefix}*"
+            },
+        }
         self.alerts_key = kms.Key(
             self,
             "AlertsKey",
@@ -305,6 +317,7 @@ class Monitoring(Construct):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                conditions=alarms_of_this_stack,
             )
         )
         self.alert_topic = sns.Topic(
@@ -315,16 +328,42 @@ class Monitoring(Construct):
             master_key=self.alerts_key,
             enforce_ssl=True,
         )
+        # A topic policy replaces SNS's default policy, and enforce_ssl creates one holding only its deny: without
+        # this allow, every alarm action fails with "... is not authorized to perform: SNS:Publish"
+        # (https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger).
+        self.alert_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alert_topic.topic_arn],
+                conditions=alarms_of_this_stack,
+            )
+        )
         for email in settings.alert_emails:
             self.alert_topic.add_subscription(subscriptions.EmailSubscription(email))
 
+        dashboard_name = f"retail-database-{environment_suffix}"
+        dashboard_url = (
+            f"https://console.aws.amazon.com/cloudwatch/home?region={Stack.of(self).region}"
+            f"#dashboards:name={dashboard_name}"
+        )
+        runbook = sections()
+        specs = alarm_specs(settings, database_settings)
+
+        def runbook_link(anchor: str) -> str:
+            """An absolute link, so that it opens from an alert e-mail or chat message."""
+            if settings.runbook_url:
+                return f"{settings.runbook_url}#{anchor}"
+            return f'{dashboard_url} (section "{runbook[anchor].title}")'
+
         action = cloudwatch_actions.SnsAction(self.alert_topic)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
-        for spec in alarm_specs(settings, database_settings):
+        for spec in specs:
             alarm = cloudwatch.Alarm(
                 self,
                 spec.construct_id,
-                alarm_name=f"retail-db-{environment_suffix}-{spec.anchor}",
+                alarm_name=f"{self.alarm_name_prefix}{spec.anchor}",
                 metric=database.metric(
                     spec.metric_name, statistic=spec.statistic, period=Duration.seconds(spec.period_seconds)
                 ),
@@ -333,16 +372,14 @@ class Monitoring(Construct):
                 evaluation_periods=spec.evaluation_periods,
                 datapoints_to_alarm=spec.datapoints_to_alarm,
                 treat_missing_data=spec.missing,
-                alarm_description=f"{spec.summary} Runbook: {settings.runbook_url}#{spec.anchor}",
+                alarm_description=f"{spec.summary} Runbook: {runbook_link(spec.anchor)}",
             )
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
             self.alarms[spec.construct_id] = alarm
 
         instance = INSTANCE_CLASSES[database_settings.instance_class]
-        self.dashboard = cloudwatch.Dashboard(
-            self, "DatabaseDashboard", dashboard_name=f"retail-database-{environment_suffix}"
-        )
+        self.dashboard = cloudwatch.Dashboard(self, "DatabaseDashboard", dashboard_name=dashboard_name)
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="CPU Utilization", left=[database.metric_cpu_utilization()], width=12, height=6
@@ -445,9 +482,27 @@ class Monitoring(Construct):
                 )
             )
 
+        # The runbook's alarm sections, where the alarms' links lead when no runbook_url is set: the console of the
+        # account that raised the alert, which on-call signs in to anyway.
+        self.dashboard.add_widgets(
+            cloudwatch.TextWidget(
+                markdown="# Runbook\n\nFrom docs/runbook.md, one section per alarm.", width=24, height=2
+            )
+        )
+        for spec in specs:
+            section = runbook[spec.anchor]
+            markdown = f"## {section.title}\n\n{section.body}"
+            # A grid row holds about three lines of text at full width; paragraphs wrap at about 160 characters.
+            lines = sum(1 + len(line) // 160 for line in markdown.splitlines())
+            self.dashboard.add_widgets(
+                cloudwatch.TextWidget(markdown=markdown, width=24, height=max(3, lines // 3 + 2))
+            )
+
         CfnOutput(
             self,
             "DashboardURL",
+            # The reference's value, a reference to the dashboard. The alarms cannot use one: the dashboard's alarm
+            # widget already refers to them, and the two references would form a cycle.
             value=(
                 f"https://console.aws.amazon.com/cloudwatch/home?region={Stack.of(self).region}"
                 f"#dashboards:name={self.dashboard.dashboard_name}"

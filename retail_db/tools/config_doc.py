@@ -42,7 +42,10 @@ RULES: dict[str, str] = {
     "database.deletion_protection": "true or false; true in prod",
     "database.monitoring_interval_seconds": "0, 1, 5, 10, 15, 30 or 60",
     "database.insights_retention_days": "7, a multiple of 31 up to 713, or 731",
-    "database.parameters": "PostgreSQL parameters for the parameter group; max_connections, if set, a whole number",
+    "database.parameters": (
+        "PostgreSQL parameters for the parameter group; max_connections required, a whole number at most RDS's "
+        "default over the class's nominal memory"
+    ),
     "database.credentials": "managed (RDS rotates the password) or secret (the reference's generated secret)",
     "database.log_exports": "any of postgresql, upgrade, iam-db-auth-error",
     "database.log_retention_days": "a CloudWatch Logs retention, as for flow logs",
@@ -53,12 +56,12 @@ RULES: dict[str, str] = {
     "backup.plan_schedule": "cron(<6 fields>) or rate(<n> <unit>), UTC",
     "backup.plan_retention_days": "1 to 36500",
     "monitoring.alert_emails": "e-mail addresses; at least one in prod",
-    "monitoring.runbook_url": "an https:// URL or a repository-relative path, without #fragment",
+    "monitoring.runbook_url": "an https:// URL without #fragment, or empty for the runbook on the dashboard",
     "monitoring.cpu_threshold_percent": "above 0, at most 100",
     "monitoring.free_storage_threshold_bytes": "above 0, below the allocated storage",
-    "monitoring.connections_threshold": "above 0",
+    "monitoring.connections_threshold": "above 0, below max_connections",
     "monitoring.free_storage_threshold_percent": "above 0, below 100",
-    "monitoring.connections_threshold_percent": "above 0, at most 100 (share of max_connections)",
+    "monitoring.connections_threshold_percent": "above 0, leaving the alarm below max_connections (share of it)",
     "monitoring.freeable_memory_threshold_percent": "above 0, below 100 (share of the class's memory)",
     "monitoring.db_load_threshold_per_vcpu": "above 0 (multiplied by the class's vCPUs)",
     "monitoring.cpu_credit_balance_threshold_percent": "above 0, below 100 (burstable classes only)",

@@ -19,9 +19,10 @@ import pytest
 from retail_db.config import PROFILES_FILE, ConfigError, load_settings
 from retail_db.instance_classes import INSTANCE_CLASSES
 from retail_db.monitoring import alarm_specs
+from retail_db.runbook import sections
+from retail_db.tools.interactions import render
 from tests.helpers import Template, props, resource, resources
 
-RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbook.md"
 DB = "DatabaseStackRetailDatabase2766202D"
 TOPIC = "MonitoringStackDatabaseAlerts7192419E"
 GIB = 2**30
@@ -31,15 +32,15 @@ PROFILES = ("dev", "staging", "prod")
 Expected = tuple[str, str, int, float, str, int, int | None, str]
 GE, GT, LT = "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold"
 
-# dev: db.t3.micro (2 vCPUs, 1 GiB, max_connections 112), 20 GiB allocated.
-# staging and prod: db.m7g.large (2 vCPUs, 8 GiB, max_connections 901), 50 and 100 GiB allocated.
+# dev: db.t3.micro (2 vCPUs, 1 GiB, max_connections set to 80), 20 GiB allocated.
+# staging and prod: db.m7g.large (2 vCPUs, 8 GiB, max_connections set to 800), 50 and 100 GiB allocated.
 EXPECTED: dict[str, dict[str, Expected]] = {
     "dev": {
         "HighCPUAlarm": ("CPUUtilization", "Average", 300, 80, GE, 2, 2, "ignore"),
         "LowStorageAlarm": ("FreeStorageSpace", "Average", 300, 2 * GIB, LT, 1, None, "ignore"),
-        "HighConnectionsAlarm": ("DatabaseConnections", "Average", 300, 80, GE, 2, None, "notBreaching"),
+        "HighConnectionsAlarm": ("DatabaseConnections", "Average", 300, 60, GE, 2, None, "notBreaching"),
         "LowStorageShareAlarm": ("FreeStorageSpace", "Minimum", 300, 2 * GIB, LT, 6, 6, "ignore"),
-        "ConnectionsNearLimitAlarm": ("DatabaseConnections", "Maximum", 60, 89, GE, 5, 5, "ignore"),
+        "ConnectionsNearLimitAlarm": ("DatabaseConnections", "Maximum", 60, 64, GE, 5, 5, "ignore"),
         "LowFreeableMemoryAlarm": ("FreeableMemory", "Average", 60, 0.1 * GIB, LT, 15, 15, "ignore"),
         "HighReadLatencyAlarm": ("ReadLatency", "p90", 60, 0.020, GT, 5, 5, "ignore"),
         "HighWriteLatencyAlarm": ("WriteLatency", "p90", 60, 0.020, GT, 5, 5, "ignore"),
@@ -55,7 +56,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "LowStorageAlarm": ("FreeStorageSpace", "Average", 300, 2 * GIB, LT, 1, None, "ignore"),
         "HighConnectionsAlarm": ("DatabaseConnections", "Average", 300, 500, GE, 2, None, "notBreaching"),
         "LowStorageShareAlarm": ("FreeStorageSpace", "Minimum", 300, 5 * GIB, LT, 6, 6, "ignore"),
-        "ConnectionsNearLimitAlarm": ("DatabaseConnections", "Maximum", 60, 720, GE, 5, 5, "ignore"),
+        "ConnectionsNearLimitAlarm": ("DatabaseConnections", "Maximum", 60, 640, GE, 5, 5, "ignore"),
         "LowFreeableMemoryAlarm": ("FreeableMemory", "Average", 60, 0.8 * GIB, LT, 15, 15, "ignore"),
         "HighReadLatencyAlarm": ("ReadLatency", "p90", 60, 0.010, GT, 5, 5, "ignore"),
         "HighWriteLatencyAlarm": ("WriteLatency", "p90", 60, 0.010, GT, 5, 5, "ignore"),
@@ -70,7 +71,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "LowStorageAlarm": ("FreeStorageSpace", "Average", 300, 5 * GIB, LT, 1, None, "ignore"),
         "HighConnectionsAlarm": ("DatabaseConnections", "Average", 300, 500, GE, 2, None, "notBreaching"),
         "LowStorageShareAlarm": ("FreeStorageSpace", "Minimum", 300, 10 * GIB, LT, 6, 6, "ignore"),
-        "ConnectionsNearLimitAlarm": ("DatabaseConnections", "Maximum", 60, 720, GE, 5, 5, "ignore"),
+        "ConnectionsNearLimitAlarm": ("DatabaseConnections", "Maximum", 60, 640, GE, 5, 5, "ignore"),
         "LowFreeableMemoryAlarm": ("FreeableMemory", "Average", 60, 0.8 * GIB, LT, 15, 15, "ignore"),
         "HighReadLatencyAlarm": ("ReadLatency", "p90", 60, 0.010, GT, 5, 5, "ignore"),
         "HighWriteLatencyAlarm": ("WriteLatency", "p90", 60, 0.010, GT, 5, 5, "ignore"),
@@ -92,17 +93,6 @@ def alarms_by_construct_id(template: Template) -> dict[str, dict[str, Any]]:
         assert match, f"{logical_id} is not an alarm of the Monitoring construct"
         found[match[1]] = alarm["Properties"]
     return found
-
-
-def slug(heading: str) -> str:
-    """The anchor GitHub gives a heading: lowercase, punctuation dropped, spaces to hyphens."""
-    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
-
-
-def sections(markdown: str) -> dict[str, str]:
-    """Each heading's anchor and the text under it, up to the next heading."""
-    parts = re.split(r"^#{1,6}\s+(.+?)\s*$", markdown, flags=re.MULTILINE)
-    return {slug(heading): body for heading, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 @pytest.fixture(scope="module", params=PROFILES)
@@ -179,25 +169,51 @@ def test_connections_share_follows_a_max_connections_parameter() -> None:
     assert spec.threshold == 40
 
 
-def test_max_connections_follows_the_rds_formula() -> None:
-    assert INSTANCE_CLASSES["db.t3.micro"].default_max_connections == 112
-    assert INSTANCE_CLASSES["db.m7g.large"].default_max_connections == 901
-    assert INSTANCE_CLASSES["db.r7g.16xlarge"].default_max_connections == 5000
+def test_the_bound_on_max_connections_follows_the_rds_formula_over_nominal_memory() -> None:
+    assert INSTANCE_CLASSES["db.t3.micro"].nominal_max_connections == 112
+    assert INSTANCE_CLASSES["db.m7g.large"].nominal_max_connections == 901
+    assert INSTANCE_CLASSES["db.r7g.16xlarge"].nominal_max_connections == 5000
 
 
-def test_every_alarm_links_to_its_runbook_section(template: Template, profile: str) -> None:
-    anchors = sections(RUNBOOK.read_text())
+def _runbook_link(alarm: dict[str, Any]) -> tuple[str, str]:
+    """(URL, section title) of the link an alarm description ends with."""
+    description = render(alarm["AlarmDescription"])
+    match = re.search(r"Runbook: (https://\S+) \(section \"([^\"]+)\"\)$", description)
+    assert match, f"no absolute runbook link in {description!r}"
+    return match[1], match[2]
+
+
+def test_every_alarm_links_to_its_runbook_section_on_the_dashboard(template: Template, profile: str) -> None:
+    """An absolute console link opens from an alert e-mail or chat message; a repository path does not."""
+    titles = {section.title: anchor for anchor, section in sections().items()}
     for construct_id, alarm in alarms_by_construct_id(template).items():
-        match = re.search(r"Runbook: docs/runbook\.md#([a-z0-9-]+)$", alarm["AlarmDescription"])
-        assert match, f"{construct_id} has no runbook link: {alarm['AlarmDescription']!r}"
-        assert match[1] in anchors, f"{construct_id} links to #{match[1]}, which docs/runbook.md does not have"
-        assert alarm["AlarmName"] == f"retail-db-{profile}-{match[1]}"
+        url, title = _runbook_link(alarm)
+        assert url == (
+            "https://console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}"
+            f"#dashboards:name=retail-database-{profile}"
+        )
+        assert title in titles, f"{construct_id} names the section {title!r}, which docs/runbook.md does not have"
+        assert alarm["AlarmName"] == f"retail-db-{profile}-{titles[title]}"
+
+
+def test_the_dashboard_carries_each_alarms_runbook_section(template: Template) -> None:
+    texts = [w["properties"]["markdown"] for w in _dashboard_widgets(template) if w["type"] == "text"]
+    for alarm in alarms_by_construct_id(template).values():
+        _, title = _runbook_link(alarm)
+        (section,) = [s for s in sections().values() if s.title == title]
+        assert f"## {section.title}\n\n{section.body}" in texts
+
+
+def test_a_runbook_url_replaces_the_dashboard_link(tmp_path: Path) -> None:
+    path = _profiles_with(tmp_path, "dev.monitoring", "runbook_url", "https://wiki.example.com/retail-db/runbook")
+    settings = load_settings(environment_suffix="dev", path=path)
+    assert settings.monitoring.runbook_url == "https://wiki.example.com/retail-db/runbook"
 
 
 def test_runbook_sections_say_what_to_do(template: Template) -> None:
-    runbook = sections(RUNBOOK.read_text())
+    runbook = {section.title: section.body for section in sections().values()}
     for alarm in alarms_by_construct_id(template).values():
-        section = runbook[alarm["AlarmDescription"].rsplit("#", 1)[1]]
+        section = runbook[_runbook_link(alarm)[1]]
         assert "**Means:**" in section
         assert "**Confirm:**" in section or "Applies to the same classes" in section
         assert "**First" in section
@@ -210,14 +226,14 @@ def test_alerts_topic_is_encrypted_and_refuses_plain_http(template: Template) ->
     assert key_id.startswith("MonitoringStackAlertsKey")
     key = resource(template, key_id)
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert key["DeletionPolicy"] == "Retain" and key["UpdateReplacePolicy"] == "Retain"
+    assert key["UpdateReplacePolicy"] == "Retain"
     statements = key["Properties"]["KeyPolicy"]["Statement"]
     cloudwatch = [s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
     assert [sorted(s["Action"]) for s in cloudwatch] == [["kms:Decrypt", "kms:GenerateDataKey*"]]
     policy = props(template, "AWS::SNS::TopicPolicy")
     assert policy["Topics"] == [{"Ref": TOPIC}]
-    (deny,) = policy["PolicyDocument"]["Statement"]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Action"] == "sns:Publish" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_email_subscriptions_follow_the_profile(template: Template, profile: str) -> None:
@@ -292,7 +308,10 @@ def test_an_unknown_instance_class_is_a_config_error(tmp_path: Path) -> None:
     ("setting", "value"),
     [
         ("runbook_url", "docs/runbook.md#high-cpu"),
+        ("runbook_url", "docs/runbook.md"),
         ("runbook_url", "http://wiki.example.com/runbook"),
+        ("connections_threshold", 80),
+        ("connections_threshold_percent", 100),
         ("free_storage_threshold_bytes", 20 * GIB),
         ("freeable_memory_threshold_percent", 100),
         ("connections_threshold_percent", 0),
@@ -305,3 +324,34 @@ def test_monitoring_rules(tmp_path: Path, setting: str, value: Any) -> None:
     with pytest.raises(ConfigError) as raised:
         load_settings(environment_suffix="dev", path=path)
     assert raised.value.setting == f"dev.monitoring.{setting}"
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        (None, "is required"),
+        ("113", "from 1 to 112"),
+        ("0", "from 1 to 112"),
+        ("eighty", "from 1 to 112"),
+    ],
+)
+def test_max_connections_is_set_and_within_what_the_class_allows(tmp_path: Path, value: str | None, rule: str) -> None:
+    """RDS's default comes from memory AWS does not publish per class; the alarms need the real limit."""
+    text = PROFILES_FILE.read_text()
+    line = 'max_connections = "80"\n'
+    assert text.index(line) < text.index("[staging]"), "the first max_connections must be dev's"
+    path = tmp_path / "profiles.toml"
+    path.write_text(text.replace(line, "" if value is None else f'max_connections = "{value}"\n', 1))
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environment_suffix="dev", path=path)
+    assert raised.value.setting == "dev.database.parameters.max_connections"
+    assert rule in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_every_profiles_connection_alarms_sit_below_its_max_connections(synth: Callable[..., Template]) -> None:
+    for name in ("dev", "staging", "prod", "ephemeral"):
+        template = synth(name, name)
+        limit = int(props(template, "AWS::RDS::DBParameterGroup")["Parameters"]["max_connections"])
+        alarms = alarms_by_construct_id(template)
+        for construct_id in ("HighConnectionsAlarm", "ConnectionsNearLimitAlarm"):
+            assert alarms[construct_id]["Threshold"] < limit, f"{name} {construct_id}"
