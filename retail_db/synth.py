@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,23 @@ def build_stack(*, environment_suffix: str = "dev", profile: str | None = None) 
     return TapStack(app, f"TapStack{environment_suffix}", settings=settings, environment_suffix=environment_suffix)
 
 
-def synthesize_template(*, environment_suffix: str = "dev", profile: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Synthesis:
+    template: dict[str, Any]
+    logical_ids: dict[str, str]
+    """Construct path below the stack -> logical ID, for every CloudFormation resource."""
+
+
+def synthesize(*, environment_suffix: str = "dev", profile: str | None = None) -> Synthesis:
     stack = build_stack(environment_suffix=environment_suffix, profile=profile)
     template: dict[str, Any] = cdk.App.of(stack).synth().get_stack_by_name(stack.stack_name).template  # type: ignore[union-attr]
-    return template
+    logical_ids = {
+        element.node.path.split("/", 1)[1]: stack.resolve(element.logical_id)
+        for element in stack.node.find_all()
+        if isinstance(element, cdk.CfnResource)
+    }
+    return Synthesis(template=template, logical_ids=logical_ids)
+
+
+def synthesize_template(*, environment_suffix: str = "dev", profile: str | None = None) -> dict[str, Any]:
+    return synthesize(environment_suffix=environment_suffix, profile=profile).template

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from retail_db.synth import synthesize_template
+from retail_db.synth import Synthesis, synthesize
 
 # A copy of ../shared/reference/TapStackdev.template.json, so that the comparison runs wherever the repo is cloned.
 REFERENCE_TEMPLATE = Path(__file__).resolve().parent / "fixtures" / "reference-TapStackdev.template.json"
@@ -18,14 +18,22 @@ Template = dict[str, Any]
 
 
 @pytest.fixture(scope="session")
-def synth() -> Callable[..., Template]:
-    cache: dict[tuple[str, str | None], Template] = {}
+def synthesis() -> Callable[..., Synthesis]:
+    cache: dict[tuple[str, str | None], Synthesis] = {}
 
-    def build(environment_suffix: str = "dev", profile: str | None = None) -> Template:
+    def build(environment_suffix: str = "dev", profile: str | None = None) -> Synthesis:
         key = (environment_suffix, profile)
         if key not in cache:
-            cache[key] = synthesize_template(environment_suffix=environment_suffix, profile=profile)
+            cache[key] = synthesize(environment_suffix=environment_suffix, profile=profile)
         return cache[key]
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def synth(synthesis: Callable[..., Synthesis]) -> Callable[..., Template]:
+    def build(environment_suffix: str = "dev", profile: str | None = None) -> Template:
+        return synthesis(environment_suffix, profile).template
 
     return build
 

@@ -1,0 +1,527 @@
+"""Every AWS service interaction the running system depends on, and the statements that must grant it.
+
+A template can deploy cleanly and still not work: an alarm whose topic policy does not let CloudWatch publish
+fails only when it fires. Each row here says which service does what to which resource, through which role, and
+which statements must allow it on both sides: the resource's own policy (topic, bucket or key policy) and the
+role's policies where the service acts through a role. ``tests/unit/test_interactions.py`` checks every row against
+every profile's synthesized template, and shows that removing any one of those statements fails it;
+``docs/interactions.md`` is generated from this table.
+
+Resources are named by alias (``${BackupBucket.Arn}``), which the check resolves to the logical ID of the construct
+path in ``RESOURCES``. Expressions are written the way the template renders them: ``${AWS::AccountId}`` for a
+pseudo parameter, ``{suffix}`` for the environment suffix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from retail_db.config import Settings
+
+# Construct paths below the stack, down to the CloudFormation resource.
+RESOURCES: Mapping[str, str] = {
+    "Vpc": "NetworkStack/RetailVPC/Resource",
+    "FlowLog": "NetworkStack/RetailVPC/FlowLog/FlowLog",
+    "FlowLogRole": "NetworkStack/RetailVPC/FlowLog/IAMRole/Resource",
+    "FlowLogKey": "NetworkStack/FlowLogKey/Resource",
+    "FlowLogGroup": "NetworkStack/FlowLogGroup/Resource",
+    "Database": "DatabaseStack/RetailDatabase/Resource",
+    "DatabaseKey": "DatabaseStack/DatabaseEncryptionKey/Resource",
+    "DatabaseSecret": "DatabaseStack/DatabaseCredentials/Resource",
+    "S3ImportRole": "DatabaseStack/RetailDatabase/S3ImportRole/Resource",
+    "S3ExportRole": "DatabaseStack/RetailDatabase/S3ExportRole/Resource",
+    "MonitoringRole": "DatabaseStack/RetailDatabase/MonitoringRole/Resource",
+    "BackupKey": "BackupStack/BackupEncryptionKey/Resource",
+    "BackupBucket": "BackupStack/DatabaseBackupBucket/Resource",
+    "ReplicaBucket": "BackupStack/BackupReplicaBucket/Resource",
+    "ReplicationRole": "BackupStack/DatabaseBackupBucket/ReplicationRole/Resource",
+    "AccessLogsBucket": "BackupStack/AccessLogsBucket/Resource",
+    "BackupVault": "BackupStack/BackupVault/Resource",
+    "BackupSelection": "BackupStack/BackupPlan/Database/Resource",
+    "BackupRole": "BackupStack/BackupPlan/Database/Role/Resource",
+    "AlertsKey": "MonitoringStack/AlertsKey/Resource",
+    "AlertsTopic": "MonitoringStack/DatabaseAlerts/Resource",
+    "AwsCustomResourceRole": "AWS679f53fac002430cb0da5b7982bd2287/ServiceRole/Resource",
+    "RestrictDefaultSgRole": "Custom::VpcRestrictDefaultSGCustomResourceProvider/Role",
+    "LogRetentionRole": "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a/ServiceRole/Resource",
+    "AutoDeleteRole": "Custom::S3AutoDeleteObjectsCustomResourceProvider/Role",
+    "AwsCustomResourceFunction": "AWS679f53fac002430cb0da5b7982bd2287/Resource",
+    "RestrictDefaultSgFunction": "Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler",
+    "LogRetentionFunction": "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a/Resource",
+    "AutoDeleteFunction": "Custom::S3AutoDeleteObjectsCustomResourceProvider/Handler",
+}
+
+ACCOUNT_ROOT = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
+KEY_POLICY_DOC = "https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"
+
+# Who the resource's own policy must name: the service itself (it acts as its own principal), the account (a key
+# policy that lets IAM policies in the account grant use of the key), or the role.
+Grantee = Literal["service", "account", "role"]
+
+
+def _always(_: Settings) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A property that makes the service act: the role or key it must use. ``value`` may be one list element."""
+
+    resource: str
+    property: str
+    value: str | Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interaction:
+    name: str
+    service: str
+    """The service principal that acts."""
+    actions: tuple[str, ...]
+    target: str
+    """Alias of the resource acted on."""
+    resources: tuple[str, ...]
+    """The ARNs the actions need, as the template writes them: each action on each of them."""
+    source: str
+    """The AWS documentation page the grants come from."""
+    role: str | None = None
+    """Alias of the role the service assumes; None when it acts as itself."""
+    resource_policy: Grantee | None = None
+    """Whom the target's policy must allow; None where the target has no policy and IAM alone decides."""
+    role_policy: bool = True
+    """Whether the role's own policies must allow the actions (False: the resource policy alone grants them)."""
+    managed_policy: str | None = None
+    """An AWS managed policy that grants the role's side; its content is AWS's, so the check is its attachment."""
+    conditions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """The conditions the resource-policy statement must carry, exactly."""
+    wiring: tuple[Wire, ...] = ()
+    applies: Callable[[Settings], bool] = _always
+    when: str = "every profile"
+
+
+ALARMS_OF_THIS_STACK = {
+    "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+    "ArnLike": {
+        "aws:SourceArn": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:retail-db-{suffix}-*"
+    },
+}
+
+
+def _replicates(settings: Settings) -> bool:
+    return settings.backup.replication
+
+
+def _has_plan(settings: Settings) -> bool:
+    return settings.backup.plan
+
+
+def _buckets_destroyed(settings: Settings) -> bool:
+    return settings.removal.buckets == "destroy"
+
+
+def _function_logs(what: str, function: str, role: str, applies: Callable[[Settings], bool], when: str) -> Interaction:
+    """A custom resource's function runs as its role and writes its own logs through AWS's basic execution policy."""
+    return Interaction(
+        name=f"Custom resource: the {what} function runs as its role and writes its logs",
+        service="lambda.amazonaws.com",
+        role=role,
+        actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+        target=function,
+        resources=("*",),
+        managed_policy="service-role/AWSLambdaBasicExecutionRole",
+        wiring=(Wire(function, "Role", f"${{{role}.Arn}}"),),
+        applies=applies,
+        when=when,
+        source="https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html",
+    )
+
+
+INTERACTIONS: tuple[Interaction, ...] = (
+    Interaction(
+        name="Alarms notify the alerts topic",
+        service="cloudwatch.amazonaws.com",
+        actions=("sns:Publish",),
+        target="AlertsTopic",
+        resources=("${AlertsTopic}",),
+        resource_policy="service",
+        conditions=ALARMS_OF_THIS_STACK,
+        source="https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger",
+    ),
+    Interaction(
+        name="Alarms encrypt their message with the alerts key",
+        service="cloudwatch.amazonaws.com",
+        actions=("kms:Decrypt", "kms:GenerateDataKey"),
+        target="AlertsKey",
+        resources=("*",),
+        resource_policy="service",
+        conditions=ALARMS_OF_THIS_STACK,
+        wiring=(Wire("AlertsTopic", "KmsMasterKeyId", "${AlertsKey.Arn}"),),
+        source="https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services",
+    ),
+    Interaction(
+        name="CloudWatch Logs encrypts the flow-log group with its key",
+        service="logs.${AWS::Region}.amazonaws.com",
+        actions=("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey", "kms:DescribeKey"),
+        target="FlowLogKey",
+        resources=("*",),
+        resource_policy="service",
+        conditions={
+            "ArnLike": {
+                "kms:EncryptionContext:aws:logs:arn": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"
+            }
+        },
+        wiring=(Wire("FlowLogGroup", "KmsKeyId", "${FlowLogKey.Arn}"),),
+        source="https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html",
+    ),
+    Interaction(
+        name="VPC Flow Logs write to their log group",
+        service="vpc-flow-logs.amazonaws.com",
+        role="FlowLogRole",
+        actions=("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"),
+        target="FlowLogGroup",
+        resources=("${FlowLogGroup.Arn}",),
+        wiring=(
+            Wire("FlowLog", "DeliverLogsPermissionArn", "${FlowLogRole.Arn}"),
+            Wire("FlowLog", "LogGroupName", "${FlowLogGroup}"),
+        ),
+        source="https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html",
+    ),
+    Interaction(
+        name="RDS lists the backup bucket for imports",
+        service="rds.amazonaws.com",
+        role="S3ImportRole",
+        actions=("s3:ListBucket",),
+        target="BackupBucket",
+        resources=("${BackupBucket.Arn}",),
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PostgreSQL.S3Import.AccessPermission.html",
+    ),
+    Interaction(
+        name="RDS reads dumps from the backup bucket (aws_s3.table_import_from_s3)",
+        service="rds.amazonaws.com",
+        role="S3ImportRole",
+        actions=("s3:GetObject",),
+        target="BackupBucket",
+        resources=("${BackupBucket.Arn}/*",),
+        wiring=(Wire("Database", "AssociatedRoles", {"FeatureName": "s3Import", "RoleArn": "${S3ImportRole.Arn}"}),),
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PostgreSQL.S3Import.AccessPermission.html",
+    ),
+    Interaction(
+        name="RDS decrypts imported dumps with the backup key",
+        service="rds.amazonaws.com",
+        role="S3ImportRole",
+        actions=("kms:Decrypt",),
+        target="BackupKey",
+        resources=("${BackupKey.Arn}",),
+        resource_policy="account",
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PostgreSQL.S3Import.AccessPermission.html",
+    ),
+    Interaction(
+        name="RDS exports to the backup bucket (aws_s3.query_export_to_s3)",
+        service="rds.amazonaws.com",
+        role="S3ExportRole",
+        actions=("s3:PutObject", "s3:AbortMultipartUpload"),
+        target="BackupBucket",
+        resources=("${BackupBucket.Arn}/*",),
+        wiring=(Wire("Database", "AssociatedRoles", {"FeatureName": "s3Export", "RoleArn": "${S3ExportRole.Arn}"}),),
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/postgresql-s3-export-access-bucket.html",
+    ),
+    Interaction(
+        name="RDS encrypts exports with the backup key",
+        service="rds.amazonaws.com",
+        role="S3ExportRole",
+        actions=("kms:GenerateDataKey", "kms:Decrypt"),
+        target="BackupKey",
+        resources=("${BackupKey.Arn}",),
+        resource_policy="account",
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html",
+    ),
+    Interaction(
+        name="S3 replication reads the backup bucket's replication configuration",
+        service="s3.amazonaws.com",
+        role="ReplicationRole",
+        actions=("s3:GetReplicationConfiguration", "s3:ListBucket"),
+        target="BackupBucket",
+        resources=("${BackupBucket.Arn}",),
+        wiring=(Wire("BackupBucket", "ReplicationConfiguration.Role", "${ReplicationRole.Arn}"),),
+        applies=_replicates,
+        when="backup.replication = true",
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html",
+    ),
+    Interaction(
+        name="S3 replication reads the backup bucket's object versions",
+        service="s3.amazonaws.com",
+        role="ReplicationRole",
+        actions=("s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"),
+        target="BackupBucket",
+        resources=("${BackupBucket.Arn}/*",),
+        applies=_replicates,
+        when="backup.replication = true",
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html",
+    ),
+    Interaction(
+        name="S3 replication writes the replica bucket",
+        service="s3.amazonaws.com",
+        role="ReplicationRole",
+        actions=("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"),
+        target="ReplicaBucket",
+        resources=("${ReplicaBucket.Arn}/*",),
+        applies=_replicates,
+        when="backup.replication = true",
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html",
+    ),
+    Interaction(
+        name="S3 replication decrypts the source and encrypts the replica with the backup key",
+        service="s3.amazonaws.com",
+        role="ReplicationRole",
+        actions=("kms:Decrypt", "kms:Encrypt"),
+        target="BackupKey",
+        resources=("${BackupKey.Arn}",),
+        resource_policy="account",
+        wiring=(
+            Wire(
+                "BackupBucket",
+                "ReplicationConfiguration.Rules",
+                {"Destination.EncryptionConfiguration.ReplicaKmsKeyID": "${BackupKey.Arn}"},
+            ),
+        ),
+        applies=_replicates,
+        when="backup.replication = true",
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html",
+    ),
+    Interaction(
+        name="S3 server access logging writes the backup bucket's logs",
+        service="logging.s3.amazonaws.com",
+        actions=("s3:PutObject",),
+        target="AccessLogsBucket",
+        resources=("${AccessLogsBucket.Arn}/backups/*",),
+        resource_policy="service",
+        conditions={
+            "ArnLike": {"aws:SourceArn": "${BackupBucket.Arn}"},
+            "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+        },
+        wiring=(Wire("BackupBucket", "LoggingConfiguration.DestinationBucketName", "${AccessLogsBucket}"),),
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html",
+    ),
+    Interaction(
+        name="S3 server access logging writes the replica bucket's logs",
+        service="logging.s3.amazonaws.com",
+        actions=("s3:PutObject",),
+        target="AccessLogsBucket",
+        resources=("${AccessLogsBucket.Arn}/replica/*",),
+        resource_policy="service",
+        conditions={
+            "ArnLike": {"aws:SourceArn": "${ReplicaBucket.Arn}"},
+            "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+        },
+        wiring=(Wire("ReplicaBucket", "LoggingConfiguration.DestinationBucketName", "${AccessLogsBucket}"),),
+        applies=_replicates,
+        when="backup.replication = true",
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html",
+    ),
+    Interaction(
+        name="AWS Backup snapshots the instance",
+        service="backup.amazonaws.com",
+        role="BackupRole",
+        actions=("rds:CreateDBSnapshot", "rds:DescribeDBInstances"),
+        target="Database",
+        resources=("arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:${Database}",),
+        managed_policy="service-role/AWSBackupServiceRolePolicyForBackup",
+        wiring=(
+            Wire("BackupSelection", "BackupSelection.IamRoleArn", "${BackupRole.Arn}"),
+            Wire(
+                "BackupSelection",
+                "BackupSelection.Resources",
+                "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:${Database}",
+            ),
+        ),
+        applies=_has_plan,
+        when="backup.plan = true",
+        source="https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html",
+    ),
+    Interaction(
+        name="AWS Backup uses the database key, which RDS snapshots inherit",
+        service="backup.amazonaws.com",
+        role="BackupRole",
+        actions=("kms:DescribeKey", "kms:CreateGrant"),
+        target="DatabaseKey",
+        resources=("${DatabaseKey.Arn}",),
+        resource_policy="account",
+        managed_policy="service-role/AWSBackupServiceRolePolicyForBackup",
+        applies=_has_plan,
+        when="backup.plan = true",
+        source="https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html",
+    ),
+    Interaction(
+        name="AWS Backup encrypts the vault with the backup key",
+        service="backup.amazonaws.com",
+        role="BackupRole",
+        actions=("kms:DescribeKey", "kms:CreateGrant", "kms:GenerateDataKey", "kms:Decrypt"),
+        target="BackupKey",
+        resources=("${BackupKey.Arn}",),
+        resource_policy="account",
+        managed_policy="service-role/AWSBackupServiceRolePolicyForBackup",
+        wiring=(Wire("BackupVault", "EncryptionKeyArn", "${BackupKey.Arn}"),),
+        applies=_has_plan,
+        when="backup.plan = true",
+        source="https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html",
+    ),
+    Interaction(
+        name="Enhanced Monitoring publishes OS metrics",
+        service="monitoring.rds.amazonaws.com",
+        role="MonitoringRole",
+        actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+        target="Database",
+        resources=("arn:${AWS::Partition}:logs:*:*:log-group:RDSOSMetrics:*",),
+        managed_policy="service-role/AmazonRDSEnhancedMonitoringRole",
+        wiring=(Wire("Database", "MonitoringRoleArn", "${MonitoringRole.Arn}"),),
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Monitoring.OS.Enabling.html",
+    ),
+    Interaction(
+        name="RDS encrypts storage and Performance Insights with the database key",
+        service="rds.amazonaws.com",
+        actions=("kms:CreateGrant", "kms:DescribeKey"),
+        target="DatabaseKey",
+        resources=("*",),
+        resource_policy="account",
+        role_policy=False,
+        wiring=(
+            Wire("Database", "KmsKeyId", "${DatabaseKey.Arn}"),
+            Wire("Database", "PerformanceInsightsKMSKeyId", "${DatabaseKey.Arn}"),
+        ),
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Overview.Encryption.Keys.html",
+    ),
+    Interaction(
+        name="RDS keeps the managed master password, encrypted with the database key",
+        service="secretsmanager.amazonaws.com",
+        actions=("kms:GenerateDataKey", "kms:Decrypt"),
+        target="DatabaseKey",
+        resources=("*",),
+        resource_policy="account",
+        role_policy=False,
+        wiring=(Wire("Database", "MasterUserSecret.KmsKeyId", "${DatabaseKey.Arn}"),),
+        applies=lambda settings: settings.database.credentials == "managed",
+        when='database.credentials = "managed"',
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html",
+    ),
+    Interaction(
+        name="Secrets Manager encrypts the generated master secret with the database key",
+        service="secretsmanager.amazonaws.com",
+        actions=("kms:GenerateDataKey", "kms:Decrypt"),
+        target="DatabaseKey",
+        resources=("*",),
+        resource_policy="account",
+        conditions={"StringEquals": {"kms:ViaService": "secretsmanager.${AWS::Region}.amazonaws.com"}},
+        role_policy=False,
+        wiring=(Wire("DatabaseSecret", "KmsKeyId", "${DatabaseKey.Arn}"),),
+        applies=lambda settings: settings.database.credentials == "secret",
+        when='database.credentials = "secret"',
+        source="https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
+    ),
+    Interaction(
+        name="Custom resource: looks up S3's prefix list for the egress rule",
+        service="lambda.amazonaws.com",
+        role="AwsCustomResourceRole",
+        actions=("ec2:DescribeManagedPrefixLists",),
+        target="Vpc",
+        # Describe actions take no resource-level permissions.
+        resources=("*",),
+        source="https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html",
+    ),
+    Interaction(
+        name="Custom resource: removes the default security group's rules",
+        service="lambda.amazonaws.com",
+        role="RestrictDefaultSgRole",
+        actions=(
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupIngress",
+            "ec2:RevokeSecurityGroupEgress",
+        ),
+        target="Vpc",
+        resources=(
+            "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/${Vpc.DefaultSecurityGroup}",
+        ),
+        source="https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html",
+    ),
+    Interaction(
+        name="Custom resource: sets the retention of the log groups RDS creates",
+        service="lambda.amazonaws.com",
+        role="LogRetentionRole",
+        actions=("logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy"),
+        target="Database",
+        resources=("*",),
+        applies=lambda settings: bool(settings.database.log_exports),
+        when="database.log_exports is not empty",
+        source="https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html",
+    ),
+    Interaction(
+        name="Custom resource: lists and locks the backup bucket before deletion",
+        service="lambda.amazonaws.com",
+        role="AutoDeleteRole",
+        actions=("s3:ListBucket", "s3:PutBucketPolicy"),
+        target="BackupBucket",
+        resources=("${BackupBucket.Arn}",),
+        resource_policy="role",
+        role_policy=False,
+        applies=_buckets_destroyed,
+        when='removal.buckets = "destroy"',
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
+    ),
+    Interaction(
+        name="Custom resource: empties the backup bucket before deletion",
+        service="lambda.amazonaws.com",
+        role="AutoDeleteRole",
+        actions=("s3:DeleteObject", "s3:DeleteObjectVersion"),
+        target="BackupBucket",
+        resources=("${BackupBucket.Arn}/*",),
+        resource_policy="role",
+        role_policy=False,
+        applies=_buckets_destroyed,
+        when='removal.buckets = "destroy"',
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
+    ),
+    Interaction(
+        name="Custom resource: lists and locks the access-log bucket before deletion",
+        service="lambda.amazonaws.com",
+        role="AutoDeleteRole",
+        actions=("s3:ListBucket", "s3:PutBucketPolicy"),
+        target="AccessLogsBucket",
+        resources=("${AccessLogsBucket.Arn}",),
+        resource_policy="role",
+        role_policy=False,
+        applies=_buckets_destroyed,
+        when='removal.buckets = "destroy"',
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
+    ),
+    Interaction(
+        name="Custom resource: empties the access-log bucket before deletion",
+        service="lambda.amazonaws.com",
+        role="AutoDeleteRole",
+        actions=("s3:DeleteObject", "s3:DeleteObjectVersion"),
+        target="AccessLogsBucket",
+        resources=("${AccessLogsBucket.Arn}/*",),
+        resource_policy="role",
+        role_policy=False,
+        applies=_buckets_destroyed,
+        when='removal.buckets = "destroy"',
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
+    ),
+    _function_logs(
+        "prefix-list lookup", "AwsCustomResourceFunction", "AwsCustomResourceRole", _always, "every profile"
+    ),
+    _function_logs(
+        "default security group", "RestrictDefaultSgFunction", "RestrictDefaultSgRole", _always, "every profile"
+    ),
+    _function_logs(
+        "log retention",
+        "LogRetentionFunction",
+        "LogRetentionRole",
+        lambda settings: bool(settings.database.log_exports),
+        "database.log_exports is not empty",
+    ),
+    _function_logs(
+        "bucket emptying", "AutoDeleteFunction", "AutoDeleteRole", _buckets_destroyed, 'removal.buckets = "destroy"'
+    ),
+)

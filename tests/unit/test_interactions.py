@@ -1,0 +1,106 @@
+"""Every service interaction the running system depends on is granted in every profile's template, on both sides.
+
+The table is retail_db/interactions.py. For each row and profile, the check must find the statements that grant the
+interaction; and deleting any one of them from a copy of the template must make the check fail, so that a test
+catches the kind of defect that made every alarm notification fail.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import pytest
+
+from retail_db.config import load_profiles, load_settings
+from retail_db.interactions import INTERACTIONS, RESOURCES, Interaction
+from retail_db.synth import Synthesis
+from retail_db.tools.interactions import DOC, Checker, remove, render, render_doc
+
+PROFILES = sorted(load_profiles())
+CASES = [
+    pytest.param(profile, interaction, id=f"{profile}-{interaction.name}")
+    for profile in PROFILES
+    for interaction in INTERACTIONS
+    if interaction.applies(load_settings(environment_suffix=profile, profile=profile))
+]
+
+
+def _checker(synthesis: Callable[..., Synthesis], profile: str) -> Checker:
+    built = synthesis(profile, profile)
+    return Checker(built.template, built.logical_ids, profile)
+
+
+@pytest.mark.parametrize(("profile", "interaction"), CASES)
+def test_interaction_is_granted(synthesis: Callable[..., Synthesis], profile: str, interaction: Interaction) -> None:
+    result = _checker(synthesis, profile).check(interaction)
+    assert result.missing == []
+    assert result.evidence, "an interaction must rest on at least one statement or property"
+
+
+@pytest.mark.parametrize(("profile", "interaction"), CASES)
+def test_removing_any_grant_fails_the_check(
+    synthesis: Callable[..., Synthesis], profile: str, interaction: Interaction
+) -> None:
+    built = synthesis(profile, profile)
+    evidence = Checker(built.template, built.logical_ids, profile).check(interaction).evidence
+    for location in evidence:
+        edited = copy.deepcopy(built.template)
+        remove(edited, location)
+        result = Checker(edited, built.logical_ids, profile).check(interaction)
+        assert result.missing, f"deleting {location} left {interaction.name!r} granted: the check is too lenient"
+
+
+def test_every_profile_has_interactions_and_every_alias_is_used() -> None:
+    used = {i.target for i in INTERACTIONS} | {i.role for i in INTERACTIONS if i.role}
+    used |= {w.resource for i in INTERACTIONS for w in i.wiring}
+    in_expressions = " ".join(" ".join(i.resources) for i in INTERACTIONS)
+    assert set(RESOURCES) == used | {a for a in RESOURCES if f"${{{a}." in in_expressions}
+    for profile in PROFILES:
+        assert any(case.values[0] == profile for case in CASES)
+
+
+def test_every_interaction_cites_aws_documentation() -> None:
+    for interaction in INTERACTIONS:
+        assert interaction.source.startswith(("https://docs.aws.amazon.com/", "https://repost.aws/")), interaction.name
+
+
+def test_alarm_grants_name_this_account_and_this_stacks_alarms(synthesis: Callable[..., Synthesis]) -> None:
+    """The values behind ALARMS_OF_THIS_STACK, spelled out for prod: no other account's or stack's alarm may publish."""
+    built = synthesis("prod", "prod")
+    checker = Checker(built.template, built.logical_ids, "prod")
+    topic_id = checker.logical_id("AlertsTopic")
+    (policy,) = [
+        body
+        for body in built.template["Resources"].values()
+        if body["Type"] == "AWS::SNS::TopicPolicy" and body["Properties"]["Topics"] == [{"Ref": topic_id}]
+    ]
+    statements = {s["Sid"]: render(s) for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["AllowCloudWatchAlarmsToPublish"] == {
+        "Sid": "AllowCloudWatchAlarmsToPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": f"${{{topic_id}}}",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+            "ArnLike": {
+                "aws:SourceArn": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
+                "retail-db-prod-*"
+            },
+        },
+    }
+    # The deny that enforce_ssl adds stays next to it.
+    assert statements["AllowPublishThroughSSLOnly"]["Effect"] == "Deny"
+    alarm_names = [
+        body["Properties"]["AlarmName"]
+        for body in built.template["Resources"].values()
+        if body["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    assert alarm_names and all(name.startswith("retail-db-prod-") for name in alarm_names)
+
+
+def test_committed_interactions_doc_is_generated() -> None:
+    assert DOC.read_text() == render_doc(), (
+        "run `python -m retail_db.tools.interactions` and commit docs/interactions.md"
+    )
