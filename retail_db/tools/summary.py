@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     unpriced = f", {len(cost.unpriced)} resources not priced" if cost.unpriced else ""
     for pack, (errors, warnings, acknowledged) in nag_counts(args.outdir).items():
         print(f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged")
-    print(f"Cost:      ${cost.total:,.2f}/month estimated, us-east-1 on-demand{unpriced} (details: make cost)")
+    print(
+        f"Cost:      ${cost.total:,.2f}/month estimated from month {cost.steady_from_month} on, us-east-1 on-demand"
+        f"{unpriced} (details: make cost)"
+    )
     return 0
 
 
