@@ -1,36 +1,62 @@
 #!/usr/bin/env python3
-"""CDK entry point: `cdk synth -c environmentSuffix=<suffix> [-c profile=<name>]`."""
+"""CDK entry point: `cdk synth -c environmentSuffix=<suffix> [-c profile=<name>]`.
+
+The settings are validated before the CDK is imported: a bad value stops here in a fraction of a second, with one
+line and exit code 2, instead of after jsii has started.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-import aws_cdk as cdk
+from retail_db.config import PROFILES_FILE, ConfigError, Settings, load_settings
 
-from retail_db.compliance import add_checks
-from retail_db.config import PROFILES_FILE, ConfigError, load_settings
-from retail_db.tap_stack import TapStack
+# How the CDK CLI hands an app its context (cdk.json, cdk.context.json and -c values): a JSON object in this
+# variable, or, when it is too large for the environment, a file named by the second.
+CONTEXT_ENV = "CDK_CONTEXT_JSON"
+CONTEXT_FILE_ENV = "CONTEXT_OVERFLOW_LOCATION_ENV"
+
+
+def cli_context() -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    if os.environ.get(CONTEXT_FILE_ENV):
+        context.update(json.loads(Path(os.environ[CONTEXT_FILE_ENV]).read_text()))
+    if os.environ.get(CONTEXT_ENV):
+        context.update(json.loads(os.environ[CONTEXT_ENV]))
+    return context
+
+
+def settings_from(context: dict[str, Any]) -> tuple[str, Settings]:
+    # An empty -c environmentSuffix= is a mistake to report, not a request for the default.
+    suffix = context.get("environmentSuffix")
+    environment_suffix = "dev" if suffix is None else str(suffix)
+    profile = context.get("profile")
+    profiles_file = context.get("profilesFile")
+    settings = load_settings(
+        environment_suffix=environment_suffix,
+        profile=str(profile) if profile is not None else None,
+        path=Path(profiles_file) if profiles_file else PROFILES_FILE,
+    )
+    return environment_suffix, settings
 
 
 def main() -> int:
-    app = cdk.App()
-    # An empty -c environmentSuffix= is a mistake to report, not a request for the default.
-    suffix_context = app.node.try_get_context("environmentSuffix")
-    environment_suffix = "dev" if suffix_context is None else str(suffix_context)
-    profile = app.node.try_get_context("profile")
-    profiles_file = app.node.try_get_context("profilesFile")
     try:
-        settings = load_settings(
-            environment_suffix=environment_suffix,
-            profile=str(profile) if profile is not None else None,
-            path=Path(profiles_file) if profiles_file else PROFILES_FILE,
-        )
+        environment_suffix, settings = settings_from(cli_context())
     except ConfigError as error:
         print(f"retail-db: {error}", file=sys.stderr)
         return 2
 
+    import aws_cdk as cdk
+
+    from retail_db.compliance import add_checks
+    from retail_db.tap_stack import TapStack
+
+    app = cdk.App()
     stack = TapStack(
         app,
         f"TapStack{environment_suffix}",

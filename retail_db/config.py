@@ -1,7 +1,11 @@
 """Typed settings per environment, loaded from ``profiles.toml`` and validated before any construct is built.
 
-Every rule raises :class:`ConfigError`, whose message is one line naming the setting, the value and the rule,
-so ``app.py`` can stop synthesis with that line and no traceback.
+Each setting is declared once, as a field below: its type, its constraint, its description and the text of its
+rule. Validation, the one-line error messages, the configuration reference (``docs/configuration.md``) and the
+JSON Schema of ``profiles.toml`` (``profiles.schema.json``) all come from these declarations.
+
+This module imports no CDK code, so that a bad value stops ``app.py`` before jsii starts. Every rule raises
+:class:`ConfigError`, whose message is one line naming the setting, the value and the rule.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, get_args, get_type_hints
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from retail_db.instance_classes import INSTANCE_CLASSES
 
@@ -24,17 +30,38 @@ PROFILES_FILE = Path(__file__).resolve().parent.parent / "profiles.toml"
 BUCKET_PREFIX = "retail-db-backups-"
 ACCOUNT_ID_LENGTH = 12
 MAX_SUFFIX_LENGTH = 63 - len(BUCKET_PREFIX) - ACCOUNT_ID_LENGTH - 1
-
-StorageType = Literal["gp2", "gp3", "io1", "io2"]
-CredentialsMode = Literal["managed", "secret"]
+SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+SUFFIX_RULE = (
+    f"1 to {MAX_SUFFIX_LENGTH} lowercase letters, digits and inner hyphens, so that "
+    f"{BUCKET_PREFIX}<account>-<suffix> is a valid S3 bucket name"
+)
 
 # Minimum allocated storage per type for RDS for PostgreSQL, in GiB.
 MIN_STORAGE_GIB: Mapping[str, int] = {"gp2": 20, "gp3": 20, "io1": 100, "io2": 100}
 MAX_STORAGE_GIB = 65536
-MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
-# Performance Insights keeps 7 days free, or whole months up to 2 years.
-INSIGHTS_RETENTION_DAYS = (7, *(31 * m for m in range(1, 24)), 731)
+# PostgreSQL stops assigning transaction IDs about 2.1 billion transactions after the oldest unfrozen one.
+MAX_TRANSACTION_IDS_THRESHOLD = 2_000_000_000
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEK_MINUTES = 7 * 24 * 60
+
+# The only retention periods CloudWatch Logs accepts, in days.
+LogRetentionDays = Literal[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+]
+# Performance Insights keeps 7 days free, or whole months up to 2 years.
+InsightsRetentionDays = Literal[
+    7, 31, 62, 93, 124, 155, 186, 217, 248, 279, 310, 341, 372, 403, 434, 465, 496, 527, 558, 589, 620, 651, 682,
+    713, 731,
+]  # fmt: skip
+LogExport = Literal["postgresql", "upgrade", "iam-db-auth-error"]
+Retention = Literal["retain", "destroy"]
+EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+RULE_KEY = "rule"
+
+
+def setting(description: str, rule: str, **constraints: Any) -> Any:
+    """A setting's declaration: what it means, the rule its value must follow, and that rule's constraints."""
+    return Field(description=description, json_schema_extra={RULE_KEY: rule}, **constraints)
 
 
 class ConfigError(ValueError):
@@ -47,89 +74,248 @@ class ConfigError(ValueError):
         self.rule = rule
 
 
-@dataclass(frozen=True, kw_only=True)
-class NetworkSettings:
-    vpc_cidr: str
-    max_azs: int
-    subnet_cidr_mask: int
-    flow_log_retention_days: int
+class _Broken(Exception):
+    """A rule across settings, raised from a model validator with the path of the setting that breaks it."""
+
+    def __init__(self, path: tuple[str, ...], value: object, detail: str = "") -> None:
+        super().__init__(path, value, detail)
+        self.path = path
+        self.value = value
+        self.detail = detail
 
 
-@dataclass(frozen=True, kw_only=True)
-class DatabaseSettings:
-    engine_version: str
-    instance_class: str
-    allocated_storage_gib: int
-    max_allocated_storage_gib: int
-    storage_type: StorageType
-    multi_az: bool
-    backup_retention_days: int
-    backup_window: str
-    maintenance_window: str
-    deletion_protection: bool
-    monitoring_interval_seconds: int
-    insights_retention_days: int
-    parameters: Mapping[str, str]
-    credentials: CredentialsMode
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class RemovalSettings(_Model):
+    """What happens to each stateful resource when it leaves the stack (deleted, or replaced by an update)."""
+
+    database: Literal["retain", "snapshot", "destroy"] = setting(
+        "What deleting the stack or replacing the instance does to the database.",
+        "retain, snapshot or destroy; not destroy in prod",
+    )
+    keys: Retention = setting(
+        "What happens to every KMS key of the stack; destroy schedules deletion.",
+        "retain or destroy; not destroy in prod",
+    )
+    secret: Retention = setting(
+        "What happens to the generated master secret.", "retain or destroy; not destroy in prod"
+    )
+    buckets: Retention = setting(
+        "What happens to the buckets; destroy empties them first.", "retain or destroy; not destroy in prod"
+    )
+    backup_vault: Retention = setting("What happens to the AWS Backup vault.", "retain or destroy; not destroy in prod")
+    log_groups: Retention = setting(
+        "What happens to the stack's own log groups.", "retain or destroy; not destroy in prod"
+    )
+
+
+class NetworkSettings(_Model):
+    vpc_cidr: str = setting(
+        "The VPC's IPv4 range.", "an IPv4 CIDR, /16 to /28, large enough for max_azs subnets of subnet_cidr_mask"
+    )
+    max_azs: int = setting("Availability zones the VPC spans.", "at least 2: an RDS subnet group needs two AZs", ge=2)
+    subnet_cidr_mask: int = setting("Prefix length of each isolated subnet.", "16 to 28", ge=16, le=28)
+    flow_log_retention_days: LogRetentionDays = setting(
+        "Days the VPC flow logs are kept.", "a CloudWatch Logs retention: 1, 3, 5, 7, 14, 30, 60, 90, ... 3653"
+    )
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError as error:
+            raise ValueError(str(error)) from None
+        if not 16 <= network.prefixlen <= 28:
+            raise ValueError(f"/{network.prefixlen} is outside /16 to /28")
+        return value
+
+
+class DatabaseSettings(_Model):
+    engine_version: str = setting(
+        "PostgreSQL version of the instance, a floor that auto minor upgrades move forward.",
+        "<major>.<minor>, a version RDS still offers (cfn-lint W3691 checks it)",
+        pattern=r"^\d+\.\d+$",
+    )
+    instance_class: str = setting(
+        "RDS instance class.",
+        "db.<family>.<size>, listed in retail_db/instance_classes.py (the alarms scale with its vCPUs and memory)",
+    )
+    allocated_storage_gib: int = setting(
+        "Storage allocated at creation, in GiB.",
+        f"at least the storage type's minimum (gp2/gp3 20, io1/io2 100), at most {MAX_STORAGE_GIB}",
+        le=MAX_STORAGE_GIB,
+    )
+    max_allocated_storage_gib: int = setting(
+        "Ceiling for storage autoscaling, in GiB.",
+        f"at least allocated_storage_gib, at most {MAX_STORAGE_GIB}",
+        le=MAX_STORAGE_GIB,
+    )
+    storage_type: Literal["gp2", "gp3", "io1", "io2"] = setting("EBS storage type.", "gp2, gp3, io1 or io2")
+    multi_az: bool = setting("Whether a standby runs in a second AZ.", "true or false")
+    backup_retention_days: int = setting(
+        "Days of automated backups (point-in-time restore).", "0 to 35; at least 7 in prod", ge=0, le=35
+    )
+    backup_window: str = setting(
+        "Daily window for automated backups, UTC.",
+        "hh:mm-hh:mm UTC, at least 30 minutes",
+        pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$",
+    )
+    maintenance_window: str = setting(
+        "Weekly maintenance window, UTC.",
+        "ddd:hh:mm-ddd:hh:mm UTC (ddd one of mon..sun), at least 30 minutes, not overlapping the backup window",
+        pattern=r"^[a-z]{3}:\d{2}:\d{2}-[a-z]{3}:\d{2}:\d{2}$",
+    )
+    deletion_protection: bool = setting("Whether RDS refuses to delete the instance.", "true or false; true in prod")
+    monitoring_interval_seconds: Literal[0, 1, 5, 10, 15, 30, 60] = setting(
+        "Enhanced Monitoring interval; 0 turns it off.", "0, 1, 5, 10, 15, 30 or 60"
+    )
+    insights_retention_days: InsightsRetentionDays = setting(
+        "Days Performance Insights keeps its data.", "7, a multiple of 31 up to 713, or 731"
+    )
+    parameters: dict[str, str] = setting(
+        "PostgreSQL parameters of the parameter group.",
+        "a table of strings; max_connections required, a whole number at most RDS's default over the class's "
+        "nominal memory",
+    )
+    credentials: Literal["managed", "secret"] = setting(
+        "managed: RDS keeps and rotates the master password; secret: the reference's generated secret.",
+        "managed or secret",
+    )
     # The one source of the exported PostgreSQL logs and their retention: the database and its monitoring read both.
-    log_exports: tuple[str, ...]
-    log_retention_days: int
+    log_exports: tuple[LogExport, ...] = setting(
+        "Logs RDS publishes to CloudWatch Logs.",
+        "each of postgresql, upgrade, iam-db-auth-error at most once",
+        strict=False,  # TOML arrays arrive as lists; lax mode turns them into the tuple, items still checked
+    )
+    log_retention_days: LogRetentionDays = setting(
+        "Days the exported logs are kept.", "a CloudWatch Logs retention: 1, 3, 5, 7, 14, 30, 60, 90, ... 3653"
+    )
 
     @property
     def engine_major_version(self) -> str:
         return self.engine_version.split(".")[0]
 
+    @field_validator("instance_class")
+    @classmethod
+    def _known_class(cls, value: str) -> str:
+        if value not in INSTANCE_CLASSES:
+            raise ValueError("not in retail_db/instance_classes.py: add it there")
+        return value
 
-@dataclass(frozen=True, kw_only=True)
-class BackupSettings:
-    noncurrent_version_expiry_days: int
-    access_log_retention_days: int
-    replication: bool
-    plan: bool
-    plan_schedule: str
-    plan_retention_days: int
+    @field_validator("log_exports")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("listed twice")
+        return value
+
+    @field_validator("backup_window")
+    @classmethod
+    def _backup_window(cls, value: str) -> str:
+        backup_minutes(value)
+        return value
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _maintenance_window(cls, value: str) -> str:
+        maintenance_minutes(value)
+        return value
 
 
-@dataclass(frozen=True, kw_only=True)
-class MonitoringSettings:
-    alert_emails: tuple[str, ...]
-    # Where the alarm descriptions point: an https:// URL of docs/runbook.md, or "" for the runbook the stack puts on
-    # its dashboard.
-    runbook_url: str
-    cpu_threshold_percent: float
-    free_storage_threshold_bytes: float
-    connections_threshold: float
+class BackupSettings(_Model):
+    noncurrent_version_expiry_days: int = setting(
+        "Days an overwritten or deleted dump's old version is kept.", "at least 1", ge=1
+    )
+    access_log_retention_days: int = setting("Days S3 server access logs are kept.", "at least 1", ge=1)
+    replication: bool = setting(
+        "Whether a replica bucket in the same account and region keeps a second copy.", "true or false"
+    )
+    plan: bool = setting("Whether an AWS Backup plan snapshots the instance into an encrypted vault.", "true or false")
+    plan_schedule: str = setting(
+        "When the AWS Backup plan runs, UTC.",
+        "an EventBridge schedule: cron(<6 fields>) or rate(<n> <unit>)",
+        pattern=r"^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$",
+    )
+    plan_retention_days: int = setting(
+        "Days the AWS Backup plan keeps each recovery point.", "1 to 36500", ge=1, le=36500
+    )
+
+
+class MonitoringSettings(_Model):
+    alert_emails: tuple[Annotated[str, Field(pattern=EMAIL_PATTERN)], ...] = setting(
+        "Addresses subscribed to the alerts topic; each must confirm.",
+        "e-mail addresses like name@example.com; at least one in prod",
+        strict=False,
+    )
+    runbook_url: str = setting(
+        "Where the alarms link: an https:// URL of docs/runbook.md, or empty for the runbook on the dashboard.",
+        'an https:// URL without a #fragment, or "" for the runbook on the dashboard (a repository path cannot be '
+        "opened from an alert e-mail)",
+        pattern=r"^(?:https://[^\s#]+)?$",
+    )
+    cpu_threshold_percent: float = setting(
+        "HighCPUAlarm: average CPU at or above.", "above 0, at most 100", gt=0, le=100
+    )
+    free_storage_threshold_bytes: float = setting(
+        "LowStorageAlarm: free storage below, in bytes.", "above 0, below the allocated storage", gt=0
+    )
+    connections_threshold: float = setting(
+        "HighConnectionsAlarm: average connections at or above.", "above 0, below max_connections", gt=0
+    )
     # The thresholds below are shares of what the instance class and allocation provide, so that they follow
     # a change of class or storage without an edit here.
-    free_storage_threshold_percent: float
-    connections_threshold_percent: float
-    freeable_memory_threshold_percent: float
-    db_load_threshold_per_vcpu: float
-    cpu_credit_balance_threshold_percent: float
-    ebs_balance_threshold_percent: float
-    read_latency_threshold_ms: float
-    write_latency_threshold_ms: float
-    disk_queue_depth_threshold: float
-    transaction_ids_threshold: int
+    free_storage_threshold_percent: float = setting(
+        "LowStorageShareAlarm: free storage below this share of the allocation.", "above 0, below 100", gt=0, lt=100
+    )
+    connections_threshold_percent: float = setting(
+        "ConnectionsNearLimitAlarm: peak connections at or above this share of max_connections.",
+        "above 0, leaving the alarm below max_connections",
+        gt=0,
+        le=100,
+    )
+    freeable_memory_threshold_percent: float = setting(
+        "LowFreeableMemoryAlarm: freeable memory below this share of the class's memory.",
+        "above 0, below 100",
+        gt=0,
+        lt=100,
+    )
+    db_load_threshold_per_vcpu: float = setting(
+        "HighDBLoadAlarm: average active sessions above this many per vCPU.", "above 0", gt=0
+    )
+    cpu_credit_balance_threshold_percent: float = setting(
+        "LowCPUCreditBalanceAlarm (burstable classes): credits below this share of the maximum balance.",
+        "above 0, below 100",
+        gt=0,
+        lt=100,
+    )
+    ebs_balance_threshold_percent: float = setting(
+        "LowEBS*BalanceAlarm (classes with burst EBS bandwidth): burst balance below.",
+        "above 0, below 100",
+        gt=0,
+        lt=100,
+    )
+    read_latency_threshold_ms: float = setting("HighReadLatencyAlarm: p90 read latency above.", "above 0", gt=0)
+    write_latency_threshold_ms: float = setting("HighWriteLatencyAlarm: p90 write latency above.", "above 0", gt=0)
+    disk_queue_depth_threshold: float = setting(
+        "HighDiskQueueDepthAlarm: average queued I/O requests above.", "above 0", gt=0
+    )
+    transaction_ids_threshold: int = setting(
+        "HighTransactionIDsAlarm: age of the oldest unfrozen transaction ID above.",
+        f"above 0, at most {MAX_TRANSACTION_IDS_THRESHOLD}, well before wraparound stops writes",
+        gt=0,
+        le=MAX_TRANSACTION_IDS_THRESHOLD,
+    )
 
 
-@dataclass(frozen=True, kw_only=True)
-class RemovalSettings:
-    """What happens to each stateful resource when it leaves the stack (deleted, or replaced by an update)."""
-
-    database: Literal["retain", "snapshot", "destroy"]
-    keys: Literal["retain", "destroy"]
-    secret: Literal["retain", "destroy"]
-    buckets: Literal["retain", "destroy"]
-    backup_vault: Literal["retain", "destroy"]
-    log_groups: Literal["retain", "destroy"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    profile: str
-    description: str
-    termination_protection: bool
+class Settings(_Model):
+    profile: str = Field(exclude=True, description="The profile's name, from the table header.")
+    description: str = setting("What the profile is for.", "free text")
+    termination_protection: bool = setting(
+        "Whether CloudFormation refuses to delete the stack.", "true or false; true in prod"
+    )
     removal: RemovalSettings
     network: NetworkSettings
     database: DatabaseSettings
@@ -139,6 +325,153 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.profile == "prod"
+
+    @model_validator(mode="after")
+    def _across_settings(self) -> Settings:
+        _production(self)
+        _network(self.network)
+        _database(self.database)
+        _monitoring(self.monitoring, self.database)
+        return self
+
+
+def _production(settings: Settings) -> None:
+    """Production keeps everything: no setting may let a deploy or a delete lose its data."""
+    if not settings.is_production:
+        return
+    if not settings.termination_protection:
+        raise _Broken(("termination_protection",), False)
+    if not settings.database.deletion_protection:
+        raise _Broken(("database", "deletion_protection"), False)
+    if settings.database.backup_retention_days < 7:
+        raise _Broken(("database", "backup_retention_days"), settings.database.backup_retention_days)
+    for name, value in settings.removal.model_dump().items():
+        if value == "destroy":
+            raise _Broken(("removal", name), value)
+    if not settings.monitoring.alert_emails:
+        raise _Broken(("monitoring", "alert_emails"), [], "an alarm with no subscriber reaches no one")
+
+
+def _network(network: NetworkSettings) -> None:
+    prefix = ipaddress.IPv4Network(network.vpc_cidr).prefixlen
+    needed = network.subnet_cidr_mask - math.ceil(math.log2(network.max_azs))
+    if prefix > needed:
+        raise _Broken(("network", "vpc_cidr"), network.vpc_cidr, f"use /{needed} or larger")
+
+
+def _database(db: DatabaseSettings) -> None:
+    minimum = MIN_STORAGE_GIB[db.storage_type]
+    if db.allocated_storage_gib < minimum:
+        raise _Broken(("database", "allocated_storage_gib"), db.allocated_storage_gib, f"{db.storage_type}: {minimum}")
+    if db.max_allocated_storage_gib < db.allocated_storage_gib:
+        raise _Broken(("database", "max_allocated_storage_gib"), db.max_allocated_storage_gib)
+    daily_backups = {
+        (day * 24 * 60 + minute) % WEEK_MINUTES for day in range(7) for minute in backup_minutes(db.backup_window)
+    }
+    if daily_backups & maintenance_minutes(db.maintenance_window):
+        raise _Broken(("database", "maintenance_window"), db.maintenance_window, f"backup window {db.backup_window}")
+
+
+def _monitoring(monitoring: MonitoringSettings, database: DatabaseSettings) -> None:
+    allocated_bytes = database.allocated_storage_gib * 2**30
+    if monitoring.free_storage_threshold_bytes >= allocated_bytes:
+        raise _Broken(
+            ("monitoring", "free_storage_threshold_bytes"),
+            monitoring.free_storage_threshold_bytes,
+            f"{allocated_bytes} bytes allocated: the alarm would never clear",
+        )
+    _connections(monitoring, database)
+
+
+def _connections(monitoring: MonitoringSettings, database: DatabaseSettings) -> None:
+    """Both connection alarms must sit below the limit the instance really enforces, or they can never fire.
+
+    RDS's default max_connections is computed from memory AWS does not publish per class, so profiles set it.
+    """
+    path = ("database", "parameters", "max_connections")
+    configured = database.parameters.get("max_connections")
+    bound = INSTANCE_CLASSES[database.instance_class].nominal_max_connections
+    if configured is None or not configured.isdigit() or not 1 <= int(configured) <= bound:
+        missing = "missing; " if configured is None else ""
+        raise _Broken(path, configured, f"{missing}1 to {bound} on {database.instance_class}")
+    limit = int(configured)
+    if monitoring.connections_threshold >= limit:
+        raise _Broken(("monitoring", "connections_threshold"), monitoring.connections_threshold, f"{limit}")
+    if math.floor(limit * monitoring.connections_threshold_percent / 100) >= limit:
+        raise _Broken(
+            ("monitoring", "connections_threshold_percent"), monitoring.connections_threshold_percent, f"{limit}"
+        )
+
+
+def _clock(hours: str, minutes: str) -> int:
+    h, m = int(hours), int(minutes)
+    if h > 23 or m > 59:
+        raise ValueError("not a valid UTC time hh:mm")
+    return h * 60 + m
+
+
+def _span(start: int, end: int, period: int) -> set[int]:
+    length = (end - start) % period
+    if length < 30:
+        raise ValueError("shorter than 30 minutes")
+    return {(start + minute) % period for minute in range(length)}
+
+
+def backup_minutes(window: str) -> set[int]:
+    """The minutes of the day a backup window covers."""
+    start, end = window.split("-")
+    return _span(_clock(*start.split(":")), _clock(*end.split(":")), 24 * 60)
+
+
+def maintenance_minutes(window: str) -> set[int]:
+    """The minutes of the week a maintenance window covers."""
+    start, end = (part.split(":") for part in window.split("-"))
+    if start[0] not in DAYS or end[0] not in DAYS:
+        raise ValueError("the day must be one of mon..sun")
+    return _span(
+        DAYS.index(start[0]) * 24 * 60 + _clock(start[1], start[2]),
+        DAYS.index(end[0]) * 24 * 60 + _clock(end[1], end[2]),
+        WEEK_MINUTES,
+    )
+
+
+def field_at(path: tuple[str | int, ...], model: type[BaseModel] = Settings) -> FieldInfo | None:
+    """The declaration of the setting at ``path`` (list indexes and table keys below a setting are skipped)."""
+    info: FieldInfo | None = None
+    current: Any = model
+    for part in path:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            break
+        info = current.model_fields[str(part)]
+        current = info.annotation
+    return info
+
+
+def rule_of(path: tuple[str | int, ...]) -> str:
+    info = field_at(path)
+    extra = info.json_schema_extra if info is not None else None
+    return str(extra[RULE_KEY]) if isinstance(extra, dict) and RULE_KEY in extra else ""
+
+
+def _error(profile: str, error: ValidationError) -> ConfigError:
+    """The first error, as one line: the setting's path, its value, and its declared rule."""
+    first = error.errors(include_url=False)[0]
+    loc = tuple(first["loc"])
+    setting = ".".join(str(part) for part in (profile, *loc))
+    if first["type"] == "extra_forbidden":
+        parent = field_at(loc[:-1]) if len(loc) > 1 else None
+        model = parent.annotation if parent is not None else Settings
+        known = sorted(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+        known = [name for name in known if name != "profile"]
+        return ConfigError(setting, first["input"], f"is not a known setting (known: {', '.join(known)})")
+    if first["type"] == "missing":
+        return ConfigError(setting, None, "is required")
+    detail = str(first.get("ctx", {}).get("error", "")) if first["type"] == "value_error" else ""
+    value = first["input"]
+    if isinstance(value, tuple):
+        value = list(value)
+    rule = rule_of(loc)
+    return ConfigError(setting, value, f"must be {rule}" + (f" ({detail})" if detail else ""))
 
 
 def load_profiles(path: Path = PROFILES_FILE) -> dict[str, Any]:
@@ -160,392 +493,30 @@ def resolve_profile_name(*, profile: str | None, environment_suffix: str, profil
     return environment_suffix if environment_suffix in profiles else "dev"
 
 
+def validate_environment_suffix(suffix: str) -> None:
+    if not suffix:
+        raise ConfigError("environmentSuffix", suffix, "must not be empty")
+    if len(suffix) > MAX_SUFFIX_LENGTH or not SUFFIX_PATTERN.match(suffix):
+        raise ConfigError("environmentSuffix", suffix, f"must be {SUFFIX_RULE}")
+
+
+def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
+    """Validate one profile's table; every broken rule becomes a ConfigError."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(name, raw, "must be a table")
+    try:
+        return Settings.model_validate({**raw, "profile": name})
+    except ValidationError as error:
+        raise _error(name, error) from None
+    except _Broken as broken:
+        setting = ".".join((name, *broken.path))
+        rule = rule_of(broken.path)
+        detail = f" ({broken.detail})" if broken.detail else ""
+        raise ConfigError(setting, broken.value, f"must be {rule}{detail}") from None
+
+
 def load_settings(*, environment_suffix: str, profile: str | None = None, path: Path = PROFILES_FILE) -> Settings:
     validate_environment_suffix(environment_suffix)
     profiles = load_profiles(path)
     name = resolve_profile_name(profile=profile, environment_suffix=environment_suffix, profiles=profiles)
-    settings: Settings = _build(Settings, profiles[name], prefix=name, extra={"profile": name})
-    validate(settings)
-    return settings
-
-
-def _build(cls: type[Any], raw: Mapping[str, Any], *, prefix: str, extra: Mapping[str, Any] | None = None) -> Any:
-    """Build a settings dataclass from a TOML table, rejecting unknown, missing and mistyped keys."""
-    hints = get_type_hints(cls)
-    names = {f.name for f in fields(cls)} - set(extra or {})
-    for key in raw:
-        if key not in names:
-            raise ConfigError(
-                f"{prefix}.{key}", raw[key], f"is not a known setting (known: {', '.join(sorted(names))})"
-            )
-    values: dict[str, Any] = dict(extra or {})
-    for f in fields(cls):
-        if f.name in values:
-            continue
-        setting = f"{prefix}.{f.name}"
-        if f.name not in raw:
-            raise ConfigError(setting, None, "is required")
-        values[f.name] = _coerce(setting, raw[f.name], hints[f.name])
-    return cls(**values)
-
-
-def _coerce(setting: str, value: Any, hint: Any) -> Any:
-    if isinstance(hint, type) and hint.__module__ == __name__:
-        if not isinstance(value, dict):
-            raise ConfigError(setting, value, "must be a table")
-        return _build(hint, value, prefix=setting)
-    origin = getattr(hint, "__origin__", None)
-    if origin is Literal:
-        if value not in get_args(hint):
-            raise ConfigError(setting, value, f"must be one of {', '.join(map(str, get_args(hint)))}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(setting, value, "must be a list of strings")
-        return tuple(value)
-    if origin is Mapping:
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise ConfigError(setting, value, "must be a table of strings")
-        return dict(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(setting, value, "must be true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(setting, value, "must be a whole number")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(setting, value, "must be a number")
-        return float(value)
-    if not isinstance(value, str):
-        raise ConfigError(setting, value, "must be a string")
-    return value
-
-
-SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-
-
-def validate_environment_suffix(suffix: str) -> None:
-    if not suffix:
-        raise ConfigError("environmentSuffix", suffix, "must not be empty")
-    if len(suffix) > MAX_SUFFIX_LENGTH:
-        raise ConfigError(
-            "environmentSuffix",
-            suffix,
-            f"must be at most {MAX_SUFFIX_LENGTH} characters so that the bucket name "
-            f"{BUCKET_PREFIX}<account>-<suffix> fits the 63 characters S3 allows",
-        )
-    if not SUFFIX_PATTERN.match(suffix):
-        raise ConfigError(
-            "environmentSuffix",
-            suffix,
-            "must use only lowercase letters, digits and inner hyphens, as S3 bucket names require",
-        )
-
-
-def validate(settings: Settings) -> None:
-    _validate_production(settings)
-    _validate_network(settings.profile, settings.network)
-    _validate_backup(settings.profile, settings.backup)
-    _validate_database(settings.profile, settings.database, production=settings.is_production)
-    _validate_monitoring(
-        settings.profile, settings.monitoring, database=settings.database, production=settings.is_production
-    )
-
-
-# The only retention periods CloudWatch Logs accepts, in days.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-# The logs RDS for PostgreSQL can publish to CloudWatch Logs.
-POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade", "iam-db-auth-error")
-
-
-def _validate_log_retention(setting: str, days: int) -> None:
-    if days not in LOG_RETENTION_DAYS:
-        raise ConfigError(setting, days, f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
-
-
-def _validate_production(settings: Settings) -> None:
-    """Production keeps everything: no setting may let a deploy or a delete lose its data."""
-    if not settings.is_production:
-        return
-    prefix = settings.profile
-    if not settings.termination_protection:
-        raise ConfigError(f"{prefix}.termination_protection", False, "must be true in prod")
-    if not settings.database.deletion_protection:
-        raise ConfigError(f"{prefix}.database.deletion_protection", False, "must be true in prod")
-    for removal in fields(RemovalSettings):
-        value = getattr(settings.removal, removal.name)
-        if value == "destroy":
-            raise ConfigError(f"{prefix}.removal.{removal.name}", value, "must not be destroy in prod")
-
-
-SCHEDULE_PATTERN = re.compile(r"^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
-
-
-def _validate_backup(profile: str, backup: BackupSettings) -> None:
-    prefix = f"{profile}.backup"
-    for name in ("noncurrent_version_expiry_days", "access_log_retention_days"):
-        if getattr(backup, name) < 1:
-            raise ConfigError(f"{prefix}.{name}", getattr(backup, name), "must be at least 1 day")
-    if not SCHEDULE_PATTERN.match(backup.plan_schedule):
-        raise ConfigError(
-            f"{prefix}.plan_schedule",
-            backup.plan_schedule,
-            "must be an EventBridge schedule: cron(<6 fields>) or rate(<n> <unit>)",
-        )
-    if not 1 <= backup.plan_retention_days <= 36500:
-        raise ConfigError(f"{prefix}.plan_retention_days", backup.plan_retention_days, "must be between 1 and 36500")
-
-
-def _validate_network(profile: str, network: NetworkSettings) -> None:
-    prefix = f"{profile}.network"
-    _validate_log_retention(f"{prefix}.flow_log_retention_days", network.flow_log_retention_days)
-    if network.max_azs < 2:
-        raise ConfigError(f"{prefix}.max_azs", network.max_azs, "must be at least 2: an RDS subnet group needs two AZs")
-    if not 16 <= network.subnet_cidr_mask <= 28:
-        raise ConfigError(f"{prefix}.subnet_cidr_mask", network.subnet_cidr_mask, "must be between 16 and 28")
-    try:
-        cidr = ipaddress.IPv4Network(network.vpc_cidr)
-    except ValueError as error:
-        raise ConfigError(
-            f"{prefix}.vpc_cidr", network.vpc_cidr, f"must be an IPv4 network in CIDR form ({error})"
-        ) from None
-    if not 16 <= cidr.prefixlen <= 28:
-        raise ConfigError(f"{prefix}.vpc_cidr", network.vpc_cidr, "must have a prefix length between /16 and /28")
-    needed = network.subnet_cidr_mask - math.ceil(math.log2(network.max_azs))
-    if cidr.prefixlen > needed:
-        raise ConfigError(
-            f"{prefix}.vpc_cidr",
-            network.vpc_cidr,
-            f"is too small for {network.max_azs} /{network.subnet_cidr_mask} subnets: use /{needed} or larger",
-        )
-
-
-INSTANCE_CLASS_PATTERN = re.compile(r"^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$")
-BACKUP_WINDOW_PATTERN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
-MAINTENANCE_WINDOW_PATTERN = re.compile(r"^([a-z]{3}):(\d{2}):(\d{2})-([a-z]{3}):(\d{2}):(\d{2})$")
-ENGINE_VERSION_PATTERN = re.compile(r"^\d+\.\d+$")
-WEEK_MINUTES = 7 * 24 * 60
-
-
-def _validate_database(profile: str, db: DatabaseSettings, *, production: bool) -> None:
-    prefix = f"{profile}.database"
-    if not ENGINE_VERSION_PATTERN.match(db.engine_version):
-        raise ConfigError(f"{prefix}.engine_version", db.engine_version, "must be a full <major>.<minor> version")
-    if not INSTANCE_CLASS_PATTERN.match(db.instance_class):
-        raise ConfigError(f"{prefix}.instance_class", db.instance_class, "must have the form db.<family>.<size>")
-    minimum = MIN_STORAGE_GIB[db.storage_type]
-    if not minimum <= db.allocated_storage_gib <= MAX_STORAGE_GIB:
-        raise ConfigError(
-            f"{prefix}.allocated_storage_gib",
-            db.allocated_storage_gib,
-            f"must be between {minimum} and {MAX_STORAGE_GIB} GiB for {db.storage_type} storage",
-        )
-    if not db.allocated_storage_gib <= db.max_allocated_storage_gib <= MAX_STORAGE_GIB:
-        raise ConfigError(
-            f"{prefix}.max_allocated_storage_gib",
-            db.max_allocated_storage_gib,
-            f"must be at least allocated_storage_gib ({db.allocated_storage_gib}) and at most {MAX_STORAGE_GIB}",
-        )
-    if not 0 <= db.backup_retention_days <= 35:
-        raise ConfigError(f"{prefix}.backup_retention_days", db.backup_retention_days, "must be between 0 and 35")
-    if production and db.backup_retention_days < 7:
-        raise ConfigError(f"{prefix}.backup_retention_days", db.backup_retention_days, "must be at least 7 in prod")
-    backup = _backup_window_minutes(f"{prefix}.backup_window", db.backup_window)
-    maintenance = _maintenance_window_minutes(f"{prefix}.maintenance_window", db.maintenance_window)
-    daily_backups = {(day * 24 * 60 + minute) % WEEK_MINUTES for day in range(7) for minute in backup}
-    if daily_backups & maintenance:
-        raise ConfigError(
-            f"{prefix}.maintenance_window",
-            db.maintenance_window,
-            f"must not overlap the daily backup window {db.backup_window}",
-        )
-    if db.monitoring_interval_seconds not in MONITORING_INTERVALS:
-        raise ConfigError(
-            f"{prefix}.monitoring_interval_seconds",
-            db.monitoring_interval_seconds,
-            f"must be one of {', '.join(map(str, MONITORING_INTERVALS))}",
-        )
-    if db.insights_retention_days not in INSIGHTS_RETENTION_DAYS:
-        raise ConfigError(
-            f"{prefix}.insights_retention_days",
-            db.insights_retention_days,
-            "must be 7, a multiple of 31 up to 713, or 731",
-        )
-    unknown = sorted(set(db.log_exports) - set(POSTGRES_LOG_EXPORTS))
-    if unknown or len(set(db.log_exports)) != len(db.log_exports):
-        raise ConfigError(
-            f"{prefix}.log_exports",
-            list(db.log_exports),
-            f"must list each of {', '.join(POSTGRES_LOG_EXPORTS)} at most once",
-        )
-    _validate_log_retention(f"{prefix}.log_retention_days", db.log_retention_days)
-
-
-def _clock(setting: str, value: str, hours: str, minutes: str) -> int:
-    h, m = int(hours), int(minutes)
-    if h > 23 or m > 59:
-        raise ConfigError(setting, value, "must use valid UTC times hh:mm")
-    return h * 60 + m
-
-
-def _span(setting: str, value: str, start: int, end: int, period: int) -> set[int]:
-    length = (end - start) % period
-    if length < 30:
-        raise ConfigError(setting, value, "must be at least 30 minutes long")
-    return {(start + minute) % period for minute in range(length)}
-
-
-def _backup_window_minutes(setting: str, value: str) -> set[int]:
-    match = BACKUP_WINDOW_PATTERN.match(value)
-    if not match:
-        raise ConfigError(setting, value, "must have the form hh:mm-hh:mm in UTC")
-    start = _clock(setting, value, match[1], match[2])
-    end = _clock(setting, value, match[3], match[4])
-    return _span(setting, value, start, end, 24 * 60)
-
-
-def _maintenance_window_minutes(setting: str, value: str) -> set[int]:
-    match = MAINTENANCE_WINDOW_PATTERN.match(value)
-    if not match or match[1] not in DAYS or match[4] not in DAYS:
-        raise ConfigError(setting, value, "must have the form ddd:hh:mm-ddd:hh:mm in UTC, ddd one of mon..sun")
-    start = DAYS.index(match[1]) * 24 * 60 + _clock(setting, value, match[2], match[3])
-    end = DAYS.index(match[4]) * 24 * 60 + _clock(setting, value, match[5], match[6])
-    return _span(setting, value, start, end, WEEK_MINUTES)
-
-
-EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-
-
-# An absolute https:// URL, which opens from an e-mail or a chat message; the alarm appends the section's #anchor.
-# Empty links to the runbook on the stack's own dashboard.
-RUNBOOK_URL_PATTERN = re.compile(r"^(?:https://[^\s#]+)?$")
-# PostgreSQL stops assigning transaction IDs about 2.1 billion transactions after the oldest unfrozen one.
-MAX_TRANSACTION_IDS_THRESHOLD = 2_000_000_000
-# Shares an alarm watches from below (free space, memory, credits): 100 % would keep them in alarm.
-SHARES_BELOW = (
-    "free_storage_threshold_percent",
-    "freeable_memory_threshold_percent",
-    "cpu_credit_balance_threshold_percent",
-    "ebs_balance_threshold_percent",
-)
-SHARES_ABOVE = ("cpu_threshold_percent", "connections_threshold_percent")
-POSITIVE = (
-    "free_storage_threshold_bytes",
-    "connections_threshold",
-    "db_load_threshold_per_vcpu",
-    "read_latency_threshold_ms",
-    "write_latency_threshold_ms",
-    "disk_queue_depth_threshold",
-)
-
-
-def _validate_monitoring(
-    profile: str, monitoring: MonitoringSettings, *, database: DatabaseSettings, production: bool
-) -> None:
-    prefix = f"{profile}.monitoring"
-    for email in monitoring.alert_emails:
-        if not EMAIL_PATTERN.match(email):
-            raise ConfigError(f"{prefix}.alert_emails", email, "must be an e-mail address like name@example.com")
-    if production and not monitoring.alert_emails:
-        raise ConfigError(
-            f"{prefix}.alert_emails",
-            list(monitoring.alert_emails),
-            "must list at least one address in prod: an alarm with no subscriber reaches no one",
-        )
-    if not RUNBOOK_URL_PATTERN.match(monitoring.runbook_url):
-        raise ConfigError(
-            f"{prefix}.runbook_url",
-            monitoring.runbook_url,
-            'must be an https:// URL without a #fragment, or "" for the runbook on the dashboard: a repository path '
-            "cannot be opened from an alert e-mail",
-        )
-    for name in SHARES_ABOVE:
-        if not 0 < getattr(monitoring, name) <= 100:
-            raise ConfigError(f"{prefix}.{name}", getattr(monitoring, name), "must be above 0 and at most 100")
-    for name in SHARES_BELOW:
-        if not 0 < getattr(monitoring, name) < 100:
-            raise ConfigError(f"{prefix}.{name}", getattr(monitoring, name), "must be above 0 and below 100")
-    for name in POSITIVE:
-        if getattr(monitoring, name) <= 0:
-            raise ConfigError(f"{prefix}.{name}", getattr(monitoring, name), "must be above 0")
-    allocated_bytes = database.allocated_storage_gib * 2**30
-    if monitoring.free_storage_threshold_bytes >= allocated_bytes:
-        raise ConfigError(
-            f"{prefix}.free_storage_threshold_bytes",
-            monitoring.free_storage_threshold_bytes,
-            f"must be below the allocated storage ({allocated_bytes} bytes), or the alarm never clears",
-        )
-    if not 0 < monitoring.transaction_ids_threshold <= MAX_TRANSACTION_IDS_THRESHOLD:
-        raise ConfigError(
-            f"{prefix}.transaction_ids_threshold",
-            monitoring.transaction_ids_threshold,
-            f"must be above 0 and at most {MAX_TRANSACTION_IDS_THRESHOLD}, well before wraparound stops writes",
-        )
-    if database.instance_class not in INSTANCE_CLASSES:
-        raise ConfigError(
-            f"{profile}.database.instance_class",
-            database.instance_class,
-            "is not in retail_db/instance_classes.py, whose vCPUs and memory the alarms scale with: add it there",
-        )
-    _validate_connections(profile, monitoring, database)
-
-
-def _validate_connections(profile: str, monitoring: MonitoringSettings, database: DatabaseSettings) -> None:
-    """Both connection alarms must sit below the limit the instance really enforces, or they can never fire."""
-    setting = f"{profile}.database.parameters.max_connections"
-    configured = database.parameters.get("max_connections")
-    instance = INSTANCE_CLASSES[database.instance_class]
-    bound = instance.nominal_max_connections
-    if configured is None:
-        raise ConfigError(
-            setting,
-            None,
-            "is required: RDS's default depends on memory AWS does not publish per class, so the connection "
-            f"alarms could not know the real limit (at most {bound} on {instance.name})",
-        )
-    if not configured.isdigit() or not 1 <= int(configured) <= bound:
-        raise ConfigError(
-            setting,
-            configured,
-            f"must be a whole number from 1 to {bound}, RDS's formula LEAST(memory/9531392, 5000) over the "
-            f"nominal memory of {instance.name}",
-        )
-    limit = int(configured)
-    if monitoring.connections_threshold >= limit:
-        raise ConfigError(
-            f"{profile}.monitoring.connections_threshold",
-            monitoring.connections_threshold,
-            f"must be below max_connections ({limit}), or the alarm can never fire",
-        )
-    if math.floor(limit * monitoring.connections_threshold_percent / 100) >= limit:
-        raise ConfigError(
-            f"{profile}.monitoring.connections_threshold_percent",
-            monitoring.connections_threshold_percent,
-            f"must leave the alarm below max_connections ({limit}), or it can never fire",
-        )
+    return parse_settings(name, profiles[name])

@@ -6,7 +6,7 @@ unchanged dev synthesis. The verdicts come from the CDK's template diff; only th
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import json
 import sys
 import tempfile
@@ -15,7 +15,7 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from retail_db.config import Settings, load_settings, validate
+from retail_db.config import Settings, load_profiles, load_settings, parse_settings
 from retail_db.synth import cdk_json_context
 from retail_db.tap_stack import TapStack
 from retail_db.tools.plan import Action, compare
@@ -39,7 +39,7 @@ CHANGES: list[tuple[str, Any]] = [
     ("database.credentials", "managed"),
     ("database.log_exports", ("postgresql",)),
     ("database.log_retention_days", 90),
-    ("database.parameters", {"log_statement": "ddl", "shared_preload_libraries": "pg_stat_statements"}),
+    ("database.parameters", {"log_statement": "ddl", "max_connections": "80"}),
     ("backup.replication", True),
     ("backup.plan", True),
     ("removal.database", "retain"),
@@ -48,11 +48,12 @@ CHANGES: list[tuple[str, Any]] = [
 ]
 
 
-def changed(settings: Settings, path: str, value: Any) -> Settings:
+def changed(path: str, value: Any) -> Settings:
+    """dev with one setting changed, validated like any profile."""
+    raw = copy.deepcopy(load_profiles()["dev"])
     section, name = path.split(".")
-    inner = dataclasses.replace(getattr(settings, section), **{name: value})
-    new: Settings = dataclasses.replace(settings, **{section: inner})
-    return new
+    raw[section][name] = list(value) if isinstance(value, tuple) else value
+    return parse_settings("dev", raw)
 
 
 def synthesize(settings: Settings, suffix: str, directory: Path) -> Path:
@@ -83,8 +84,7 @@ def main() -> int:
             if path == "environmentSuffix":
                 template = synthesize(dev, value, directory)
             else:
-                settings = changed(dev, path, value)
-                validate(settings)
+                settings = changed(path, value)
                 template = synthesize(settings, "dev", directory)
             gate, detail = verdict(baseline, template)
             print(f"| `{path}` | `{json.dumps(value)}` | {gate} | {detail} |")

@@ -10,7 +10,6 @@ import json
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +154,7 @@ def test_cpu_credit_alarm_exists_only_for_burstable_classes(synth: Callable[...,
 )
 def test_which_classes_get_credit_and_ebs_burst_alarms(instance_class: str, credits: bool, ebs_burst: bool) -> None:
     dev = load_settings(environment_suffix="dev")
-    database = replace(dev.database, instance_class=instance_class)
+    database = dev.database.model_copy(update={"instance_class": instance_class})
     ids = {spec.construct_id for spec in alarm_specs(dev.monitoring, database)}
     assert ("LowCPUCreditBalanceAlarm" in ids) == credits
     assert ("LowEBSByteBalanceAlarm" in ids) == ebs_burst
@@ -164,7 +163,7 @@ def test_which_classes_get_credit_and_ebs_burst_alarms(instance_class: str, cred
 
 def test_connections_share_follows_a_max_connections_parameter() -> None:
     dev = load_settings(environment_suffix="dev")
-    database = replace(dev.database, parameters={**dev.database.parameters, "max_connections": "50"})
+    database = dev.database.model_copy(update={"parameters": {**dev.database.parameters, "max_connections": "50"}})
     (spec,) = [s for s in alarm_specs(dev.monitoring, database) if s.construct_id == "ConnectionsNearLimitAlarm"]
     assert spec.threshold == 40
 
@@ -329,10 +328,10 @@ def test_monitoring_rules(tmp_path: Path, setting: str, value: Any) -> None:
 @pytest.mark.parametrize(
     ("value", "rule"),
     [
-        (None, "is required"),
-        ("113", "from 1 to 112"),
-        ("0", "from 1 to 112"),
-        ("eighty", "from 1 to 112"),
+        (None, "missing; 1 to 112"),
+        ("113", "(1 to 112 on db.t3.micro)"),
+        ("0", "(1 to 112 on db.t3.micro)"),
+        ("eighty", "(1 to 112 on db.t3.micro)"),
     ],
 )
 def test_max_connections_is_set_and_within_what_the_class_allows(tmp_path: Path, value: str | None, rule: str) -> None:
