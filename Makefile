@@ -17,7 +17,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CONTEXT := -c environmentSuffix=$(ENV) $(if $(PROFILE),-c profile=$(PROFILE))
 
-.PHONY: setup lock synth test plan baseline replacements bench cost costs deploy diff clean
+.PHONY: setup lock synth test plan baseline replacements bench cost deploy diff clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -41,33 +41,31 @@ lock: $(PY_STAMP)
 synth: setup
 	rm -rf cdk.out
 	cdk synth $(CONTEXT) --quiet
-	$(VENV)/bin/python -m retail_db.tools.summary --env $(ENV)
+	$(VENV)/bin/python -m tools.summary --env $(ENV)
 
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy retail_db app.py
+	$(VENV)/bin/mypy retail_db tools app.py
 	$(VENV)/bin/python -m pytest
 	$(MAKE) --no-print-directory plan
 
 # Without ENV or PROFILE, every profile is checked; see "Changing this safely" in the README.
 plan: setup
-	$(VENV)/bin/python -m retail_db.tools.gate $(if $(PROFILE),--profile $(PROFILE)) $(if $(filter-out dev,$(ENV)),--env $(ENV))
+	$(VENV)/bin/python -m tools.plan $(if $(PROFILE),--profile $(PROFILE)) $(if $(filter-out dev,$(ENV)),--env $(ENV))
 
 baseline: setup
-	$(VENV)/bin/python -m retail_db.tools.gate --write-baseline $(if $(PROFILE),--profile $(PROFILE))
+	$(VENV)/bin/python -m tools.plan --write-baseline $(if $(PROFILE),--profile $(PROFILE))
 
 replacements: setup
-	$(VENV)/bin/python -m retail_db.tools.replacements
+	$(VENV)/bin/python -m tools.replacements
 
-cost: synth
-	$(VENV)/bin/python -m retail_db.tools.cost cdk.out/TapStack$(ENV).template.json
-
-costs: setup
-	$(VENV)/bin/python -m retail_db.tools.costs
+# Without PROFILE, every profile as a table; with it, that profile line by line.
+cost: setup
+	$(VENV)/bin/python -m tools.cost $(if $(PROFILE),--profile $(PROFILE))
 
 bench: setup
-	$(VENV)/bin/python -m retail_db.tools.bench
+	$(VENV)/bin/python -m tools.bench
 
 diff: setup
 	cdk diff $(CONTEXT)

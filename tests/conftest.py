@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from retail_db.synth import Synthesis, synthesize
+from tools.synth import Synthesis, synthesize
 
 # A copy of ../shared/reference/TapStackdev.template.json, so that the comparison runs wherever the repo is cloned.
 REFERENCE_TEMPLATE = Path(__file__).resolve().parent / "fixtures" / "reference-TapStackdev.template.json"

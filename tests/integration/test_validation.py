@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from retail_db.synth import cdk_json_context
+from tools.synth import cdk_json_context
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = (ROOT / "profiles.toml").read_text()

@@ -11,9 +11,9 @@ import pytest
 
 from retail_db.compliance import ACKNOWLEDGEMENTS, PACKS, add_checks, nag_counts
 from retail_db.config import load_profiles, load_settings
-from retail_db.synth import cdk_json_context
 from retail_db.tap_stack import TapStack
-from retail_db.tools.compliance_doc import DOC, render
+from tools.compliance_doc import DOC, render
+from tools.synth import cdk_json_context
 
 PROFILES = sorted(load_profiles())
 
@@ -96,7 +96,7 @@ def test_prod_replicates_the_backup_bucket() -> None:
 
 
 def test_committed_compliance_doc_is_generated() -> None:
-    assert DOC.read_text() == render(), "run: python -m retail_db.tools.compliance_doc"
+    assert DOC.read_text() == render(), "run: python -m tools.compliance_doc"
 
 
 def _open_findings(outdir: Path) -> list[Any]:

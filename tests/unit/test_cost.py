@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from retail_db.tools.cost import Estimate, Line, Prices, estimate, load_prices
+from tools.cost import Estimate, Line, Prices, estimate, load_prices
 
 Template = dict[str, Any]
 DB = "Db"
@@ -404,7 +404,7 @@ def test_cli_prints_the_total(tmp_path: Path, p: Prices) -> None:
     path.write_text(json.dumps(template(**{DB: db(MultiAZ=True)}, Key=res("AWS::KMS::Key"), Odd=res("AWS::Foo::Bar"))))
 
     run = subprocess.run(
-        [sys.executable, "-m", "retail_db.tools.cost", str(path)],
+        [sys.executable, "-m", "tools.cost", str(path)],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -427,7 +427,7 @@ def test_cli_prints_the_total(tmp_path: Path, p: Prices) -> None:
 
 def test_cli_rejects_a_missing_template(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "retail_db.tools.cost", str(tmp_path / "missing.json")],
+        [sys.executable, "-m", "tools.cost", str(tmp_path / "missing.json")],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

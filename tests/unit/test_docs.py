@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 
 from retail_db.config import field_at, load_profiles, rule_of
-from retail_db.tools.config_doc import README, SCHEMA, render_schema, rewrite, setting_paths
+from tools.config_doc import README, SCHEMA, render_schema, rewrite, setting_paths
 
 
 def test_every_setting_declares_a_description_and_a_rule() -> None:
@@ -19,11 +19,11 @@ def test_every_setting_declares_a_description_and_a_rule() -> None:
 
 def test_readme_configuration_reference_is_current() -> None:
     text = README.read_text()
-    assert rewrite(text) == text, "run `python -m retail_db.tools.config_doc` and commit README.md"
+    assert rewrite(text) == text, "run `python -m tools.config_doc` and commit README.md"
 
 
 def test_committed_schema_is_generated() -> None:
-    assert SCHEMA.read_text() == render_schema(), "run `python -m retail_db.tools.config_doc` and commit the schema"
+    assert SCHEMA.read_text() == render_schema(), "run `python -m tools.config_doc` and commit the schema"
 
 
 def test_every_profile_meets_the_schema() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from retail_db.synth import build_stack
 from retail_db.tap_stack import TapStack
-from retail_db.tools.plan import Action, Plan, compare
 from tests.helpers import Template
+from tools.plan import Action, Plan, compare
+from tools.synth import build_stack
 
 DB = "DatabaseStackRetailDatabase2766202D"
 CPU_ALARM = "MonitoringStackHighCPUAlarm5FB87AFB"

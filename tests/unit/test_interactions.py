@@ -14,8 +14,8 @@ import pytest
 
 from retail_db.config import load_profiles, load_settings
 from retail_db.interactions import INTERACTIONS, RESOURCES, Interaction
-from retail_db.synth import Synthesis
-from retail_db.tools.interactions import DOC, Checker, remove, render, render_doc
+from tools.interactions import DOC, Checker, remove, render, render_doc
+from tools.synth import Synthesis
 
 PROFILES = sorted(load_profiles())
 CASES = [
@@ -101,6 +101,4 @@ def test_alarm_grants_name_this_account_and_this_stacks_alarms(synthesis: Callab
 
 
 def test_committed_interactions_doc_is_generated() -> None:
-    assert DOC.read_text() == render_doc(), (
-        "run `python -m retail_db.tools.interactions` and commit docs/interactions.md"
-    )
+    assert DOC.read_text() == render_doc(), "run `python -m tools.interactions` and commit docs/interactions.md"

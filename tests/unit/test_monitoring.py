@@ -19,8 +19,8 @@ from retail_db.config import PROFILES_FILE, ConfigError, load_settings
 from retail_db.instance_classes import INSTANCE_CLASSES
 from retail_db.monitoring import alarm_specs
 from retail_db.runbook import sections
-from retail_db.tools.interactions import render
 from tests.helpers import Template, props, resource, resources
+from tools.interactions import render
 
 DB = "DatabaseStackRetailDatabase2766202D"
 TOPIC = "MonitoringStackDatabaseAlerts7192419E"

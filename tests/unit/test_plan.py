@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from retail_db.tools import plan as plan_module
-from retail_db.tools.plan import Action, MissingBaselineError, Plan, compare, main
+import tools.plan.__main__ as plan_module
+from tools.plan import Action, MissingBaselineError, Plan, compare
+from tools.plan.__main__ import main
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference-TapStackdev.template.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -292,7 +293,7 @@ def test_unreadable_template_exits_2(runner: Runner, tmp_path: Path, capsys: pyt
 
 
 def test_module_entry_point(runner: Runner) -> None:
-    """`python -m retail_db.tools.plan` from another directory and without the venv on PATH must still
+    """`python -m tools.plan` from another directory and without the venv on PATH must still
     find a node and the repository's node_modules."""
     env = {key: value for key, value in os.environ.items() if key != "NODE_PATH"}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p)
@@ -302,7 +303,7 @@ def test_module_entry_point(runner: Runner) -> None:
         [
             sys.executable,
             "-m",
-            "retail_db.tools.plan",
+            "tools.plan",
             "--baseline",
             str(runner.baseline),
             "--template",

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from retail_db.config import load_profiles
-from retail_db.synth import build_stack
-from retail_db.tools.plan import STATEFUL_TYPES, compare
 from tests.conftest import REFERENCE_TEMPLATE
 from tests.helpers import Template, resource, resources
+from tools.plan import STATEFUL_TYPES, compare
+from tools.synth import build_stack
 
 DB = "DatabaseStackRetailDatabase2766202D"
 DATABASE_KEY = "DatabaseStackDatabaseEncryptionKeyF4AE9194"

@@ -14,9 +14,10 @@ import sys
 import tempfile
 import time
 from datetime import date
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tools import paths
+
+ROOT = paths.ROOT
 
 
 def timed(command: list[str]) -> float:

@@ -16,9 +16,9 @@ from typing import Any
 import aws_cdk as cdk
 
 from retail_db.config import Settings, load_profiles, load_settings, parse_settings
-from retail_db.synth import cdk_json_context
 from retail_db.tap_stack import TapStack
-from retail_db.tools.plan import Action, compare
+from tools.plan import Action, compare
+from tools.synth import cdk_json_context
 
 CHANGES: list[tuple[str, Any]] = [
     ("environmentSuffix", "dev2"),

@@ -4,28 +4,25 @@
 offline, using the CDK's own template diff (`@aws-cdk/cloudformation-diff`, run by plan_diff.mjs), and
 fails when a stateful resource would be replaced or would leave the stack.
 
-    python -m retail_db.tools.plan --baseline tests/baselines/dev.template.json \
-        --template cdk.out/TapStackdev.template.json
-
-Exit status: 0 safe to deploy, 1 blocked, 2 the comparison could not be made.
+Exit status of `python -m tools.plan`: 0 safe to deploy, 1 blocked, 2 the comparison could not be made.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from tools import paths
+
 DIFF_SCRIPT = Path(__file__).resolve().with_name("plan_diff.mjs")
-NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+NODE_MODULES = paths.NODE_MODULES
 
 # Losing or replacing any of these loses data or access to it (the encrypted storage and snapshots need
 # the key, clients need the secret). The VPC, its subnets and the subnet group are where the running instance
@@ -239,24 +236,3 @@ def compare(baseline: Path, template: Path) -> Plan:
         return _parse(raw)
     except ValueError as err:
         raise PlanError(f"plan: template diff printed an unknown action: {err}") from err
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m retail_db.tools.plan",
-        description="Fail when a template change would replace or remove a stateful resource.",
-    )
-    parser.add_argument("--baseline", type=Path, required=True, help="committed baseline template")
-    parser.add_argument("--template", type=Path, required=True, help="newly synthesized template")
-    args = parser.parse_args(argv)
-    try:
-        plan = compare(args.baseline, args.template)
-    except PlanError as err:
-        print(err, file=sys.stderr)
-        return 2
-    print("\n".join(plan.report()))
-    return 1 if plan.blocked else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 
 from retail_db.config import load_settings
 from retail_db.tap_stack import TapStack
+from tools import paths
 
-CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+CDK_JSON = paths.CDK_JSON
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -47,3 +47,8 @@ def synthesize(*, environment_suffix: str = "dev", profile: str | None = None) -
 
 def synthesize_template(*, environment_suffix: str = "dev", profile: str | None = None) -> dict[str, Any]:
     return synthesize(environment_suffix=environment_suffix, profile=profile).template
+
+
+def profile_template(profile: str) -> dict[str, Any]:
+    """A profile's template, synthesized under the profile's name as suffix."""
+    return synthesize_template(environment_suffix=profile, profile=profile)

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from retail_db.compliance import nag_counts
-from retail_db.tools.cost import estimate
+from tools.cost import estimate
 
 
 def main(argv: list[str] | None = None) -> int:

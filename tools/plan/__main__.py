@@ -1,0 +1,86 @@
+"""`make plan` and `make baseline`: the change gate for one profile or every profile, offline.
+
+Each profile's template (synthesized under the profile's name as suffix; a suffix only renames resources, so the
+profile is what a change is judged on) is compared with its committed baseline in tests/baselines/.
+
+    python -m tools.plan [--profile NAME]                    # every profile, or one
+    python -m tools.plan --write-baseline [--profile NAME]   # record the current synthesis as the baseline
+    python -m tools.plan --baseline A.json --template B.json # any two templates
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from retail_db.config import load_profiles, resolve_profile_name
+from tools import paths
+from tools.plan.diff import PlanError, compare
+from tools.synth import profile_template
+
+
+def write_template(profile: str, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{profile}.template.json"
+    path.write_text(json.dumps(profile_template(profile), indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _report(baseline: Path, template: Path) -> int:
+    try:
+        plan = compare(baseline, template)
+    except PlanError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print("\n".join(plan.report()))
+    return 1 if plan.blocked else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", help="one profile; default: every profile in profiles.toml")
+    parser.add_argument("--env", help="an environment suffix: checks the profile it selects")
+    parser.add_argument("--write-baseline", action="store_true", help="record new baselines instead of comparing")
+    parser.add_argument("--baseline", type=Path, help="compare this template ...")
+    parser.add_argument("--template", type=Path, help="... with this one")
+    args = parser.parse_args(argv)
+
+    if args.baseline or args.template:
+        if not (args.baseline and args.template):
+            parser.error("--baseline and --template go together")
+        return _report(args.baseline, args.template)
+
+    profiles = load_profiles()
+    if args.profile or args.env:
+        selected = [resolve_profile_name(profile=args.profile, environment_suffix=args.env or "", profiles=profiles)]
+    else:
+        selected = list(profiles)
+
+    if args.write_baseline:
+        for profile in selected:
+            print(f"baseline: wrote {_relative(write_template(profile, paths.BASELINES))}")
+        return 0
+
+    status = 0
+    for profile in selected:
+        template = write_template(profile, paths.PLAN_OUT)
+        print(f"== {profile}: {_relative(template)} against {_relative(paths.baseline(profile))}")
+        result = _report(paths.baseline(profile), template)
+        if result == 2:
+            return 2
+        status = max(status, result)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
