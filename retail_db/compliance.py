@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Acknowledgment, App, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks
@@ -270,9 +271,13 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
 )
 
 
-def add_checks(app: App, stack: Stack, settings: Settings) -> None:
-    """Runs the four packs after synthesis, which then fails on any finding not acknowledged for this profile."""
+def add_packs(app: App) -> None:
+    """Runs the four packs after synthesis, which then fails on any finding not acknowledged."""
     Validations.of(app).add_plugins(*(pack(app) for pack in PACKS.values()))
+
+
+def acknowledge(stack: Stack, settings: Settings) -> None:
+    """Acknowledges, in one stack, the findings accepted for its profile."""
     for acknowledgement in ACKNOWLEDGEMENTS:
         if not acknowledgement.applies(settings):
             continue
@@ -299,19 +304,20 @@ def _find(stack: Stack, path: str) -> IConstruct:
     return node
 
 
-def nag_counts(outdir: Path) -> dict[str, tuple[int, int, int]]:
-    """Per pack, from the report synthesis left in ``outdir``: (errors, warnings, acknowledged findings).
+def nag_counts(outdir: Path, stack_name: str) -> dict[str, tuple[int, int, int]]:
+    """Per pack, for one stack, from the report synthesis left in ``outdir``: (errors, warnings, acknowledged).
 
     Errors and warnings are the findings nobody acknowledged; any of them fails synthesis.
     """
     report = json.loads((outdir / REPORT_FILE).read_text())
     counts = dict.fromkeys(PACKS, (0, 0, 0))
+
+    def in_stack(violation: dict[str, Any]) -> int:
+        return sum(1 for c in violation["violatingConstructs"] if c["constructPath"].startswith(f"{stack_name}/"))
+
     for plugin in report["pluginReports"]:
-        severities = [v["severity"] for v in plugin.get("violations", []) for _ in v["violatingConstructs"]]
-        acknowledged = sum(len(v["violatingConstructs"]) for v in plugin.get("suppressedViolations", []))
-        counts[plugin["pluginName"]] = (
-            severities.count("error"),
-            len(severities) - severities.count("error"),
-            acknowledged,
-        )
+        errors = sum(in_stack(v) for v in plugin.get("violations", []) if v["severity"] == "error")
+        others = sum(in_stack(v) for v in plugin.get("violations", []) if v["severity"] != "error")
+        acknowledged = sum(in_stack(v) for v in plugin.get("suppressedViolations", []))
+        counts[plugin["pluginName"]] = (errors, others, acknowledged)
     return counts

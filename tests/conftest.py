@@ -1,4 +1,7 @@
-"""Synthesis takes seconds per stack, so each template is built once per session and shared."""
+"""Every profile is synthesized once per run (tools/synth.py, through the CDK CLI) and shared by all tests.
+
+Only variants that are not a profile (another suffix, an edited setting) are built in-process, once each.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tools.synth import Synthesis, synthesize
+from retail_db.config import load_profiles, resolve_profile_name
+from tools.synth import Synthesis, shared_synthesis, synthesize, synthesize_profiles
 
 # A copy of ../shared/reference/TapStackdev.template.json, so that the comparison runs wherever the repo is cloned.
 REFERENCE_TEMPLATE = Path(__file__).resolve().parent / "fixtures" / "reference-TapStackdev.template.json"
@@ -20,11 +24,17 @@ Template = dict[str, Any]
 @pytest.fixture(scope="session")
 def synthesis() -> Callable[..., Synthesis]:
     cache: dict[tuple[str, str | None], Synthesis] = {}
+    profiles = load_profiles()
 
     def build(environment_suffix: str = "dev", profile: str | None = None) -> Synthesis:
         key = (environment_suffix, profile)
         if key not in cache:
-            cache[key] = synthesize(environment_suffix=environment_suffix, profile=profile)
+            name = resolve_profile_name(profile=profile, environment_suffix=environment_suffix, profiles=profiles)
+            cache[key] = (
+                shared_synthesis(name)
+                if name == environment_suffix
+                else synthesize(environment_suffix=environment_suffix, profile=profile)
+            )
         return cache[key]
 
     return build
@@ -46,3 +56,9 @@ def dev_template(synth: Callable[..., Template]) -> Template:
 @pytest.fixture(scope="session")
 def reference_template() -> Template:
     return json.loads(REFERENCE_TEMPLATE.read_text())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Synthesize every profile before the tests start: once, in the controller, not in each xdist worker."""
+    if not hasattr(config, "workerinput"):
+        synthesize_profiles()

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Template:  {template_path}")
     cost = estimate(template)
     unpriced = f", {len(cost.unpriced)} resources not priced" if cost.unpriced else ""
-    for pack, (errors, warnings, acknowledged) in nag_counts(args.outdir).items():
+    for pack, (errors, warnings, acknowledged) in nag_counts(args.outdir, stack_name).items():
         print(f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged")
     print(
         f"Cost:      ${cost.total:,.2f}/month estimated from month {cost.steady_from_month} on, us-east-1 on-demand"

@@ -1,27 +1,137 @@
-"""Builds the app in-process, the way `cdk synth` does through app.py, for tests and tooling."""
+"""Every profile synthesized once, through the pinned CDK CLI, and shared.
+
+`python -m tools.synth` runs `cdk synth -c allProfiles=true` into cdk.out/profiles/: one stack per profile, each
+under the profile's name as suffix, with the cdk-nag report. The tests, cfn-lint, the nag report, `make plan` and
+`make cost` all read that output. A fingerprint of the inputs (the app, its settings, the lock files) is kept next
+to it, so a reader synthesizes again only when an input changed.
+
+Variants that are not a profile (another suffix, an edited setting) are built in-process with `synthesize`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import aws_cdk as cdk
-
-from retail_db.config import load_settings
-from retail_db.tap_stack import TapStack
+from retail_db.config import load_profiles, load_settings
 from tools import paths
 
-CDK_JSON = paths.CDK_JSON
+if TYPE_CHECKING:
+    from retail_db.tap_stack import TapStack
+
+FINGERPRINT = paths.PROFILES_OUT / "fingerprint"
+# What a synthesis depends on. The runbook is copied into the dashboard.
+INPUT_GLOBS = ("app.py", "cdk.json", "profiles.toml", "package-lock.json", "requirements.lock", "docs/runbook.md")
+INPUT_TREES = ("retail_db",)
+
+
+class SynthError(RuntimeError):
+    """The shared synthesis failed; the message is what the CLI printed last."""
+
+
+def _inputs() -> Iterable[Path]:
+    yield from (paths.ROOT / name for name in INPUT_GLOBS)
+    for tree in INPUT_TREES:
+        yield from sorted((paths.ROOT / tree).rglob("*.py"))
+
+
+def fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in _inputs():
+        digest.update(str(path.relative_to(paths.ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cli_env() -> dict[str, str]:
+    """The environment `make` gives the CLI: the venv's Node and the pinned CLI first on PATH, no AWS context."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_CONTEXT")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(paths.NODE_MODULES / ".bin"), env["PATH"]])
+    env.update(CDK_DISABLE_VERSION_CHECK="1", CDK_CLI_NOTICES="false", JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION="1")
+    return env
+
+
+def synthesize_profiles(*, force: bool = False) -> Path:
+    """Synthesizes every profile into cdk.out/profiles/, unless the output is already that of the current inputs."""
+    current = fingerprint()
+    if not force and FINGERPRINT.is_file() and FINGERPRINT.read_text() == current:
+        return paths.PROFILES_OUT
+    FINGERPRINT.unlink(missing_ok=True)
+    result = subprocess.run(
+        ["cdk", "synth", "-c", "allProfiles=true", "--quiet", "--output", str(paths.PROFILES_OUT)],
+        cwd=paths.ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        ours = [line for line in lines if line.startswith("retail-db:")]
+        raise SynthError((ours or lines or [f"cdk synth exited with {result.returncode}"])[-1])
+    FINGERPRINT.write_text(current)
+    return paths.PROFILES_OUT
+
+
+def template_path(profile: str) -> Path:
+    return paths.PROFILES_OUT / f"TapStack{profile}.template.json"
+
+
+def profile_template(profile: str) -> dict[str, Any]:
+    """A profile's template from the shared synthesis, synthesizing first if an input changed."""
+    synthesize_profiles()
+    template: dict[str, Any] = json.loads(template_path(profile).read_text())
+    return template
+
+
+def logical_ids(template: dict[str, Any]) -> dict[str, str]:
+    """Construct path below the stack -> logical ID, from the path metadata the CLI writes on every resource."""
+    found: dict[str, str] = {}
+    for logical_id, body in template["Resources"].items():
+        path = body.get("Metadata", {}).get("aws:cdk:path")
+        if isinstance(path, str):
+            found[path.split("/", 1)[1]] = logical_id
+    return found
+
+
+def without_cdk_metadata(template: dict[str, Any]) -> dict[str, Any]:
+    """The template minus what the CLI adds for its own bookkeeping (paths, assets, version reporting)."""
+    stripped: dict[str, Any] = json.loads(json.dumps(template))
+    stripped["Resources"].pop("CDKMetadata", None)
+    conditions = stripped.get("Conditions", {})
+    conditions.pop("CDKMetadataAvailable", None)
+    if not conditions:
+        stripped.pop("Conditions", None)
+    for body in stripped["Resources"].values():
+        metadata = body.get("Metadata", {})
+        for key in [k for k in metadata if k == "aws:cdk:path" or k.startswith("aws:asset:")]:
+            del metadata[key]
+        if "Metadata" in body and not metadata:
+            del body["Metadata"]
+    return stripped
+
+
+# In-process builds, for what is not one of the profiles.
 
 
 def cdk_json_context() -> dict[str, Any]:
     """The feature flags from cdk.json, which the CLI passes to app.py and an in-process App would not see."""
-    context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
+    context: dict[str, Any] = json.loads(paths.CDK_JSON.read_text())["context"]
     return context
 
 
 def build_stack(*, environment_suffix: str = "dev", profile: str | None = None) -> TapStack:
+    import aws_cdk as cdk
+
+    from retail_db.tap_stack import TapStack
+
     app = cdk.App(context={**cdk_json_context(), "environmentSuffix": environment_suffix})
     settings = load_settings(environment_suffix=environment_suffix, profile=profile)
     return TapStack(app, f"TapStack{environment_suffix}", settings=settings, environment_suffix=environment_suffix)
@@ -35,20 +145,32 @@ class Synthesis:
 
 
 def synthesize(*, environment_suffix: str = "dev", profile: str | None = None) -> Synthesis:
+    import aws_cdk as cdk
+
     stack = build_stack(environment_suffix=environment_suffix, profile=profile)
     template: dict[str, Any] = cdk.App.of(stack).synth().get_stack_by_name(stack.stack_name).template  # type: ignore[union-attr]
-    logical_ids = {
+    ids = {
         element.node.path.split("/", 1)[1]: stack.resolve(element.logical_id)
         for element in stack.node.find_all()
         if isinstance(element, cdk.CfnResource)
     }
-    return Synthesis(template=template, logical_ids=logical_ids)
+    return Synthesis(template=template, logical_ids=ids)
 
 
-def synthesize_template(*, environment_suffix: str = "dev", profile: str | None = None) -> dict[str, Any]:
-    return synthesize(environment_suffix=environment_suffix, profile=profile).template
+def shared_synthesis(profile: str) -> Synthesis:
+    template = profile_template(profile)
+    return Synthesis(template=template, logical_ids=logical_ids(template))
 
 
-def profile_template(profile: str) -> dict[str, Any]:
-    """A profile's template, synthesized under the profile's name as suffix."""
-    return synthesize_template(environment_suffix=profile, profile=profile)
+def main() -> int:
+    try:
+        out = synthesize_profiles(force="--force" in sys.argv)
+    except SynthError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"synthesized {', '.join(load_profiles())} into {out.relative_to(paths.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tools.cost import Estimate, Line, Prices, estimate, load_prices
+from tools.cost.__main__ import main
 
 Template = dict[str, Any]
 DB = "Db"
@@ -399,25 +398,20 @@ def test_intrinsics_fall_back_to_defaults_or_unpriced(p: Prices) -> None:
     assert any(note.startswith(f"{DB}: BackupRetentionPeriod is") for note in result.notes)
 
 
-def test_cli_prints_the_total(tmp_path: Path, p: Prices) -> None:
+def test_cli_prints_the_total(tmp_path: Path, p: Prices, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "stack.template.json"
     path.write_text(json.dumps(template(**{DB: db(MultiAZ=True)}, Key=res("AWS::KMS::Key"), Odd=res("AWS::Foo::Bar"))))
 
-    run = subprocess.run(
-        [sys.executable, "-m", "tools.cost", str(path)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        check=False,
-    )
+    code = main([str(path)])
+    out, err = capsys.readouterr()
 
-    assert run.returncode == 0, run.stderr
+    assert code == 0, err
     total = (
         2 * 730 * p.rate("rds", "instance_hour", "db.t3.micro")
         + 2 * 20 * p.rate("rds", "storage", "gp3", "gb_month")
         + p.rate("kms", "key_month")
     )
-    lines = run.stdout.splitlines()
+    lines = out.splitlines()
     assert lines[0].startswith(
         f"Estimated cost of month 1 and every later month, us-east-1 on-demand, prices of {p.date}"
     )
@@ -425,17 +419,9 @@ def test_cli_prints_the_total(tmp_path: Path, p: Prices) -> None:
     assert "  Odd  AWS::Foo::Bar  (no price known for this resource type)" in lines
 
 
-def test_cli_rejects_a_missing_template(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "tools.cost", str(tmp_path / "missing.json")],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        check=False,
-    )
-
-    assert run.returncode == 2
-    assert run.stderr.startswith("cost: ")
+def test_cli_rejects_a_missing_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "missing.json")]) == 2
+    assert capsys.readouterr().err.startswith("cost: ")
 
 
 def test_reference_template_is_fully_priced(reference_template: Template, p: Prices) -> None:

@@ -19,13 +19,14 @@ from pathlib import Path
 from retail_db.config import load_profiles, resolve_profile_name
 from tools import paths
 from tools.plan.diff import PlanError, compare
-from tools.synth import profile_template
+from tools.synth import SynthError, profile_template, without_cdk_metadata
 
 
 def write_template(profile: str, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{profile}.template.json"
-    path.write_text(json.dumps(profile_template(profile), indent=1, sort_keys=True) + "\n")
+    template = without_cdk_metadata(profile_template(profile))
+    path.write_text(json.dumps(template, indent=1, sort_keys=True) + "\n")
     return path
 
 
@@ -66,14 +67,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         selected = list(profiles)
 
-    if args.write_baseline:
-        for profile in selected:
-            print(f"baseline: wrote {_relative(write_template(profile, paths.BASELINES))}")
-        return 0
+    try:
+        if args.write_baseline:
+            for profile in selected:
+                print(f"baseline: wrote {_relative(write_template(profile, paths.BASELINES))}")
+            return 0
+        templates = {profile: write_template(profile, paths.PLAN_OUT) for profile in selected}
+    except SynthError as error:
+        print(f"plan: synthesis failed: {error}", file=sys.stderr)
+        return 2
 
     status = 0
-    for profile in selected:
-        template = write_template(profile, paths.PLAN_OUT)
+    for profile, template in templates.items():
         print(f"== {profile}: {_relative(template)} against {_relative(paths.baseline(profile))}")
         result = _report(paths.baseline(profile), template)
         if result == 2:

@@ -23,6 +23,7 @@ import pytest
 import tools.plan.__main__ as plan_module
 from tools.plan import Action, MissingBaselineError, Plan, compare
 from tools.plan.__main__ import main
+from tools.synth import without_cdk_metadata
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference-TapStackdev.template.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -317,3 +318,11 @@ def test_module_entry_point(runner: Runner) -> None:
     )
     assert result.returncode == 1, result.stderr
     assert result.stdout.splitlines()[-1].startswith("plan: BLOCKED: 1 stateful resource")
+
+
+def test_a_stack_deployed_from_the_reference_updates_in_place(dev_template: dict[str, Any], tmp_path: Path) -> None:
+    new = tmp_path / "dev.template.json"
+    new.write_text(json.dumps(without_cdk_metadata(dev_template)))
+    plan = compare(REFERENCE, new)
+    assert not plan.blocked, plan.verdict()
+    assert not [c for c in plan.changes if c.stateful and c.action not in ("added", "modified")]

@@ -12,7 +12,7 @@ import pytest
 from retail_db.tap_stack import TapStack
 from tests.helpers import Template
 from tools.plan import Action, Plan, compare
-from tools.synth import build_stack
+from tools.synth import build_stack, without_cdk_metadata
 
 DB = "DatabaseStackRetailDatabase2766202D"
 CPU_ALARM = "MonitoringStackHighCPUAlarm5FB87AFB"
@@ -35,7 +35,7 @@ def cfn(stack: TapStack, *path: str) -> cdk.CfnResource:
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory, dev_template: Template) -> Path:
     path = tmp_path_factory.mktemp("baseline") / "dev.template.json"
-    path.write_text(json.dumps(dev_template))
+    path.write_text(json.dumps(without_cdk_metadata(dev_template)))
     return path
 
 
