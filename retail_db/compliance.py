@@ -17,7 +17,7 @@ from aws_cdk import Acknowledgment, App, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks
 from constructs import IConstruct
 
-from retail_db.config import Settings
+from retail_db.config import ALWAYS, Settings, When
 
 PACKS: dict[str, Callable[[App], NagPack]] = {
     "AwsSolutions": AwsSolutionsChecks,
@@ -28,10 +28,6 @@ PACKS: dict[str, Callable[[App], NagPack]] = {
 REPORT_FILE = "validation-report.json"
 
 
-def _always(_: Settings) -> bool:
-    return True
-
-
 @dataclass(frozen=True, kw_only=True)
 class Acknowledgement:
     rules: tuple[str, ...]
@@ -39,9 +35,8 @@ class Acknowledgement:
     resources: tuple[str, ...]
     """Construct paths below the stack, down to the CloudFormation resource."""
     reason: str
-    applies: Callable[[Settings], bool] = _always
-    when: str = "every profile"
-    """``applies`` in words, for the generated document."""
+    where: When = ALWAYS
+    """The profiles it applies to."""
 
 
 def _in(packs: tuple[str, ...], rule: str) -> tuple[str, ...]:
@@ -86,8 +81,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "waiting for the AZ or restoring from the automated backups; profiles that serve customers set "
             "multi_az = true."
         ),
-        applies=lambda settings: not settings.database.multi_az,
-        when="profiles with database.multi_az = false",
+        where=When("database.multi_az", False),
     ),
     Acknowledgement(
         rules=_in(NIST_HIPAA, "RDSInBackupPlan"),
@@ -97,8 +91,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "Backup plan adds vaulted snapshots that outlive the instance, which a profile without customer data "
             "does not need to pay for. Profiles that hold customer data set backup.plan = true."
         ),
-        applies=lambda settings: not settings.backup.plan,
-        when="profiles with backup.plan = false",
+        where=When("backup.plan", False),
     ),
     Acknowledgement(
         rules=("AwsSolutions-SMG4", *_in(NIST_HIPAA, "SecretsManagerRotationEnabled")),
@@ -109,8 +102,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             'interface endpoint; credentials = "managed" has RDS rotate the password with neither, and is what '
             "profiles with customer data use."
         ),
-        applies=lambda settings: settings.database.credentials == "secret",
-        when='profiles with database.credentials = "secret"',
+        where=When("database.credentials", "secret"),
     ),
     Acknowledgement(
         rules=_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"),
@@ -119,8 +111,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "Exports and dumps of a profile without customer data can be taken again from the database; a second "
             "copy would double their storage. Profiles with customer data set backup.replication = true."
         ),
-        applies=lambda settings: not settings.backup.replication,
-        when="profiles with backup.replication = false",
+        where=When("backup.replication", False),
     ),
     Acknowledgement(
         rules=_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"),
@@ -129,8 +120,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "This bucket is the replication destination of the backup bucket: it is the second copy. Replicating it "
             "again would only chain copies."
         ),
-        applies=lambda settings: settings.backup.replication,
-        when="profiles with backup.replication = true",
+        where=When("backup.replication", True),
     ),
     Acknowledgement(
         rules=(*_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"), *_in(COMPLIANCE_PACKS, "S3DefaultEncryptionKMS")),
@@ -184,8 +174,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "bucket's objects and writes the replica bucket's, with the backup key. Replication works on every "
             "object, so the object wildcard is the rule itself."
         ),
-        applies=lambda settings: settings.backup.replication,
-        when="profiles with backup.replication = true",
+        where=When("backup.replication", True),
     ),
     Acknowledgement(
         rules=INLINE_POLICY,
@@ -214,8 +203,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "The AWS Backup selection's role uses the managed policy AWS Backup documents for taking backups; AWS "
             "updates it as the service adds resource types."
         ),
-        applies=lambda settings: settings.backup.plan,
-        when="profiles with backup.plan = true",
+        where=When("backup.plan", True),
     ),
     Acknowledgement(
         rules=("AwsSolutions-IAM5[Resource::*]", *INLINE_POLICY),
@@ -265,8 +253,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "deletion protection would stop the teardown. Every profile that keeps data sets "
             "database.deletion_protection = true."
         ),
-        applies=lambda settings: not settings.database.deletion_protection,
-        when="profiles with database.deletion_protection = false",
+        where=When("database.deletion_protection", False),
     ),
 )
 
@@ -279,7 +266,7 @@ def add_packs(app: App) -> None:
 def acknowledge(stack: Stack, settings: Settings) -> None:
     """Acknowledges, in one stack, the findings accepted for its profile."""
     for acknowledgement in ACKNOWLEDGEMENTS:
-        if not acknowledgement.applies(settings):
+        if not acknowledgement.where.holds(settings):
             continue
         for path in acknowledgement.resources:
             Validations.of(_find(stack, path)).acknowledge(

@@ -11,10 +11,12 @@ This module imports no CDK code, so that a bad value stops ``app.py`` before jsi
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -433,6 +435,33 @@ def maintenance_minutes(window: str) -> set[int]:
         DAYS.index(end[0]) * 24 * 60 + _clock(end[1], end[2]),
         WEEK_MINUTES,
     )
+
+
+@dataclass(frozen=True)
+class When:
+    """Where something applies, as a condition on one setting: it decides, and it describes itself in the docs."""
+
+    path: str | None = None
+    value: object = None
+    equal: bool = True
+
+    def holds(self, settings: Settings) -> bool:
+        if self.path is None:
+            return True
+        current: Any = settings
+        for part in self.path.split("."):
+            current = getattr(current, part)
+        return (current == self.value) is self.equal
+
+    @property
+    def text(self) -> str:
+        if self.path is None:
+            return "every profile"
+        shown = json.dumps(list(self.value) if isinstance(self.value, tuple) else self.value)
+        return f"profiles with {self.path} {'=' if self.equal else '!='} {shown}"
+
+
+ALWAYS = When()
 
 
 def field_at(path: tuple[str | int, ...], model: type[BaseModel] = Settings) -> FieldInfo | None:

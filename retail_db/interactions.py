@@ -14,11 +14,11 @@ pseudo parameter, ``{suffix}`` for the environment suffix.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from retail_db.config import Settings
+from retail_db.config import ALWAYS, When
 
 # Construct paths below the stack, down to the CloudFormation resource.
 RESOURCES: Mapping[str, str] = {
@@ -61,10 +61,6 @@ KEY_POLICY_DOC = "https://docs.aws.amazon.com/kms/latest/developerguide/key-poli
 Grantee = Literal["service", "account", "role"]
 
 
-def _always(_: Settings) -> bool:
-    return True
-
-
 @dataclass(frozen=True)
 class Wire:
     """A property that makes the service act: the role or key it must use. ``value`` may be one list element."""
@@ -97,8 +93,7 @@ class Interaction:
     conditions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """The conditions the resource-policy statement must carry, exactly."""
     wiring: tuple[Wire, ...] = ()
-    applies: Callable[[Settings], bool] = _always
-    when: str = "every profile"
+    where: When = ALWAYS
 
 
 ALARMS_OF_THIS_STACK = {
@@ -109,19 +104,11 @@ ALARMS_OF_THIS_STACK = {
 }
 
 
-def _replicates(settings: Settings) -> bool:
-    return settings.backup.replication
+DESTROYED_BUCKETS = When("removal.buckets", "destroy")
+LOG_EXPORTS = When("database.log_exports", (), equal=False)
 
 
-def _has_plan(settings: Settings) -> bool:
-    return settings.backup.plan
-
-
-def _buckets_destroyed(settings: Settings) -> bool:
-    return settings.removal.buckets == "destroy"
-
-
-def _function_logs(what: str, function: str, role: str, applies: Callable[[Settings], bool], when: str) -> Interaction:
+def _function_logs(what: str, function: str, role: str, where: When) -> Interaction:
     """A custom resource's function runs as its role and writes its own logs through AWS's basic execution policy."""
     return Interaction(
         name=f"Custom resource: the {what} function runs as its role and writes its logs",
@@ -132,8 +119,7 @@ def _function_logs(what: str, function: str, role: str, applies: Callable[[Setti
         resources=("*",),
         managed_policy="service-role/AWSLambdaBasicExecutionRole",
         wiring=(Wire(function, "Role", f"${{{role}.Arn}}"),),
-        applies=applies,
-        when=when,
+        where=where,
         source="https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html",
     )
 
@@ -245,8 +231,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         target="BackupBucket",
         resources=("${BackupBucket.Arn}",),
         wiring=(Wire("BackupBucket", "ReplicationConfiguration.Role", "${ReplicationRole.Arn}"),),
-        applies=_replicates,
-        when="backup.replication = true",
+        where=When("backup.replication", True),
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html",
     ),
     Interaction(
@@ -256,8 +241,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         actions=("s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"),
         target="BackupBucket",
         resources=("${BackupBucket.Arn}/*",),
-        applies=_replicates,
-        when="backup.replication = true",
+        where=When("backup.replication", True),
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html",
     ),
     Interaction(
@@ -267,8 +251,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         actions=("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"),
         target="ReplicaBucket",
         resources=("${ReplicaBucket.Arn}/*",),
-        applies=_replicates,
-        when="backup.replication = true",
+        where=When("backup.replication", True),
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html",
     ),
     Interaction(
@@ -286,8 +269,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
                 {"Destination.EncryptionConfiguration.ReplicaKmsKeyID": "${BackupKey.Arn}"},
             ),
         ),
-        applies=_replicates,
-        when="backup.replication = true",
+        where=When("backup.replication", True),
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html",
     ),
     Interaction(
@@ -316,8 +298,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
             "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
         },
         wiring=(Wire("ReplicaBucket", "LoggingConfiguration.DestinationBucketName", "${AccessLogsBucket}"),),
-        applies=_replicates,
-        when="backup.replication = true",
+        where=When("backup.replication", True),
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html",
     ),
     Interaction(
@@ -336,8 +317,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
                 "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:${Database}",
             ),
         ),
-        applies=_has_plan,
-        when="backup.plan = true",
+        where=When("backup.plan", True),
         source="https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html",
     ),
     Interaction(
@@ -349,8 +329,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         resources=("${DatabaseKey.Arn}",),
         resource_policy="account",
         managed_policy="service-role/AWSBackupServiceRolePolicyForBackup",
-        applies=_has_plan,
-        when="backup.plan = true",
+        where=When("backup.plan", True),
         source="https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html",
     ),
     Interaction(
@@ -363,8 +342,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         resource_policy="account",
         managed_policy="service-role/AWSBackupServiceRolePolicyForBackup",
         wiring=(Wire("BackupVault", "EncryptionKeyArn", "${BackupKey.Arn}"),),
-        applies=_has_plan,
-        when="backup.plan = true",
+        where=When("backup.plan", True),
         source="https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html",
     ),
     Interaction(
@@ -401,8 +379,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         resource_policy="account",
         role_policy=False,
         wiring=(Wire("Database", "MasterUserSecret.KmsKeyId", "${DatabaseKey.Arn}"),),
-        applies=lambda settings: settings.database.credentials == "managed",
-        when='database.credentials = "managed"',
+        where=When("database.credentials", "managed"),
         source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html",
     ),
     Interaction(
@@ -415,8 +392,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         conditions={"StringEquals": {"kms:ViaService": "secretsmanager.${AWS::Region}.amazonaws.com"}},
         role_policy=False,
         wiring=(Wire("DatabaseSecret", "KmsKeyId", "${DatabaseKey.Arn}"),),
-        applies=lambda settings: settings.database.credentials == "secret",
-        when='database.credentials = "secret"',
+        where=When("database.credentials", "secret"),
         source="https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
     ),
     Interaction(
@@ -452,8 +428,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         actions=("logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy"),
         target="Database",
         resources=("*",),
-        applies=lambda settings: bool(settings.database.log_exports),
-        when="database.log_exports is not empty",
+        where=LOG_EXPORTS,
         source="https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html",
     ),
     Interaction(
@@ -465,8 +440,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         resources=("${BackupBucket.Arn}",),
         resource_policy="role",
         role_policy=False,
-        applies=_buckets_destroyed,
-        when='removal.buckets = "destroy"',
+        where=DESTROYED_BUCKETS,
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
     ),
     Interaction(
@@ -478,8 +452,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         resources=("${BackupBucket.Arn}/*",),
         resource_policy="role",
         role_policy=False,
-        applies=_buckets_destroyed,
-        when='removal.buckets = "destroy"',
+        where=DESTROYED_BUCKETS,
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
     ),
     Interaction(
@@ -491,8 +464,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         resources=("${AccessLogsBucket.Arn}",),
         resource_policy="role",
         role_policy=False,
-        applies=_buckets_destroyed,
-        when='removal.buckets = "destroy"',
+        where=DESTROYED_BUCKETS,
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
     ),
     Interaction(
@@ -504,24 +476,11 @@ INTERACTIONS: tuple[Interaction, ...] = (
         resources=("${AccessLogsBucket.Arn}/*",),
         resource_policy="role",
         role_policy=False,
-        applies=_buckets_destroyed,
-        when='removal.buckets = "destroy"',
+        where=DESTROYED_BUCKETS,
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
     ),
-    _function_logs(
-        "prefix-list lookup", "AwsCustomResourceFunction", "AwsCustomResourceRole", _always, "every profile"
-    ),
-    _function_logs(
-        "default security group", "RestrictDefaultSgFunction", "RestrictDefaultSgRole", _always, "every profile"
-    ),
-    _function_logs(
-        "log retention",
-        "LogRetentionFunction",
-        "LogRetentionRole",
-        lambda settings: bool(settings.database.log_exports),
-        "database.log_exports is not empty",
-    ),
-    _function_logs(
-        "bucket emptying", "AutoDeleteFunction", "AutoDeleteRole", _buckets_destroyed, 'removal.buckets = "destroy"'
-    ),
+    _function_logs("prefix-list lookup", "AwsCustomResourceFunction", "AwsCustomResourceRole", ALWAYS),
+    _function_logs("default security group", "RestrictDefaultSgFunction", "RestrictDefaultSgRole", ALWAYS),
+    _function_logs("log retention", "LogRetentionFunction", "LogRetentionRole", LOG_EXPORTS),
+    _function_logs("bucket emptying", "AutoDeleteFunction", "AutoDeleteRole", DESTROYED_BUCKETS),
 )

@@ -1,14 +1,13 @@
 """Alerts topic, dashboard and alarms for the database.
 
-Every alarm links to its section of docs/runbook.md and notifies the alerts topic both when it fires and when it
-clears. The choice of statistic, period, datapoints and missing-data policy for each alarm is explained in the
-runbook's "How the alarms evaluate" section.
+`alarm_specs` says which alarms an instance gets and where their thresholds come from; retail_db/alarms.py builds
+them with the defaults most share. Every alarm links to its runbook section and notifies the alerts topic both
+when it fires and when it clears.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -20,32 +19,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from retail_db.alarms import ABOVE, AT_OR_ABOVE, BELOW, AlarmFactory, AlarmSpec
 from retail_db.config import DatabaseSettings, MonitoringSettings
 from retail_db.instance_classes import GIB, INSTANCE_CLASSES
 from retail_db.runbook import sections
-
-ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
-AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-BELOW = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
-# RDS publishes continuously while the instance runs, so a gap means late metrics or a stopped instance. Keeping the
-# current state neither pages for the gap nor sends a false "OK" while nothing is known.
-IGNORE = cloudwatch.TreatMissingData.IGNORE
-
-
-@dataclass(frozen=True, kw_only=True)
-class AlarmSpec:
-    construct_id: str
-    # The runbook section's anchor, and the alarm name's last part.
-    anchor: str
-    metric_name: str
-    statistic: str
-    period_seconds: int
-    evaluation_periods: int
-    datapoints_to_alarm: int | None
-    comparison: cloudwatch.ComparisonOperator
-    threshold: float
-    missing: cloudwatch.TreatMissingData
-    summary: str
 
 
 def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> list[AlarmSpec]:
@@ -62,33 +39,27 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
             construct_id="HighCPUAlarm",
             anchor="high-cpu",
             metric_name="CPUUtilization",
-            statistic="Average",
             period_seconds=300,
             evaluation_periods=2,
-            datapoints_to_alarm=2,
             comparison=AT_OR_ABOVE,
             threshold=monitoring.cpu_threshold_percent,
-            missing=IGNORE,
             summary=f"CPU utilization is at or above {monitoring.cpu_threshold_percent:g}% for 10 minutes.",
         ),
         AlarmSpec(
             construct_id="LowStorageAlarm",
             anchor="low-storage",
             metric_name="FreeStorageSpace",
-            statistic="Average",
             period_seconds=300,
             evaluation_periods=1,
             datapoints_to_alarm=None,
             comparison=BELOW,
             threshold=monitoring.free_storage_threshold_bytes,
-            missing=IGNORE,
             summary=f"Free storage space is below {monitoring.free_storage_threshold_bytes / GIB:g} GiB.",
         ),
         AlarmSpec(
             construct_id="HighConnectionsAlarm",
             anchor="high-connections",
             metric_name="DatabaseConnections",
-            statistic="Average",
             period_seconds=300,
             evaluation_periods=2,
             datapoints_to_alarm=None,
@@ -109,10 +80,8 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
             statistic="Minimum",
             period_seconds=300,
             evaluation_periods=6,
-            datapoints_to_alarm=6,
             comparison=BELOW,
             threshold=allocated_bytes * monitoring.free_storage_threshold_percent / 100,
-            missing=IGNORE,
             summary=(
                 f"Free storage space has stayed below {monitoring.free_storage_threshold_percent:g}% of the "
                 f"{database.allocated_storage_gib} GiB allocated for 30 minutes."
@@ -124,12 +93,8 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
             anchor="connections-near-limit",
             metric_name="DatabaseConnections",
             statistic="Maximum",
-            period_seconds=60,
-            evaluation_periods=5,
-            datapoints_to_alarm=5,
             comparison=AT_OR_ABOVE,
             threshold=connections_near_limit,
-            missing=IGNORE,
             summary=(
                 f"Database connections are at or above {connections_near_limit}, "
                 f"{monitoring.connections_threshold_percent:g}% of max_connections ({connection_limit}) "
@@ -140,13 +105,9 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
             construct_id="LowFreeableMemoryAlarm",
             anchor="low-freeable-memory",
             metric_name="FreeableMemory",
-            statistic="Average",
-            period_seconds=60,
             evaluation_periods=15,
-            datapoints_to_alarm=15,
             comparison=BELOW,
             threshold=instance.memory_bytes * monitoring.freeable_memory_threshold_percent / 100,
-            missing=IGNORE,
             summary=(
                 f"Freeable memory has stayed below {monitoring.freeable_memory_threshold_percent:g}% of the "
                 f"{instance.memory_gib:g} GiB of {instance.name} for 15 minutes."
@@ -158,12 +119,8 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
             anchor="high-read-latency",
             metric_name="ReadLatency",
             statistic="p90",
-            period_seconds=60,
-            evaluation_periods=5,
-            datapoints_to_alarm=5,
             comparison=ABOVE,
             threshold=monitoring.read_latency_threshold_ms / 1000,
-            missing=IGNORE,
             summary=f"p90 read latency is above {monitoring.read_latency_threshold_ms:g} ms for 5 minutes.",
         ),
         AlarmSpec(
@@ -171,25 +128,17 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
             anchor="high-write-latency",
             metric_name="WriteLatency",
             statistic="p90",
-            period_seconds=60,
-            evaluation_periods=5,
-            datapoints_to_alarm=5,
             comparison=ABOVE,
             threshold=monitoring.write_latency_threshold_ms / 1000,
-            missing=IGNORE,
             summary=f"p90 write latency is above {monitoring.write_latency_threshold_ms:g} ms for 5 minutes.",
         ),
         AlarmSpec(
             construct_id="HighDiskQueueDepthAlarm",
             anchor="high-disk-queue-depth",
             metric_name="DiskQueueDepth",
-            statistic="Average",
-            period_seconds=60,
             evaluation_periods=15,
-            datapoints_to_alarm=15,
             comparison=ABOVE,
             threshold=monitoring.disk_queue_depth_threshold,
-            missing=IGNORE,
             summary=(
                 f"More than {monitoring.disk_queue_depth_threshold:g} I/O requests have been waiting for storage "
                 "on average for 15 minutes."
@@ -199,13 +148,9 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
             construct_id="HighDBLoadAlarm",
             anchor="high-db-load",
             metric_name="DBLoad",
-            statistic="Average",
-            period_seconds=60,
             evaluation_periods=15,
-            datapoints_to_alarm=15,
             comparison=ABOVE,
             threshold=db_load,
-            missing=IGNORE,
             summary=(
                 f"Average active sessions (DBLoad) have stayed above {db_load:g} "
                 f"({monitoring.db_load_threshold_per_vcpu:g} per vCPU of {instance.name}) for 15 minutes."
@@ -219,10 +164,8 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
             statistic="Maximum",
             period_seconds=300,
             evaluation_periods=1,
-            datapoints_to_alarm=1,
             comparison=ABOVE,
             threshold=monitoring.transaction_ids_threshold,
-            missing=IGNORE,
             summary=(
                 f"The oldest unfrozen transaction ID is more than {monitoring.transaction_ids_threshold:,} "
                 "transactions old: vacuum is not keeping up and wraparound would stop all writes."
@@ -240,10 +183,8 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
                 statistic="Minimum",
                 period_seconds=300,
                 evaluation_periods=2,
-                datapoints_to_alarm=2,
                 comparison=BELOW,
                 threshold=credits,
-                missing=IGNORE,
                 summary=(
                     f"The CPU credit balance is below {credits:g}, {monitoring.cpu_credit_balance_threshold_percent:g}%"
                     f" of the {instance.max_cpu_credit_balance} a {instance.name} can hold, for 10 minutes."
@@ -263,10 +204,8 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
                     statistic="Minimum",
                     period_seconds=300,
                     evaluation_periods=2,
-                    datapoints_to_alarm=2,
                     comparison=BELOW,
                     threshold=monitoring.ebs_balance_threshold_percent,
-                    missing=IGNORE,
                     summary=(
                         f"The instance's EBS {what} burst balance is below "
                         f"{monitoring.ebs_balance_threshold_percent:g}% for 10 minutes."
@@ -357,26 +296,14 @@ class Monitoring(Construct):
                 return f"{settings.runbook_url}#{anchor}"
             return f'{dashboard_url} (section "{runbook[anchor].title}")'
 
-        action = cloudwatch_actions.SnsAction(self.alert_topic)
-        self.alarms: dict[str, cloudwatch.Alarm] = {}
-        for spec in specs:
-            alarm = cloudwatch.Alarm(
-                self,
-                spec.construct_id,
-                alarm_name=f"{self.alarm_name_prefix}{spec.anchor}",
-                metric=database.metric(
-                    spec.metric_name, statistic=spec.statistic, period=Duration.seconds(spec.period_seconds)
-                ),
-                threshold=spec.threshold,
-                comparison_operator=spec.comparison,
-                evaluation_periods=spec.evaluation_periods,
-                datapoints_to_alarm=spec.datapoints_to_alarm,
-                treat_missing_data=spec.missing,
-                alarm_description=f"{spec.summary} Runbook: {runbook_link(spec.anchor)}",
-            )
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
-            self.alarms[spec.construct_id] = alarm
+        factory = AlarmFactory(
+            self,
+            database=database,
+            name_prefix=self.alarm_name_prefix,
+            action=cloudwatch_actions.SnsAction(self.alert_topic),
+            runbook_link=runbook_link,
+        )
+        self.alarms = {spec.construct_id: factory.add(spec) for spec in specs}
 
         instance = INSTANCE_CLASSES[database_settings.instance_class]
         self.dashboard = cloudwatch.Dashboard(self, "DatabaseDashboard", dashboard_name=dashboard_name)

@@ -45,7 +45,7 @@ def render() -> str:
     lines = [HEADER.format(packs=", ".join(f"`{pack}`" for pack in PACKS)), "## Acknowledgements per profile", ""]
     lines += ["| profile | acknowledgements | rule and resource pairs |", "| --- | --- | --- |"]
     for settings in profiles:
-        applying = [a for a in ACKNOWLEDGEMENTS if a.applies(settings)]
+        applying = [a for a in ACKNOWLEDGEMENTS if a.where.holds(settings)]
         pairs = sum(len(a.rules) * len(a.resources) for a in applying)
         lines.append(f"| {settings.profile} | {len(applying)} | {pairs} |")
     lines += ["", "## Acknowledgements", "", "| rules | resources | profiles | reason |", "| --- | --- | --- | --- |"]
@@ -54,10 +54,10 @@ def render() -> str:
 
 
 def _row(acknowledgement: Acknowledgement, profiles: list[Settings]) -> str:
-    names = [s.profile for s in profiles if acknowledgement.applies(s)]
+    names = [s.profile for s in profiles if acknowledgement.where.holds(s)]
     rules = "<br>".join(f"`{rule}`" for rule in acknowledgement.rules)
     resources = "<br>".join(f"`{resource}`" for resource in acknowledgement.resources)
-    where = f"{', '.join(names) or 'none'} ({acknowledgement.when})"
+    where = f"{', '.join(names) or 'none'} ({acknowledgement.where.text})"
     return f"| {rules} | {resources} | {where} | {acknowledgement.reason} |"
 
 

@@ -347,7 +347,7 @@ def render_doc() -> str:
             role_side,
             conditions or "-",
             wiring or "-",
-            interaction.when,
+            interaction.where.text,
             f"[AWS docs]({interaction.source})",
         ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")

@@ -28,7 +28,7 @@ def test_every_acknowledgement_names_rules_resources_and_a_reason() -> None:
     for acknowledgement in ACKNOWLEDGEMENTS:
         assert acknowledgement.rules and acknowledgement.resources, acknowledgement
         assert len(acknowledgement.reason.split()) >= 12, f"give a reason: {acknowledgement}"
-        assert acknowledgement.when.strip(), acknowledgement
+        assert acknowledgement.where.text.strip(), acknowledgement
         for rule in acknowledgement.rules:
             assert rule.split("-", 1)[0] in PACKS, f"{rule} belongs to none of {', '.join(PACKS)}"
 
@@ -55,7 +55,7 @@ def test_every_acknowledgement_that_applies_is_used(report: dict[str, Any], prof
     expected = {
         (rule, resource)
         for acknowledgement in ACKNOWLEDGEMENTS
-        if acknowledgement.applies(settings)
+        if acknowledgement.where.holds(settings)
         for rule in acknowledgement.rules
         for resource in acknowledgement.resources
     }
@@ -74,7 +74,7 @@ def test_every_acknowledgement_that_applies_is_used(report: dict[str, Any], prof
 )
 def test_prod_implements_what_it_must_not_acknowledge(rule: str) -> None:
     prod = load_settings(environment_suffix="prod", profile="prod")
-    assert not [a for a in ACKNOWLEDGEMENTS if a.applies(prod) and any(r.endswith(rule) for r in a.rules)]
+    assert not [a for a in ACKNOWLEDGEMENTS if a.where.holds(prod) and any(r.endswith(rule) for r in a.rules)]
 
 
 def test_prod_replicates_the_backup_bucket() -> None:
@@ -82,7 +82,7 @@ def test_prod_replicates_the_backup_bucket() -> None:
     assert not [
         a
         for a in ACKNOWLEDGEMENTS
-        if a.applies(prod)
+        if a.where.holds(prod)
         and "BackupStack/DatabaseBackupBucket/Resource" in a.resources
         and any(r.endswith("S3BucketReplicationEnabled") for r in a.rules)
     ]

@@ -22,7 +22,7 @@ CASES = [
     pytest.param(profile, interaction, id=f"{profile}-{interaction.name}")
     for profile in PROFILES
     for interaction in INTERACTIONS
-    if interaction.applies(load_settings(environment_suffix=profile, profile=profile))
+    if interaction.where.holds(load_settings(environment_suffix=profile, profile=profile))
 ]
 
 

@@ -1,0 +1,79 @@
+"""One factory for every alarm, after cdk-monitoring-constructs' AlarmFactory: defaults in one place, each alarm
+named with the stack's prefix, notifying one action on ALARM and OK, and ending its description with its runbook link.
+
+The choice of statistic, period, datapoints and missing-data policy is explained in the runbook's "How the alarms
+evaluate" section; the defaults below are what most alarms use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_rds as rds
+from constructs import Construct
+
+ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+BELOW = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+# RDS publishes continuously while the instance runs, so a gap means late metrics or a stopped instance. Keeping the
+# current state neither pages for the gap nor sends a false "OK" while nothing is known.
+IGNORE = cloudwatch.TreatMissingData.IGNORE
+# datapoints_to_alarm: every evaluated period must breach (M of M), the default.
+EVERY_PERIOD = -1
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmSpec:
+    construct_id: str
+    anchor: str
+    """The runbook section's anchor, and the alarm name's last part."""
+    metric_name: str
+    comparison: cloudwatch.ComparisonOperator
+    threshold: float
+    summary: str
+    statistic: str = "Average"
+    period_seconds: int = 60
+    evaluation_periods: int = 5
+    datapoints_to_alarm: int | None = EVERY_PERIOD
+    """EVERY_PERIOD (M of M), a number, or None to leave it unset as the reference's alarms do."""
+    missing: cloudwatch.TreatMissingData = IGNORE
+
+
+class AlarmFactory:
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        database: rds.IDatabaseInstance,
+        name_prefix: str,
+        action: cloudwatch.IAlarmAction,
+        runbook_link: Callable[[str], str],
+    ) -> None:
+        self.scope = scope
+        self.database = database
+        self.name_prefix = name_prefix
+        self.action = action
+        self.runbook_link = runbook_link
+
+    def add(self, spec: AlarmSpec) -> cloudwatch.Alarm:
+        datapoints = spec.evaluation_periods if spec.datapoints_to_alarm == EVERY_PERIOD else spec.datapoints_to_alarm
+        alarm = cloudwatch.Alarm(
+            self.scope,
+            spec.construct_id,
+            alarm_name=f"{self.name_prefix}{spec.anchor}",
+            metric=self.database.metric(
+                spec.metric_name, statistic=spec.statistic, period=Duration.seconds(spec.period_seconds)
+            ),
+            threshold=spec.threshold,
+            comparison_operator=spec.comparison,
+            evaluation_periods=spec.evaluation_periods,
+            datapoints_to_alarm=datapoints,
+            treat_missing_data=spec.missing,
+            alarm_description=f"{spec.summary} Runbook: {self.runbook_link(spec.anchor)}",
+        )
+        alarm.add_alarm_action(self.action)
+        alarm.add_ok_action(self.action)
+        return alarm
