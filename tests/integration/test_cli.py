@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from retail_db.config import load_profiles
+from tests.logical_ids import DB
 from tools import paths
 from tools.synth import synthesize_profiles, template_path
 
@@ -26,7 +27,7 @@ def outdir() -> Path:
 def test_the_assembly_holds_one_stack_per_profile(outdir: Path, profile: str) -> None:
     stack_name = f"TapStack{profile}"
     template = json.loads(template_path(profile).read_text())
-    assert template["Resources"]["DatabaseStackRetailDatabase2766202D"]["Type"] == "AWS::RDS::DBInstance"
+    assert template["Resources"][DB]["Type"] == "AWS::RDS::DBInstance"
     stack = json.loads((outdir / "manifest.json").read_text())["artifacts"][stack_name]
     assert stack["type"] == "aws:cloudformation:stack"
     # The manifest names the CloudFormation stack only when it differs from the artifact ID.

@@ -11,11 +11,9 @@ import pytest
 
 from retail_db.tap_stack import TapStack
 from tests.helpers import Template
+from tests.logical_ids import CPU_ALARM, DB
 from tools.plan import Action, Plan, compare
 from tools.synth import build_stack, without_cdk_metadata
-
-DB = "DatabaseStackRetailDatabase2766202D"
-CPU_ALARM = "MonitoringStackHighCPUAlarm5FB87AFB"
 
 
 def template_of(stack: TapStack) -> Template:

@@ -21,6 +21,11 @@ from typing import Any
 import pytest
 
 import tools.plan.__main__ as plan_module
+from tests.logical_ids import BACKUP_BUCKET as BUCKET
+from tests.logical_ids import CPU_ALARM as ALARM
+from tests.logical_ids import DATABASE_KEY as KEY
+from tests.logical_ids import DATABASE_KEY_ALIAS as KEY_ALIAS
+from tests.logical_ids import DB, TOPIC
 from tools.plan import Action, MissingBaselineError, Plan, compare
 from tools.plan.__main__ import main
 from tools.synth import without_cdk_metadata
@@ -28,12 +33,6 @@ from tools.synth import without_cdk_metadata
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference-TapStackdev.template.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-DB = "DatabaseStackRetailDatabase2766202D"
-BUCKET = "BackupStackDatabaseBackupBucketEA463785"
-KEY = "DatabaseStackDatabaseEncryptionKeyF4AE9194"
-KEY_ALIAS = "DatabaseStackDatabaseEncryptionKeyAlias56E765E6"
-ALARM = "MonitoringStackHighCPUAlarm5FB87AFB"
-TOPIC = "MonitoringStackDatabaseAlerts7192419E"
 RENAMED_DB = "DatabaseStackRetailDb0123ABCD"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.logical_ids import DB
 from tools.synth import cdk_json_context
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,5 +207,5 @@ def test_a_valid_profile_still_synthesizes(tmp_path: Path) -> None:
     result = run_app(tmp_path, {"environmentSuffix": "pr123", "profile": "staging"})
     assert result.returncode == 0, result.stderr
     template = json.loads((tmp_path / "out" / "TapStackpr123.template.json").read_text())
-    db = template["Resources"]["DatabaseStackRetailDatabase2766202D"]["Properties"]
+    db = template["Resources"][DB]["Properties"]
     assert (db["DBInstanceClass"], db["MultiAZ"]) == ("db.m7g.large", True)

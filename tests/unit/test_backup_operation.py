@@ -7,9 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.helpers import Template, props, resource
-
-SOURCE = "BackupStackDatabaseBackupBucketEA463785"
-REPLICA = "BackupStackBackupReplicaBucket9CA9F542"
+from tests.logical_ids import BACKUP_BUCKET as SOURCE
+from tests.logical_ids import REPLICA_BUCKET as REPLICA
 
 
 @pytest.mark.parametrize("profile", ["staging", "prod"])

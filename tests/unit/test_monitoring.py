@@ -20,10 +20,9 @@ from retail_db.instance_classes import INSTANCE_CLASSES
 from retail_db.monitoring import alarm_specs
 from retail_db.runbook import sections
 from tests.helpers import Template, props, resource, resources
+from tests.logical_ids import DB, TOPIC
 from tools.interactions import render
 
-DB = "DatabaseStackRetailDatabase2766202D"
-TOPIC = "MonitoringStackDatabaseAlerts7192419E"
 GIB = 2**30
 PROFILES = ("dev", "staging", "prod")
 

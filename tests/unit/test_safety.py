@@ -9,25 +9,31 @@ import pytest
 
 from retail_db.config import load_profiles
 from tests.helpers import Template, resource, resources
+from tests.logical_ids import (
+    ACCESS_LOGS_BUCKET,
+    ALERTS_KEY,
+    BACKUP_BUCKET,
+    BACKUP_KEY,
+    DATABASE_KEY,
+    DB,
+    FLOW_LOG_GROUP,
+    FLOW_LOG_KEY,
+    REPLICA_BUCKET,
+    SECRET,
+    SUBNET_1,
+    SUBNET_2,
+    SUBNET_GROUP,
+    VAULT,
+    VPC,
+)
 from tools.plan import STATEFUL_TYPES
 from tools.synth import synthesize_profiles
 
-DB = "DatabaseStackRetailDatabase2766202D"
-DATABASE_KEY = "DatabaseStackDatabaseEncryptionKeyF4AE9194"
-SECRET = "DatabaseStackDatabaseCredentials957DC173"
-BACKUP_BUCKET = "BackupStackDatabaseBackupBucketEA463785"
-ACCESS_LOGS_BUCKET = "BackupStackAccessLogsBucketF963089F"
-REPLICA_BUCKET = "BackupStackBackupReplicaBucket9CA9F542"
-BACKUP_KEY = "BackupStackBackupEncryptionKeyFDB50525"
-FLOW_LOG_KEY = "NetworkStackFlowLogKey7D46EB3E"
-ALERTS_KEY = "MonitoringStackAlertsKeyEB8A747C"
-VAULT = "BackupStackBackupVaultD7A0FDAE"
-
 PLACEMENT = {
-    "NetworkStackRetailVPCD095F414",
-    "NetworkStackRetailVPCdatabaseSubnet1Subnet07C73300",
-    "NetworkStackRetailVPCdatabaseSubnet2SubnetB6D05743",
-    "DatabaseStackDatabaseSubnetGroupF687ACC5",
+    VPC,
+    SUBNET_1,
+    SUBNET_2,
+    SUBNET_GROUP,
 }
 COMMON = {DB, DATABASE_KEY, BACKUP_BUCKET, ACCESS_LOGS_BUCKET, BACKUP_KEY, FLOW_LOG_KEY, ALERTS_KEY, *PLACEMENT}
 # The secret exists only with credentials = "secret"; with "managed", RDS owns the master user's secret.
@@ -70,7 +76,7 @@ POLICIES = {
         ACCESS_LOGS_BUCKET: "Retain",
         REPLICA_BUCKET: "Retain",
         VAULT: "Retain",
-        "NetworkStackFlowLogGroupF9F027C3": "Retain",
+        FLOW_LOG_GROUP: "Retain",
     },
     "ephemeral": {
         DB: "Delete",
@@ -80,7 +86,7 @@ POLICIES = {
         ALERTS_KEY: "Delete",
         BACKUP_BUCKET: "Delete",
         ACCESS_LOGS_BUCKET: "Delete",
-        "NetworkStackFlowLogGroupF9F027C3": "Delete",
+        FLOW_LOG_GROUP: "Delete",
     },
 }
 

@@ -6,16 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match
 
-from tests.helpers import Template, props, resource, resources, tags
-
-DB = "DatabaseStackRetailDatabase2766202D"
-KEY = "DatabaseStackDatabaseEncryptionKeyF4AE9194"
-SECRET = "DatabaseStackDatabaseCredentials957DC173"
-BUCKET = "BackupStackDatabaseBackupBucketEA463785"
-TOPIC = "MonitoringStackDatabaseAlerts7192419E"
-SECURITY_GROUP = "NetworkStackDatabaseSecurityGroupEFDDC955"
-VPC = "NetworkStackRetailVPCD095F414"
+from tests.helpers import Template, assertions, props, resource, resources, tags
+from tests.logical_ids import BACKUP_BUCKET as BUCKET
+from tests.logical_ids import CPU_ALARM, DB, SECRET, SECURITY_GROUP, SUBNET_GROUP, TOPIC, VPC
+from tests.logical_ids import DATABASE_KEY as KEY
 
 
 def test_reference_logical_ids_are_kept(dev_template: Template, reference_template: Template) -> None:
@@ -54,17 +50,24 @@ def test_s3_gateway_endpoint_serves_both_isolated_route_tables(dev_template: Tem
 
 
 def test_security_group_allows_postgres_from_vpc_only(dev_template: Template) -> None:
-    group = resource(dev_template, SECURITY_GROUP)["Properties"]
-    assert group["SecurityGroupIngress"] == [
+    template = assertions(dev_template)
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroup",
         {
-            "CidrIp": "10.2.0.0/16",
-            "Description": "Allow PostgreSQL access from within VPC",
-            "FromPort": 5432,
-            "IpProtocol": "tcp",
-            "ToPort": 5432,
-        }
-    ]
-    assert not resources(dev_template, "AWS::EC2::SecurityGroupIngress")
+            "SecurityGroupIngress": Match.exact(
+                [
+                    {
+                        "CidrIp": "10.2.0.0/16",
+                        "Description": "Allow PostgreSQL access from within VPC",
+                        "FromPort": 5432,
+                        "IpProtocol": "tcp",
+                        "ToPort": 5432,
+                    }
+                ]
+            )
+        },
+    )
+    template.resource_count_is("AWS::EC2::SecurityGroupIngress", 0)
 
 
 def test_security_group_egress_is_https_to_the_s3_prefix_list_only(dev_template: Template) -> None:
@@ -138,13 +141,13 @@ def test_subnet_group_uses_the_isolated_subnets(dev_template: Template) -> None:
         ("EnableCloudwatchLogsExports", ["postgresql", "upgrade"]),
         ("DatabaseInsightsMode", "standard"),
         ("CopyTagsToSnapshot", True),
-        ("DBSubnetGroupName", {"Ref": "DatabaseStackDatabaseSubnetGroupF687ACC5"}),
+        ("DBSubnetGroupName", {"Ref": SUBNET_GROUP}),
         ("DBParameterGroupName", {"Ref": "DatabaseStackParameterGroup9C4CB394"}),
         ("VPCSecurityGroups", [{"Fn::GetAtt": [SECURITY_GROUP, "GroupId"]}]),
     ],
 )
 def test_database_instance_property(dev_template: Template, name: str, value: Any) -> None:
-    assert resource(dev_template, DB)["Properties"][name] == value
+    assertions(dev_template).has_resource_properties("AWS::RDS::DBInstance", {name: Match.exact(value)})
 
 
 def test_database_engine_is_a_supported_postgres_16(dev_template: Template) -> None:
@@ -270,7 +273,7 @@ def test_dashboard_has_the_four_reference_widgets(dev_template: Template) -> Non
     ("alarm_id", "expected"),
     [
         (
-            "MonitoringStackHighCPUAlarm5FB87AFB",
+            CPU_ALARM,
             {
                 "MetricName": "CPUUtilization",
                 "Threshold": 80,
