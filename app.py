@@ -64,7 +64,7 @@ def main() -> int:
     import aws_cdk as cdk
 
     from retail_db.compliance import acknowledge, add_packs
-    from retail_db.tap_stack import TapStack
+    from retail_db.stack import RetailDatabasePlatform
 
     app = cdk.App()
     add_packs(app)
@@ -76,7 +76,7 @@ def main() -> int:
         else cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
     )
     for environment_suffix, settings in stacks:
-        stack = TapStack(
+        stack = RetailDatabasePlatform(
             app,
             f"TapStack{environment_suffix}",
             settings=settings,

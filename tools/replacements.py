@@ -16,7 +16,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from retail_db.config import Settings, load_profiles, load_settings, parse_settings
-from retail_db.tap_stack import TapStack
+from retail_db.stack import RetailDatabasePlatform
 from tools.plan import Action, compare
 from tools.synth import cdk_json_context
 
@@ -58,7 +58,7 @@ def changed(path: str, value: Any) -> Settings:
 
 def synthesize(settings: Settings, suffix: str, directory: Path) -> Path:
     app = cdk.App(context={**cdk_json_context(), "environmentSuffix": suffix})
-    stack = TapStack(app, f"TapStack{suffix}", settings=settings, environment_suffix=suffix)
+    stack = RetailDatabasePlatform(app, f"TapStack{suffix}", settings=settings, environment_suffix=suffix)
     template = app.synth().get_stack_by_name(stack.stack_name).template
     path = directory / f"{suffix}-{len(list(directory.iterdir()))}.json"
     path.write_text(json.dumps(template))

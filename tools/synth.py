@@ -24,7 +24,7 @@ from retail_db.config import load_profiles, load_settings
 from tools import paths
 
 if TYPE_CHECKING:
-    from retail_db.tap_stack import TapStack
+    from retail_db.stack import RetailDatabasePlatform
 
 FINGERPRINT = paths.PROFILES_OUT / "fingerprint"
 # What a synthesis depends on. The runbook is copied into the dashboard.
@@ -127,14 +127,16 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-def build_stack(*, environment_suffix: str = "dev", profile: str | None = None) -> TapStack:
+def build_stack(*, environment_suffix: str = "dev", profile: str | None = None) -> RetailDatabasePlatform:
     import aws_cdk as cdk
 
-    from retail_db.tap_stack import TapStack
+    from retail_db.stack import RetailDatabasePlatform
 
     app = cdk.App(context={**cdk_json_context(), "environmentSuffix": environment_suffix})
     settings = load_settings(environment_suffix=environment_suffix, profile=profile)
-    return TapStack(app, f"TapStack{environment_suffix}", settings=settings, environment_suffix=environment_suffix)
+    return RetailDatabasePlatform(
+        app, f"TapStack{environment_suffix}", settings=settings, environment_suffix=environment_suffix
+    )
 
 
 @dataclass(frozen=True)

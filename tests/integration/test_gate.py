@@ -9,19 +9,19 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from retail_db.tap_stack import TapStack
+from retail_db.stack import RetailDatabasePlatform
 from tests.helpers import Template
 from tests.logical_ids import CPU_ALARM, DB
 from tools.plan import Action, Plan, compare
 from tools.synth import build_stack, without_cdk_metadata
 
 
-def template_of(stack: TapStack) -> Template:
+def template_of(stack: RetailDatabasePlatform) -> Template:
     synthesized: Template = cdk.App.of(stack).synth().get_stack_by_name(stack.stack_name).template  # type: ignore[union-attr]
     return synthesized
 
 
-def cfn(stack: TapStack, *path: str) -> cdk.CfnResource:
+def cfn(stack: RetailDatabasePlatform, *path: str) -> cdk.CfnResource:
     child = stack.node.find_child(path[0])
     for name in path[1:]:
         child = child.node.find_child(name)
@@ -38,8 +38,8 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, dev_template: Template) -
 
 
 @pytest.fixture
-def plan_for(baseline: Path, tmp_path: Path) -> Callable[[Callable[[TapStack], None]], Plan]:
-    def run(change: Callable[[TapStack], None]) -> Plan:
+def plan_for(baseline: Path, tmp_path: Path) -> Callable[[Callable[[RetailDatabasePlatform], None]], Plan]:
+    def run(change: Callable[[RetailDatabasePlatform], None]) -> Plan:
         stack = build_stack(environment_suffix="dev")
         change(stack)
         path = tmp_path / "new.template.json"

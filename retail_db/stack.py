@@ -1,4 +1,8 @@
-"""TapStack: composes the network, backup, database and monitoring constructs. No resources of its own."""
+"""The retail database platform: one stack composing the network, backup, database and monitoring constructs.
+
+Its construct ID and stack name stay `TapStack<suffix>`, the reference design's: logical IDs and drop-in replacement of
+a stack deployed from the reference depend on them. It has no resources of its own.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from retail_db.removal import apply_stack_wide
 APPLICATION_TAG = "RetailDatabase"
 
 
-class TapStack(Stack):
+class RetailDatabasePlatform(Stack):
     def __init__(
         self,
         scope: Construct,
