@@ -1,4 +1,5 @@
-"""`make replacements`: which settings the change gate blocks, as reported by the gate itself.
+"""`make replacements`: which settings the change gate blocks, as reported by the gate itself, into
+docs/change-safety.md.
 
 Each row changes one setting of the dev profile (or the suffix), synthesizes, and runs the gate against the
 unchanged dev synthesis. The verdicts come from the CDK's template diff; only the list of changes to try is ours.
@@ -17,6 +18,8 @@ import aws_cdk as cdk
 
 from retail_db.config import Settings, load_profiles, load_settings, parse_settings
 from retail_db.stack import RetailDatabasePlatform
+from tools import paths
+from tools.docs import change_safety
 from tools.plan import Action, compare
 from tools.synth import cdk_json_context
 
@@ -75,8 +78,10 @@ def verdict(baseline: Path, template: Path) -> tuple[str, str]:
 
 def main() -> int:
     dev = load_settings(environment_suffix="dev")
-    print("| setting (dev) | changed to | gate | stateful resources replaced or removed |")
-    print("| --- | --- | --- | --- |")
+    rows = [
+        "| setting (dev) | changed to | gate | stateful resources replaced or removed |",
+        "| --- | --- | --- | --- |",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         baseline = synthesize(dev, "dev", directory)
@@ -87,7 +92,11 @@ def main() -> int:
                 settings = changed(path, value)
                 template = synthesize(settings, "dev", directory)
             gate, detail = verdict(baseline, template)
-            print(f"| `{path}` | `{json.dumps(value)}` | {gate} | {detail} |")
+            rows.append(f"| `{path}` | `{json.dumps(value)}` | {gate} | {detail} |")
+    table = "\n".join(rows)
+    print(table)
+    change_safety.DOC.write_text(change_safety.render(table))
+    print(f"wrote {change_safety.DOC.relative_to(paths.ROOT)}")
     return 0
 
 

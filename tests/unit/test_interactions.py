@@ -14,7 +14,7 @@ import pytest
 
 from retail_db.config import load_profiles, load_settings
 from retail_db.interactions import INTERACTIONS, RESOURCES, Interaction
-from tools.interactions import DOC, Checker, remove, render, render_doc
+from tools.interactions import Checker, remove, render
 from tools.synth import Synthesis
 
 PROFILES = sorted(load_profiles())
@@ -98,7 +98,3 @@ def test_alarm_grants_name_this_account_and_this_stacks_alarms(synthesis: Callab
         if body["Type"] == "AWS::CloudWatch::Alarm"
     ]
     assert alarm_names and all(name.startswith("retail-db-prod-") for name in alarm_names)
-
-
-def test_committed_interactions_doc_is_generated() -> None:
-    assert DOC.read_text() == render_doc(), "run `python -m tools.interactions` and commit docs/interactions.md"
