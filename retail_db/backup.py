@@ -122,7 +122,7 @@ class Backup(Construct):
         )
 
     def _dump_lifecycle_rules(self) -> list[s3.LifecycleRule]:
-        """Dumps move to cheaper storage as they age and expire after a year; so do their old versions."""
+        """Dumps move to cheaper storage as they age and expire after dump_expiry_days; so do their old versions."""
         return [
             s3.LifecycleRule(
                 id="DeleteOldBackups",
@@ -131,7 +131,7 @@ class Backup(Construct):
                     s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=Duration.days(30)),
                     s3.Transition(storage_class=s3.StorageClass.GLACIER, transition_after=Duration.days(90)),
                 ],
-                expiration=Duration.days(365),
+                expiration=Duration.days(self.settings.dump_expiry_days),
             ),
             s3.LifecycleRule(
                 id="CleanupIncompleteMultipartUploads",

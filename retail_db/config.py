@@ -232,6 +232,11 @@ class BackupSettings(_Model):
         "Days an overwritten or deleted dump's old version is kept.", "at least 1", ge=1
     )
     access_log_retention_days: int = setting("Days S3 server access logs are kept.", "at least 1", ge=1)
+    dump_expiry_days: int = setting(
+        "Days a dump stays in the backup bucket and its replica before it expires.",
+        "at least 180: dumps move to Glacier Flexible Retrieval at 90 days, which bills 90 days at least",
+        ge=180,
+    )
     replication: bool = setting(
         "Whether a replica bucket in the same account and region keeps a second copy.", "true or false"
     )
