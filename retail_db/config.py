@@ -66,6 +66,11 @@ def setting(description: str, rule: str, **constraints: Any) -> Any:
     return Field(description=description, json_schema_extra={RULE_KEY: rule}, **constraints)
 
 
+def share(description: str) -> Any:
+    """A percentage an alarm watches from below: 100 would keep it in alarm for good."""
+    return setting(description, "above 0, below 100", gt=0, lt=100)
+
+
 class ConfigError(ValueError):
     """A setting that breaks a rule. ``str()`` is the one-line message shown to the user."""
 
@@ -274,8 +279,8 @@ class MonitoringSettings(_Model):
     )
     # The thresholds below are shares of what the instance class and allocation provide, so that they follow
     # a change of class or storage without an edit here.
-    free_storage_threshold_percent: float = setting(
-        "LowStorageShareAlarm: free storage below this share of the allocation.", "above 0, below 100", gt=0, lt=100
+    free_storage_threshold_percent: float = share(
+        "LowStorageShareAlarm: free storage below this share of the allocation."
     )
     connections_threshold_percent: float = setting(
         "ConnectionsNearLimitAlarm: peak connections at or above this share of max_connections.",
@@ -283,26 +288,17 @@ class MonitoringSettings(_Model):
         gt=0,
         le=100,
     )
-    freeable_memory_threshold_percent: float = setting(
-        "LowFreeableMemoryAlarm: freeable memory below this share of the class's memory.",
-        "above 0, below 100",
-        gt=0,
-        lt=100,
+    freeable_memory_threshold_percent: float = share(
+        "LowFreeableMemoryAlarm: freeable memory below this share of the class's memory."
     )
     db_load_threshold_per_vcpu: float = setting(
         "HighDBLoadAlarm: average active sessions above this many per vCPU.", "above 0", gt=0
     )
-    cpu_credit_balance_threshold_percent: float = setting(
-        "LowCPUCreditBalanceAlarm (burstable classes): credits below this share of the maximum balance.",
-        "above 0, below 100",
-        gt=0,
-        lt=100,
+    cpu_credit_balance_threshold_percent: float = share(
+        "LowCPUCreditBalanceAlarm (burstable classes): credits below this share of the maximum balance."
     )
-    ebs_balance_threshold_percent: float = setting(
-        "LowEBS*BalanceAlarm (classes with burst EBS bandwidth): burst balance below.",
-        "above 0, below 100",
-        gt=0,
-        lt=100,
+    ebs_balance_threshold_percent: float = share(
+        "LowEBS*BalanceAlarm (classes with burst EBS bandwidth): burst balance below."
     )
     read_latency_threshold_ms: float = setting("HighReadLatencyAlarm: p90 read latency above.", "above 0", gt=0)
     write_latency_threshold_ms: float = setting("HighWriteLatencyAlarm: p90 write latency above.", "above 0", gt=0)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from retail_db.config import ALWAYS, When
 
@@ -124,6 +124,75 @@ def _function_logs(what: str, function: str, role: str, where: When) -> Interact
     )
 
 
+def _replication(
+    *,
+    name: str,
+    actions: tuple[str, ...],
+    target: str,
+    resources: tuple[str, ...],
+    source: str = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html",
+    **more: Any,
+) -> Interaction:
+    """S3 replicates the backup bucket to its replica through the replication role."""
+    return Interaction(
+        name=name,
+        service="s3.amazonaws.com",
+        role="ReplicationRole",
+        actions=actions,
+        target=target,
+        resources=resources,
+        where=When("backup.replication", True),
+        source=source,
+        **more,
+    )
+
+
+def _access_logs(bucket: str, prefix: str, where: When) -> Interaction:
+    """The S3 logging service writes a bucket's access logs under its prefix, for that bucket of this account only."""
+    return Interaction(
+        name=f"S3 server access logging writes {bucket}'s logs",
+        service="logging.s3.amazonaws.com",
+        actions=("s3:PutObject",),
+        target="AccessLogsBucket",
+        resources=(f"${{AccessLogsBucket.Arn}}/{prefix}/*",),
+        resource_policy="service",
+        conditions={
+            "ArnLike": {"aws:SourceArn": f"${{{bucket}.Arn}}"},
+            "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+        },
+        wiring=(Wire(bucket, "LoggingConfiguration.DestinationBucketName", "${AccessLogsBucket}"),),
+        where=where,
+        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html",
+    )
+
+
+def _emptied_before_deletion(bucket: str) -> tuple[Interaction, Interaction]:
+    """CDK's auto-delete function lists, locks and empties a bucket; the bucket policy alone grants it."""
+    common: dict[str, Any] = {
+        "service": "lambda.amazonaws.com",
+        "role": "AutoDeleteRole",
+        "target": bucket,
+        "resource_policy": "role",
+        "role_policy": False,
+        "where": DESTROYED_BUCKETS,
+        "source": "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
+    }
+    return (
+        Interaction(
+            name=f"Custom resource: lists and locks {bucket} before deletion",
+            actions=("s3:ListBucket", "s3:PutBucketPolicy"),
+            resources=(f"${{{bucket}.Arn}}",),
+            **common,
+        ),
+        Interaction(
+            name=f"Custom resource: empties {bucket} before deletion",
+            actions=("s3:DeleteObject", "s3:DeleteObjectVersion"),
+            resources=(f"${{{bucket}.Arn}}/*",),
+            **common,
+        ),
+    )
+
+
 INTERACTIONS: tuple[Interaction, ...] = (
     Interaction(
         name="Alarms notify the alerts topic",
@@ -223,41 +292,27 @@ INTERACTIONS: tuple[Interaction, ...] = (
         resource_policy="account",
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html",
     ),
-    Interaction(
+    _replication(
         name="S3 replication reads the backup bucket's replication configuration",
-        service="s3.amazonaws.com",
-        role="ReplicationRole",
         actions=("s3:GetReplicationConfiguration", "s3:ListBucket"),
         target="BackupBucket",
         resources=("${BackupBucket.Arn}",),
         wiring=(Wire("BackupBucket", "ReplicationConfiguration.Role", "${ReplicationRole.Arn}"),),
-        where=When("backup.replication", True),
-        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html",
     ),
-    Interaction(
+    _replication(
         name="S3 replication reads the backup bucket's object versions",
-        service="s3.amazonaws.com",
-        role="ReplicationRole",
         actions=("s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"),
         target="BackupBucket",
         resources=("${BackupBucket.Arn}/*",),
-        where=When("backup.replication", True),
-        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html",
     ),
-    Interaction(
+    _replication(
         name="S3 replication writes the replica bucket",
-        service="s3.amazonaws.com",
-        role="ReplicationRole",
         actions=("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"),
         target="ReplicaBucket",
         resources=("${ReplicaBucket.Arn}/*",),
-        where=When("backup.replication", True),
-        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html",
     ),
-    Interaction(
+    _replication(
         name="S3 replication decrypts the source and encrypts the replica with the backup key",
-        service="s3.amazonaws.com",
-        role="ReplicationRole",
         actions=("kms:Decrypt", "kms:Encrypt"),
         target="BackupKey",
         resources=("${BackupKey.Arn}",),
@@ -269,38 +324,10 @@ INTERACTIONS: tuple[Interaction, ...] = (
                 {"Destination.EncryptionConfiguration.ReplicaKmsKeyID": "${BackupKey.Arn}"},
             ),
         ),
-        where=When("backup.replication", True),
         source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html",
     ),
-    Interaction(
-        name="S3 server access logging writes the backup bucket's logs",
-        service="logging.s3.amazonaws.com",
-        actions=("s3:PutObject",),
-        target="AccessLogsBucket",
-        resources=("${AccessLogsBucket.Arn}/backups/*",),
-        resource_policy="service",
-        conditions={
-            "ArnLike": {"aws:SourceArn": "${BackupBucket.Arn}"},
-            "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
-        },
-        wiring=(Wire("BackupBucket", "LoggingConfiguration.DestinationBucketName", "${AccessLogsBucket}"),),
-        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html",
-    ),
-    Interaction(
-        name="S3 server access logging writes the replica bucket's logs",
-        service="logging.s3.amazonaws.com",
-        actions=("s3:PutObject",),
-        target="AccessLogsBucket",
-        resources=("${AccessLogsBucket.Arn}/replica/*",),
-        resource_policy="service",
-        conditions={
-            "ArnLike": {"aws:SourceArn": "${ReplicaBucket.Arn}"},
-            "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
-        },
-        wiring=(Wire("ReplicaBucket", "LoggingConfiguration.DestinationBucketName", "${AccessLogsBucket}"),),
-        where=When("backup.replication", True),
-        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html",
-    ),
+    _access_logs("BackupBucket", "backups", ALWAYS),
+    _access_logs("ReplicaBucket", "replica", When("backup.replication", True)),
     Interaction(
         name="AWS Backup snapshots the instance",
         service="backup.amazonaws.com",
@@ -431,54 +458,8 @@ INTERACTIONS: tuple[Interaction, ...] = (
         where=LOG_EXPORTS,
         source="https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html",
     ),
-    Interaction(
-        name="Custom resource: lists and locks the backup bucket before deletion",
-        service="lambda.amazonaws.com",
-        role="AutoDeleteRole",
-        actions=("s3:ListBucket", "s3:PutBucketPolicy"),
-        target="BackupBucket",
-        resources=("${BackupBucket.Arn}",),
-        resource_policy="role",
-        role_policy=False,
-        where=DESTROYED_BUCKETS,
-        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
-    ),
-    Interaction(
-        name="Custom resource: empties the backup bucket before deletion",
-        service="lambda.amazonaws.com",
-        role="AutoDeleteRole",
-        actions=("s3:DeleteObject", "s3:DeleteObjectVersion"),
-        target="BackupBucket",
-        resources=("${BackupBucket.Arn}/*",),
-        resource_policy="role",
-        role_policy=False,
-        where=DESTROYED_BUCKETS,
-        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
-    ),
-    Interaction(
-        name="Custom resource: lists and locks the access-log bucket before deletion",
-        service="lambda.amazonaws.com",
-        role="AutoDeleteRole",
-        actions=("s3:ListBucket", "s3:PutBucketPolicy"),
-        target="AccessLogsBucket",
-        resources=("${AccessLogsBucket.Arn}",),
-        resource_policy="role",
-        role_policy=False,
-        where=DESTROYED_BUCKETS,
-        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
-    ),
-    Interaction(
-        name="Custom resource: empties the access-log bucket before deletion",
-        service="lambda.amazonaws.com",
-        role="AutoDeleteRole",
-        actions=("s3:DeleteObject", "s3:DeleteObjectVersion"),
-        target="AccessLogsBucket",
-        resources=("${AccessLogsBucket.Arn}/*",),
-        resource_policy="role",
-        role_policy=False,
-        where=DESTROYED_BUCKETS,
-        source="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
-    ),
+    *_emptied_before_deletion("BackupBucket"),
+    *_emptied_before_deletion("AccessLogsBucket"),
     _function_logs("prefix-list lookup", "AwsCustomResourceFunction", "AwsCustomResourceRole", ALWAYS),
     _function_logs("default security group", "RestrictDefaultSgFunction", "RestrictDefaultSgRole", ALWAYS),
     _function_logs("log retention", "LogRetentionFunction", "LogRetentionRole", LOG_EXPORTS),
