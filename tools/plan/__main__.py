@@ -19,6 +19,7 @@ from pathlib import Path
 from retail_db.config import load_profiles, resolve_profile_name
 from tools import paths
 from tools.plan.diff import PlanError, compare
+from tools.plan.parameters import parameter_notes
 from tools.synth import SynthError, profile_template, without_cdk_metadata
 
 
@@ -43,7 +44,8 @@ def _report(baseline: Path, template: Path) -> int:
     except PlanError as error:
         print(error, file=sys.stderr)
         return 2
-    print("\n".join(plan.report()))
+    notes = parameter_notes(json.loads(baseline.read_text()), json.loads(template.read_text()))
+    print("\n".join([*plan.report()[:-1], *notes, plan.report()[-1]]))
     return 1 if plan.blocked else 0
 
 

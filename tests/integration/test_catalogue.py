@@ -1,0 +1,25 @@
+"""The committed parameter catalogues are what a real PostgreSQL server of each major version reports.
+
+The server comes from the npm package package.json pins; it runs on 127.0.0.1 with a temporary data directory,
+and is stopped when the test ends (tools/postgres.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from retail_db.parameters import CATALOGUE_DIR
+from tools.pg_catalogue import read_catalogue
+from tools.postgres import MAJOR_VERSIONS, running
+
+
+@pytest.mark.parametrize("major", MAJOR_VERSIONS)
+def test_committed_catalogue_matches_a_running_server(major: int) -> None:
+    committed = json.loads((CATALOGUE_DIR / f"postgres{major}.json").read_text())
+    with running(major) as server:
+        assert server.version.split(".")[0] == str(major)
+        live = read_catalogue(server.dsn, server.version)
+    assert committed["version"] == live["version"]
+    assert committed["settings"] == live["settings"], "run `make catalogue` and commit retail_db/catalogue/"

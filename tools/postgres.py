@@ -1,0 +1,128 @@
+"""A real PostgreSQL server for tests and the catalogue script, from the npm packages package.json pins.
+
+`running(major)` initialises a temporary data directory, starts the server on 127.0.0.1 and a free port, and
+stops it and removes the directory when the block ends. PostgreSQL refuses to run as root; when the tests do,
+the server runs as `nobody` (util-linux's setpriv), which owns only the temporary directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools import paths
+
+MAJOR_VERSIONS = (16, 17)
+# Loaded as RDS parameter groups commonly load them, so that their settings are in pg_settings too.
+PRELOADED = "pg_stat_statements,auto_explain"
+INITDB_OPTIONS = ("--no-sync", "--encoding=UTF8", "--locale=C")
+ARCHITECTURES = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Server:
+    major: int
+    port: int
+    version: str
+
+    @property
+    def dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres connect_timeout=5"
+
+
+def package(major: int) -> Path:
+    arch = ARCHITECTURES.get(platform.machine().lower())
+    root = paths.NODE_MODULES / f"postgres-{major}-linux-{arch}" / "native"
+    if arch is None or not (root / "bin" / "postgres").is_file():
+        raise PostgresUnavailable(f"no PostgreSQL {major} for {platform.machine()} in node_modules: run make setup")
+    _hydrate_symlinks(root)
+    return root
+
+
+def _hydrate_symlinks(root: Path) -> None:
+    """The npm package lists its library symlinks in a file; its own install script, which npm may skip, makes them."""
+    for link in json.loads((root / "pg-symlinks.json").read_text()):
+        source, target = root.parent / link["source"], root.parent / link["target"]
+        if not target.exists():
+            target.symlink_to(os.path.relpath(source, target.parent))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _as_server_user(directory: Path) -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    nobody = pwd.getpwnam("nobody")
+    for path in (directory, *directory.rglob("*")):
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+
+
+@contextlib.contextmanager
+def running(major: int) -> Iterator[Server]:
+    import psycopg
+
+    root = package(major)
+    directory = Path(tempfile.mkdtemp(prefix=f"retail-db-pg{major}-"))
+    data = directory / "data"
+    try:
+        user = _as_server_user(directory)
+        subprocess.run(
+            [*user, str(root / "bin" / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", *INITDB_OPTIONS],
+            check=True,
+            capture_output=True,
+        )
+        port = _free_port()
+        options = ["-p", str(port), "-c", "listen_addresses=127.0.0.1", "-k", str(directory)]
+        options += ["-c", f"shared_preload_libraries={PRELOADED}", "-c", "fsync=off"]
+        server = subprocess.Popen(
+            [*user, str(root / "bin" / "postgres"), "-D", str(data), *options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            version = _wait_until_ready(server, f"host=127.0.0.1 port={port} user=postgres dbname=postgres", psycopg)
+            yield Server(major=major, port=port, version=version)
+        finally:
+            server.terminate()  # SIGTERM: smart shutdown, and the server is idle by now
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _wait_until_ready(server: subprocess.Popen[bytes], dsn: str, psycopg: object) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        if server.poll() is not None:
+            raise PostgresUnavailable(f"postgres exited: {server.stderr.read().decode() if server.stderr else ''}")
+        try:
+            with psycopg.connect(dsn, connect_timeout=2) as connection:  # type: ignore[attr-defined]
+                row = connection.execute("SHOW server_version").fetchone()
+                return str(row[0])
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
