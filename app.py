@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""CDK entry point: `cdk synth -c environmentSuffix=<suffix> [-c profile=<name>]`.
+"""CDK entry point: `cdk synth -c environmentSuffix=<suffix> [-c profile=<name>]`, or `python app.py` to debug.
 
 The settings are validated before the CDK is imported: a bad value stops here in a fraction of a second, with one
 line and exit code 2, instead of after jsii has started.
 
 `-c allProfiles=true` builds one stack per profile of profiles.toml, each under the profile's name as suffix, in a
 single synthesis: `make test` synthesizes every profile this way once and shares the result (tools/synth.py).
+
+Run as `python app.py` (no CLI), it gives itself what the CLI would: cdk.json's context, the CLI's own context
+flags, and cdk.out as the output, so it writes the same template as `cdk synth` for the same account and region.
+Any failure while the app is built ends in one line naming what was being built and the settings involved, with
+exit code 2; RETAIL_DB_DEBUG=1 shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -16,15 +21,32 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from retail_db.config import PROFILES_FILE, ConfigError, Settings, load_profiles, load_settings
+from retail_db.building import BuildError, building
+from retail_db.config import PROFILES_FILE, ConfigError, Settings, advisories, load_profiles, load_settings
 
 # How the CDK CLI hands an app its context (cdk.json, cdk.context.json and -c values): a JSON object in this
 # variable, or, when it is too large for the environment, a file named by the second.
 CONTEXT_ENV = "CDK_CONTEXT_JSON"
 CONTEXT_FILE_ENV = "CONTEXT_OVERFLOW_LOCATION_ENV"
+# The CLI always names the output directory; without it, app.py was run directly.
+OUTDIR_ENV = "CDK_OUTDIR"
+CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+# What the CLI (pinned in package.json) adds to cdk.json's context for every synthesis.
+CLI_CONTEXT = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+}
+
+
+def direct_run() -> bool:
+    return OUTDIR_ENV not in os.environ
 
 
 def cli_context() -> dict[str, Any]:
+    if direct_run():
+        return {**json.loads(CDK_JSON.read_text())["context"], **CLI_CONTEXT}
     context: dict[str, Any] = {}
     if os.environ.get(CONTEXT_FILE_ENV):
         context.update(json.loads(Path(os.environ[CONTEXT_FILE_ENV]).read_text()))
@@ -60,13 +82,26 @@ def main() -> int:
     except ConfigError as error:
         print(f"retail-db: {error}", file=sys.stderr)
         return 2
+    for _, settings in stacks:
+        for advice in advisories(settings):
+            print(f"retail-db: warning: {advice}", file=sys.stderr)
+    try:
+        synthesize(context, stacks)
+    except BuildError as error:
+        if os.environ.get("RETAIL_DB_DEBUG") == "1":
+            raise
+        print(f"retail-db: {error}", file=sys.stderr)
+        return 2
+    return 0
 
+
+def synthesize(context: dict[str, Any], stacks: list[tuple[str, Settings]]) -> None:
     import aws_cdk as cdk
 
     from retail_db.compliance import acknowledge, add_packs
     from retail_db.stack import RetailDatabasePlatform
 
-    app = cdk.App()
+    app = cdk.App(context=context, outdir="cdk.out") if direct_run() else cdk.App()
     add_packs(app)
     # The shared synthesis of every profile stays environment-agnostic, like the baselines it is compared with; the CLI
     # would otherwise pin the region it defaults to, even without credentials.
@@ -76,16 +111,18 @@ def main() -> int:
         else cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
     )
     for environment_suffix, settings in stacks:
-        stack = RetailDatabasePlatform(
-            app,
-            f"TapStack{environment_suffix}",
-            settings=settings,
-            environment_suffix=environment_suffix,
-            env=environment,
-        )
-        acknowledge(stack, settings)
-    app.synth()
-    return 0
+        with building(f"the stack TapStack{environment_suffix}", f"profile {settings.profile}"):
+            stack = RetailDatabasePlatform(
+                app,
+                f"TapStack{environment_suffix}",
+                settings=settings,
+                environment_suffix=environment_suffix,
+                env=environment,
+            )
+            acknowledge(stack, settings)
+    profiles = ", ".join(sorted({settings.profile for _, settings in stacks}))
+    with building("the templates and their cdk-nag checks (synthesis)", f"profile {profiles}"):
+        app.synth()
 
 
 if __name__ == "__main__":

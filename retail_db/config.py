@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
+from retail_db import engine_versions, parameters
 from retail_db.instance_classes import INSTANCE_CLASSES
 
 PROFILES_FILE = Path(__file__).resolve().parent.parent / "profiles.toml"
@@ -38,6 +39,13 @@ SUFFIX_RULE = (
     f"{BUCKET_PREFIX}<account>-<suffix> is a valid S3 bucket name"
 )
 
+# RDS refuses a storage-autoscaling ceiling less than 10 % above the allocation ("Invalid max storage size") and
+# recommends 26 %, so that one autoscaling step does not hit the ceiling (RDS-EVENT-0225).
+STORAGE_HEADROOM_REQUIRED = 1.10
+STORAGE_HEADROOM_RECOMMENDED = 1.26
+# S3 reserves these bucket-name endings for access points and directory and table buckets; the backup bucket's name
+# ends with the suffix.
+RESERVED_BUCKET_ENDINGS = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3")
 # Minimum allocated storage per type for RDS for PostgreSQL, in GiB.
 MIN_STORAGE_GIB: Mapping[str, int] = {"gp2": 20, "gp3": 20, "io1": 100, "io2": 100}
 MAX_STORAGE_GIB = 65536
@@ -84,11 +92,13 @@ class ConfigError(ValueError):
 class _Broken(Exception):
     """A rule across settings, raised from a model validator with the path of the setting that breaks it."""
 
-    def __init__(self, path: tuple[str, ...], value: object, detail: str = "") -> None:
+    def __init__(self, path: tuple[str, ...], value: object, detail: str = "", *, rule: str = "") -> None:
         super().__init__(path, value, detail)
         self.path = path
         self.value = value
         self.detail = detail
+        self.rule = rule
+        """A rule of its own, for settings whose rule depends on the value (a parameter's, say)."""
 
 
 class _Model(BaseModel):
@@ -143,7 +153,8 @@ class NetworkSettings(_Model):
 class DatabaseSettings(_Model):
     engine_version: str = setting(
         "PostgreSQL version of the instance, a floor that auto minor upgrades move forward.",
-        "<major>.<minor>, a version RDS still offers (cfn-lint W3691 checks it)",
+        "<major>.<minor>, a version RDS offers for new instances (from cfn-lint's RDS data), of a major version with "
+        "a parameter catalogue",
         pattern=r"^\d+\.\d+$",
     )
     instance_class: str = setting(
@@ -157,7 +168,8 @@ class DatabaseSettings(_Model):
     )
     max_allocated_storage_gib: int = setting(
         "Ceiling for storage autoscaling, in GiB.",
-        f"at least allocated_storage_gib, at most {MAX_STORAGE_GIB}",
+        f"at least 10 % above allocated_storage_gib (RDS refuses less), at most {MAX_STORAGE_GIB}; 26 % above is "
+        "recommended (a warning below it)",
         le=MAX_STORAGE_GIB,
     )
     storage_type: Literal["gp2", "gp3", "io1", "io2"] = setting("EBS storage type.", "gp2, gp3, io1 or io2")
@@ -184,7 +196,8 @@ class DatabaseSettings(_Model):
     )
     parameters: dict[str, str] = setting(
         "PostgreSQL parameters of the parameter group.",
-        "a table of strings; max_connections required, a whole number at most RDS's default over the class's "
+        "a table of strings, each a parameter of the engine's major version or of RDS with a value it accepts "
+        "(retail_db/catalogue/); max_connections required, a whole number at most RDS's default over the class's "
         "nominal memory",
     )
     credentials: Literal["managed", "secret"] = setting(
@@ -366,8 +379,20 @@ def _database(db: DatabaseSettings) -> None:
     minimum = MIN_STORAGE_GIB[db.storage_type]
     if db.allocated_storage_gib < minimum:
         raise _Broken(("database", "allocated_storage_gib"), db.allocated_storage_gib, f"{db.storage_type}: {minimum}")
-    if db.max_allocated_storage_gib < db.allocated_storage_gib:
-        raise _Broken(("database", "max_allocated_storage_gib"), db.max_allocated_storage_gib)
+    least = math.ceil(db.allocated_storage_gib * STORAGE_HEADROOM_REQUIRED)
+    if db.max_allocated_storage_gib < least:
+        raise _Broken(("database", "max_allocated_storage_gib"), db.max_allocated_storage_gib, f"at least {least}")
+    version_rule = engine_versions.check(db.engine_version)
+    if version_rule:
+        raise _Broken(("database", "engine_version"), db.engine_version, rule=version_rule)
+    if not parameters.catalogue(db.engine_major_version):
+        majors = ", ".join(parameters.supported_majors())
+        rule = f"has no parameter catalogue for PostgreSQL {db.engine_major_version} (catalogues: {majors})"
+        raise _Broken(("database", "engine_version"), db.engine_version, rule=rule)
+    for name, value in db.parameters.items():
+        parameter_rule = parameters.check(name, value, db.engine_major_version)
+        if parameter_rule:
+            raise _Broken(("database", "parameters", name), value, rule=parameter_rule)
     daily_backups = {
         (day * 24 * 60 + minute) % WEEK_MINUTES for day in range(7) for minute in backup_minutes(db.backup_window)
     }
@@ -528,6 +553,24 @@ def validate_environment_suffix(suffix: str) -> None:
         raise ConfigError("environmentSuffix", suffix, "must not be empty")
     if len(suffix) > MAX_SUFFIX_LENGTH or not SUFFIX_PATTERN.match(suffix):
         raise ConfigError("environmentSuffix", suffix, f"must be {SUFFIX_RULE}")
+    for ending in RESERVED_BUCKET_ENDINGS:
+        if suffix.endswith(ending):
+            raise ConfigError(
+                "environmentSuffix", suffix, f"must not end with {ending}, which S3 reserves at the end of bucket names"
+            )
+
+
+def advisories(settings: Settings) -> list[str]:
+    """What AWS recommends against but accepts: printed as warnings, synthesis goes on."""
+    db = settings.database
+    recommended = math.ceil(db.allocated_storage_gib * STORAGE_HEADROOM_RECOMMENDED)
+    if db.max_allocated_storage_gib < recommended:
+        return [
+            f"{settings.profile}.database.max_allocated_storage_gib={db.max_allocated_storage_gib} is less than 26 % "
+            f"above the {db.allocated_storage_gib} GiB allocated (at least {recommended} recommended): one autoscaling "
+            "step can reach the ceiling (RDS-EVENT-0225)"
+        ]
+    return []
 
 
 def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
@@ -540,9 +583,9 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
         raise _error(name, error) from None
     except _Broken as broken:
         setting = ".".join((name, *broken.path))
-        rule = rule_of(broken.path)
         detail = f" ({broken.detail})" if broken.detail else ""
-        raise ConfigError(setting, broken.value, f"must be {rule}{detail}") from None
+        rule = broken.rule or f"must be {rule_of(broken.path)}{detail}"
+        raise ConfigError(setting, broken.value, rule) from None
 
 
 def load_settings(*, environment_suffix: str, profile: str | None = None, path: Path = PROFILES_FILE) -> Settings:

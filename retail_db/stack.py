@@ -12,6 +12,7 @@ from aws_cdk import Stack, Tags
 from constructs import Construct
 
 from retail_db.backup import Backup
+from retail_db.building import building
 from retail_db.config import Settings
 from retail_db.database import Database
 from retail_db.monitoring import Monitoring
@@ -34,33 +35,39 @@ class RetailDatabasePlatform(Stack):
         super().__init__(scope, construct_id, termination_protection=settings.termination_protection, **kwargs)
         self.environment_suffix: str = environment_suffix or self.node.try_get_context("environmentSuffix") or "dev"
 
-        network = Network(self, "NetworkStack", settings=settings.network)
-        backup = Backup(
-            self,
-            "BackupStack",
-            settings=settings.backup,
-            removal=settings.removal,
-            environment_suffix=self.environment_suffix,
-        )
-        database = Database(
-            self,
-            "DatabaseStack",
-            settings=settings.database,
-            removal=settings.removal,
-            environment_suffix=self.environment_suffix,
-            vpc=network.vpc,
-            security_group=network.database_security_group,
-            backup_bucket=backup.backup_bucket,
-        )
-        backup.add_backup_plan(database.instance)
-        Monitoring(
-            self,
-            "MonitoringStack",
-            settings=settings.monitoring,
-            environment_suffix=self.environment_suffix,
-            database=database.instance,
-            database_settings=settings.database,
-        )
+        profile = settings.profile
+        with building("the network (NetworkStack)", f"[{profile}.network]"):
+            network = Network(self, "NetworkStack", settings=settings.network)
+        with building("the backups (BackupStack)", f"[{profile}.backup] and [{profile}.removal]"):
+            backup = Backup(
+                self,
+                "BackupStack",
+                settings=settings.backup,
+                removal=settings.removal,
+                environment_suffix=self.environment_suffix,
+            )
+        with building("the database (DatabaseStack)", f"[{profile}.database] and [{profile}.removal]"):
+            database = Database(
+                self,
+                "DatabaseStack",
+                settings=settings.database,
+                removal=settings.removal,
+                environment_suffix=self.environment_suffix,
+                vpc=network.vpc,
+                security_group=network.database_security_group,
+                backup_bucket=backup.backup_bucket,
+            )
+        with building("the backup plan (BackupStack)", f"[{profile}.backup]"):
+            backup.add_backup_plan(database.instance)
+        with building("the monitoring (MonitoringStack)", f"[{profile}.monitoring]"):
+            Monitoring(
+                self,
+                "MonitoringStack",
+                settings=settings.monitoring,
+                environment_suffix=self.environment_suffix,
+                database=database.instance,
+                database_settings=settings.database,
+            )
 
         apply_stack_wide(self, settings.removal)
 

@@ -1,6 +1,7 @@
 """`make bench`: the figures the README quotes, measured on this machine, with the date.
 
 - `cdk synth` of dev (what `make synth` runs), median of several runs;
+- a bad setting's rejection by app.py, run the way the CLI runs it, against importing the CDK (medians);
 - a warm `make test` after a change (set-up done, the shared synthesis invalidated as an edit would), once, and its
   ratio to that median;
 - the set-up of a fresh clone (`make setup` in a new `git clone` of this repository; the package managers' own
@@ -12,23 +13,46 @@ These are measurements to quote, not tests: nothing here fails on time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 from tools import paths
-from tools.synth import FINGERPRINT, cli_env
+from tools.synth import FINGERPRINT, cdk_json_context, cli_env
+
+BAD_PROFILES = paths.CDK_OUT / "bench-profiles.toml"
 
 
-def timed(command: list[str], cwd: Path = paths.ROOT) -> float:
+def timed(command: list[str], cwd: Path = paths.ROOT, env: dict[str, str] | None = None, *, ok: bool = True) -> float:
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env=cli_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = subprocess.run(
+        command, cwd=cwd, env=env or cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    if ok and result.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(command)} failed")
     return time.perf_counter() - start
+
+
+def bad_input_times(runs: int) -> tuple[float, float]:
+    """Medians: app.py refusing a retired engine version, and `import aws_cdk` (jsii starting)."""
+    context = {**cdk_json_context(), "environmentSuffix": "dev", "profilesFile": str(BAD_PROFILES)}
+    env = cli_env() | {"CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": tempfile.gettempdir()}
+    BAD_PROFILES.write_text(
+        paths.PROFILES.read_text().replace('engine_version = "16.13"', 'engine_version = "16.5"', 1)
+    )
+    try:
+        rejected = [timed([sys.executable, "app.py"], env=env, ok=False) for _ in range(runs)]
+    finally:
+        BAD_PROFILES.unlink()
+    imported = [timed([sys.executable, "-c", "import aws_cdk"]) for _ in range(runs)]
+    return statistics.median(rejected), statistics.median(imported)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         times = [timed(synth) for _ in range(args.runs)]
     median = statistics.median(times)
 
+    rejected, imported = bad_input_times(args.runs)
     FINGERPRINT.unlink(missing_ok=True)
     test = timed(["make", "--no-print-directory", "test"])
 
@@ -49,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Date:      {date.today().isoformat()}")
     print(f"Machine:   {os.cpu_count()} cores, {memory_gib:.0f} GiB, {platform.system()} {platform.machine()}")
     print(f"cdk synth (dev), {args.runs} runs: median {median:.1f} s, min {min(times):.1f} s, max {max(times):.1f} s")
+    print(
+        f"bad setting refused: median {rejected:.2f} s = {rejected / imported:.2f} x importing the CDK "
+        f"({imported:.2f} s)"
+    )
     print(f"make test, warm, after a change: {test:.1f} s = {test / median:.1f} x cdk synth")
 
     if not args.skip_setup:

@@ -8,6 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 CDK_JSON = ROOT / "cdk.json"
+PROFILES = ROOT / "profiles.toml"
 PROFILES_SCHEMA = ROOT / "profiles.schema.json"
 NODE_MODULES = ROOT / "node_modules"
 BASELINES = ROOT / "tests" / "baselines"

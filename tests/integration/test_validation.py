@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from tests.logical_ids import DB
 from tools.synth import cdk_json_context
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +46,7 @@ def profiles_with(tmp_path: Path, profile: str, old: str, new: str) -> str:
 
 
 def assert_rejected(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode != 0, result.stdout
+    assert result.returncode == 2, (result.returncode, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     (message,) = lines
@@ -92,7 +91,7 @@ CASES = [
         "max_allocated_storage_gib = 100",
         "max_allocated_storage_gib = 10",
         "dev.database.max_allocated_storage_gib=10",
-        "at least allocated_storage_gib",
+        "at least 10 % above allocated_storage_gib",
     ),
     (
         "dev",
@@ -201,11 +200,3 @@ def test_setting_rules(tmp_path: Path, profile: str, old: str, new: str, named: 
     profiles_file = profiles_with(tmp_path, profile, old, new)
     result = run_app(tmp_path, {"environmentSuffix": profile, "profilesFile": profiles_file})
     assert_rejected(result, named, rule)
-
-
-def test_a_valid_profile_still_synthesizes(tmp_path: Path) -> None:
-    result = run_app(tmp_path, {"environmentSuffix": "pr123", "profile": "staging"})
-    assert result.returncode == 0, result.stderr
-    template = json.loads((tmp_path / "out" / "TapStackpr123.template.json").read_text())
-    db = template["Resources"][DB]["Properties"]
-    assert (db["DBInstanceClass"], db["MultiAZ"]) == ("db.m7g.large", True)

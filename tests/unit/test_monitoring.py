@@ -329,8 +329,8 @@ def test_monitoring_rules(tmp_path: Path, setting: str, value: Any) -> None:
     [
         (None, "missing; 1 to 112"),
         ("113", "(1 to 112 on db.t3.micro)"),
-        ("0", "(1 to 112 on db.t3.micro)"),
-        ("eighty", "(1 to 112 on db.t3.micro)"),
+        ("0", "must be a whole number from 1 to 262143"),
+        ("eighty", "must be a whole number from 1 to 262143"),
     ],
 )
 def test_max_connections_is_set_and_within_what_the_class_allows(tmp_path: Path, value: str | None, rule: str) -> None:

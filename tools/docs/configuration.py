@@ -27,6 +27,25 @@ its rule. This page, the validation messages and `profiles.schema.json` come fro
 setting, declare it there (`setting(description, rule, **constraints)`), give it a value in each profile, and use it
 in a construct.
 
+**What AWS or PostgreSQL would reject at deploy time is refused here.**
+
+- `database.parameters`: every name and value is checked against the catalogue of the engine's major version,
+  `retail_db/catalogue/postgres<major>.json`, which is `pg_settings` of a real PostgreSQL of that version
+  (`make catalogue` regenerates it; a test runs the server and compares), plus what RDS adds (`rds.json`, each entry
+  with its AWS page). Booleans take PostgreSQL's spellings, numbers their units and fractions, enums any case; RDS
+  formulas such as `{DBInstanceClassMemory/32768}` are left to RDS. A misspelt name gets the closest known one.
+  `make plan` says which changed parameters wait for a reboot (static ones; RDS never reboots for them on its own).
+- `database.engine_version`: a version RDS offers for new instances, from cfn-lint's RDS data (`engine_version`
+  less `engine_version_deprecated`); otherwise the nearest offered versions are named.
+- `database.max_allocated_storage_gib`: at least 10 % above the allocation (RDS refuses less); below 26 % a warning,
+  and synthesis goes on.
+- `environmentSuffix`: it ends the backup bucket's name, so it must not end the way S3 reserves (`-s3alias`,
+  `--ol-s3`, `--x-s3`, `--table-s3`).
+- Anything else that fails while the app is built (a CDK, jsii or cdk-nag error no rule foresaw) ends in one line
+  naming what was being built and the settings involved, exit code 2; `RETAIL_DB_DEBUG=1` shows the traceback.
+- `python app.py`, run directly to debug, gives itself cdk.json's context and the CLI's flags and writes the same
+  `cdk.out/TapStackdev.template.json` as `cdk synth` for the same account and region.
+
 **Editors.** `profiles.schema.json` is a JSON Schema of `profiles.toml`. The file's first line,
 `#:schema ./profiles.schema.json`, points editors built on Taplo at it (VS Code's *Even Better TOML*, Zed, Helix,
 Neovim's `taplo` language server): they then complete setting names, show each description and rule, and mark a

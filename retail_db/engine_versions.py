@@ -1,0 +1,56 @@
+"""The RDS for PostgreSQL versions offered for new instances, from the data cfn-lint ships (its rule W3691).
+
+cfn-lint lists every version RDS has offered and, separately, those retired for new instances; what is offered is
+the first less the second. The files are read without importing cfn-lint, which is slow to import.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+ENGINE = "postgres"
+
+
+def _versions(name: str) -> set[str]:
+    spec = importlib.util.find_spec("cfnlint")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("cfn-lint is not installed: run make setup")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    path = root / "data" / "schemas" / "extensions" / "aws_rds_dbinstance" / f"{name}.json"
+    rules: list[dict[str, Any]] = json.loads(path.read_text())["allOf"]
+    for rule in rules:
+        properties = rule["if"]["properties"]
+        if properties.get("Engine", {}).get("const") != ENGINE:
+            continue
+        listed = properties.get("EngineVersion", {}).get("enum") or rule["then"]["properties"]["EngineVersion"]["enum"]
+        return set(listed)
+    return set()
+
+
+@functools.cache
+def offered() -> tuple[str, ...]:
+    """<major>.<minor> versions RDS offers for new instances, oldest first."""
+    versions = _versions("engine_version") - _versions("engine_version_deprecated")
+    plain = [v for v in versions if v.count(".") == 1 and all(part.isdigit() for part in v.split("."))]
+    return tuple(sorted(plain, key=lambda v: tuple(int(part) for part in v.split("."))))
+
+
+def check(version: str) -> str | None:
+    """None for an offered version; otherwise the rule, naming the nearest offered versions."""
+    available = offered()
+    if version in available:
+        return None
+    major, _, minor = version.partition(".")
+    same_major = [v for v in available if v.split(".")[0] == major]
+    if same_major and minor.isdigit():
+        closest = sorted(same_major, key=lambda v: abs(int(v.split(".")[1]) - int(minor)))[:3]
+        nearest = sorted(closest, key=lambda v: int(v.split(".")[1]))
+    else:
+        nearest = list(same_major[-3:] or available[-3:])
+    retired = version in _versions("engine_version_deprecated")
+    status = "is retired for new instances" if retired else "is not a version RDS offers"
+    return f"{status} (cfn-lint's RDS data); nearest offered: {', '.join(nearest)}"

@@ -1,0 +1,119 @@
+"""What AWS or PostgreSQL would reject at deploy time is refused at synthesis, through app.py as the CLI runs it.
+
+Each case checks the exit code (2) and the one line naming the setting, the value and the rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_validation import assert_rejected, profiles_with, run_app
+from tests.logical_ids import DB
+from tools.synth import template_path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PARAMETERS = [
+    (
+        'log_statement = "all"',
+        'log_statment = "all"',
+        "dev.database.parameters.log_statment='all'",
+        "is not a parameter of PostgreSQL 16 or RDS (did you mean log_statement?)",
+    ),
+    (
+        'log_statement = "all"',
+        'log_statement = "everything"',
+        "dev.database.parameters.log_statement='everything'",
+        "must be one of none, ddl, mod, all",
+    ),
+    ('"rds.force_ssl" = "1"', '"rds.force_ssl" = "2"', "rds.force_ssl='2'", "must be on or off"),
+    (
+        'log_duration = "on"',
+        'log_min_duration_statement = "-5"',
+        "log_min_duration_statement='-5'",
+        "must be a whole number from -1 to 2147483647 (ms)",
+    ),
+    ('log_duration = "on"', 'work_mem = "4 parsecs"', "work_mem='4 parsecs'", "units: B, kB, MB, GB, TB"),
+    ('log_duration = "on"', 'work_mem = "8"', "work_mem='8'", "from 64 to 2147483647 (kB)"),
+    ('log_duration = "on"', 'server_version = "99"', "server_version='99'", "is read-only"),
+    ('log_duration = "on"', 'random_page_cost = "-1"', "random_page_cost='-1'", "must be a number from 0"),
+    ('log_duration = "on"', '"rds.log_retention_period" = "60"', "rds.log_retention_period='60'", "1440 to 10080"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "named", "rule"), PARAMETERS, ids=[c[2] for c in PARAMETERS])
+def test_parameter_rules(tmp_path: Path, old: str, new: str, named: str, rule: str) -> None:
+    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+    assert_rejected(result, named, rule)
+
+
+ENGINE = [
+    ("16.5", "is retired for new instances", "nearest offered: 16.9, 16.10, 16.11"),
+    ("16.99", "is not a version RDS offers", "nearest offered: 16.13, 16.14, 16.15"),
+    ("15.19", "has no parameter catalogue for PostgreSQL 15", "catalogues: 16, 17"),
+]
+
+
+@pytest.mark.parametrize(("version", "rule", "nearest"), ENGINE)
+def test_engine_version_rules(tmp_path: Path, version: str, rule: str, nearest: str) -> None:
+    old, new = 'engine_version = "16.13"', f'engine_version = "{version}"'
+    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+    assert_rejected(result, f"dev.database.engine_version='{version}'", rule, nearest)
+
+
+def test_storage_ceiling_must_be_10_percent_above_the_allocation(tmp_path: Path) -> None:
+    old, new = "max_allocated_storage_gib = 100", "max_allocated_storage_gib = 21"
+    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+    assert_rejected(result, "dev.database.max_allocated_storage_gib=21", "at least 10 % above", "(at least 22)")
+
+
+def test_storage_ceiling_below_26_percent_warns_and_synthesizes(tmp_path: Path) -> None:
+    """Also the one full synthesis through app.py in the normal mode: another suffix with an explicit profile."""
+    old, new = "max_allocated_storage_gib = 200", "max_allocated_storage_gib = 62"
+    profiles_file = profiles_with(tmp_path, "staging", old, new)
+    result = run_app(tmp_path, {"environmentSuffix": "pr123", "profile": "staging", "profilesFile": profiles_file})
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("retail-db: warning: ")]
+    assert warnings == [
+        "retail-db: warning: staging.database.max_allocated_storage_gib=62 is less than 26 % above the 50 GiB "
+        "allocated (at least 63 recommended): one autoscaling step can reach the ceiling (RDS-EVENT-0225)"
+    ]
+    template = json.loads((tmp_path / "out" / "TapStackpr123.template.json").read_text())
+    db = template["Resources"][DB]["Properties"]
+    assert (db["DBInstanceClass"], db["MultiAZ"], db["MaxAllocatedStorage"]) == ("db.m7g.large", True, 62)
+
+
+@pytest.mark.parametrize("ending", ["-s3alias", "--ol-s3", "--x-s3", "--table-s3"])
+def test_suffix_must_not_end_a_bucket_name_the_way_s3_reserves(tmp_path: Path, ending: str) -> None:
+    suffix = f"pr1{ending}"
+    result = run_app(tmp_path, {"environmentSuffix": suffix})
+    assert_rejected(result, f"environmentSuffix='{suffix}'", f"must not end with {ending}")
+
+
+def test_an_unforeseen_failure_ends_in_one_line_naming_what_was_built(tmp_path: Path) -> None:
+    """Two identical addresses pass every rule, and the CDK then refuses a second subscription with the same ID."""
+    old, new = "alert_emails = []", 'alert_emails = ["a@example.com", "a@example.com"]'
+    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("retail-db: building the monitoring (MonitoringStack) failed: ")
+    assert "a@example.com" in line and "[dev.monitoring]" in line and "RETAIL_DB_DEBUG=1" in line
+
+
+def test_python_app_py_writes_what_cdk_synth_writes(tmp_path: Path) -> None:
+    """Run directly, app.py gives itself cdk.json's context and the CLI's flags: it writes byte for byte what the
+    CLI wrote for dev in the shared synthesis (environment-agnostic there, so no account or region here either)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
+    app = [sys.executable, str(ROOT / "app.py")]
+    direct = subprocess.run(app, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert direct.returncode == 0, direct.stderr
+    written = json.loads((tmp_path / "cdk.out" / "TapStackdev.template.json").read_text())
+    assert written == json.loads(template_path("dev").read_text())
