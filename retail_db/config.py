@@ -46,6 +46,66 @@ STORAGE_HEADROOM_RECOMMENDED = 1.26
 # S3 reserves these bucket-name endings for access points and directory and table buckets; the backup bucket's name
 # ends with the suffix.
 RESERVED_BUCKET_ENDINGS = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3")
+RESERVED_BUCKET_BEGINNINGS = ("xn--", "sthree-", "amzn-s3-demo-")
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """A name the stack builds from the suffix, and the rule its service applies to it."""
+
+    what: str
+    template: str
+    pattern: str
+    source: str
+
+
+# Every name built from the suffix. The suffix's own rule (SUFFIX_RULE) keeps all of them valid; the tests check each
+# against its service's rule at the longest suffix, so that a new name or a looser suffix rule cannot slip through.
+NAME_RULES = (
+    NameRule(
+        "S3 bucket",
+        BUCKET_PREFIX + "123456789012-{suffix}",
+        r"^(?!xn--|sthree-|amzn-s3-demo-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$(?<!-s3alias)(?<!--ol-s3)(?<!--x-s3)"
+        r"(?<!--table-s3)",
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
+    ),
+    NameRule(
+        "CloudFormation stack",
+        "TapStack{suffix}",
+        r"^[A-Za-z][A-Za-z0-9-]{0,127}$",
+        "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html",
+    ),
+    NameRule(
+        "SNS topic",
+        "retail-db-alerts-{suffix}",
+        r"^[A-Za-z0-9_-]{1,256}$",
+        "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html",
+    ),
+    NameRule(
+        "KMS alias",
+        "alias/retail-db-key-{suffix}",
+        r"^alias/(?!aws/)[A-Za-z0-9/_-]{1,250}$",
+        "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html",
+    ),
+    NameRule(
+        "CloudWatch dashboard",
+        "retail-database-{suffix}",
+        r"^[A-Za-z0-9_-]{1,255}$",
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html",
+    ),
+    NameRule(
+        "CloudWatch alarm",
+        "retail-db-{suffix}-connections-near-limit",
+        r"^[^\x00-\x1f]{1,255}$",
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html",
+    ),
+    NameRule(
+        "AWS Backup plan",
+        "retail-db-{suffix}",
+        r"^[A-Za-z0-9_.-]{1,50}$",
+        "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupPlanInput.html",
+    ),
+)
 # Minimum allocated storage per type for RDS for PostgreSQL, in GiB.
 MIN_STORAGE_GIB: Mapping[str, int] = {"gp2": 20, "gp3": 20, "io1": 100, "io2": 100}
 MAX_STORAGE_GIB = 65536
@@ -557,6 +617,12 @@ def validate_environment_suffix(suffix: str) -> None:
         if suffix.endswith(ending):
             raise ConfigError(
                 "environmentSuffix", suffix, f"must not end with {ending}, which S3 reserves at the end of bucket names"
+            )
+    for rule in NAME_RULES:
+        name = rule.template.format(suffix=suffix)
+        if not re.match(rule.pattern, name):
+            raise ConfigError(
+                "environmentSuffix", suffix, f"makes the {rule.what} name {name!r} invalid ({rule.source})"
             )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from retail_db.config import SUFFIX_RULE, Settings, field_at, load_profiles, rule_of
+from retail_db.config import NAME_RULES, SUFFIX_RULE, Settings, field_at, load_profiles, rule_of
 from tools import paths
 
 HEADER = """# Configuration
@@ -98,6 +98,12 @@ def render() -> str:
             continue
         values = " | ".join(_value(profiles[name], path) for name in names)
         lines.append(f"| `{path}` | {values} | {rule_of(tuple(path.split('.')))} |")
+    lines += ["", "Names built from the suffix, each checked against its service's rule:", ""]
+    lines += ["| name | built as | rule |", "| --- | --- | --- |"]
+    lines += [
+        f"| {rule.what} | `{rule.template}` | [`{rule.pattern.replace('|', chr(92) + '|')}`]({rule.source}) |"
+        for rule in NAME_RULES
+    ]
     lines += ["", "What each setting means:", ""]
     lines += [f"- `{path}`: {_description(path)}" for path in setting_paths() if path != "description"]
     return "\n".join(lines) + "\n"
