@@ -6,7 +6,6 @@ Each scenario runs node once; results are cached per module because that is abou
 from __future__ import annotations
 
 import copy
-import functools
 import io
 import json
 import os
@@ -28,6 +27,7 @@ from tests.logical_ids import DATABASE_KEY_ALIAS as KEY_ALIAS
 from tests.logical_ids import DB, TOPIC
 from tools.plan import Action, MissingBaselineError, Plan, compare
 from tools.plan.__main__ import main
+from tools.plan.diff import compare_many
 from tools.synth import without_cdk_metadata
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "reference-TapStackdev.template.json"
@@ -169,10 +169,18 @@ class Runner:
 
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    runner = Runner(tmp_path_factory.mktemp("plan"))
+    # Every scenario is diffed in one node run; main() and the typed assertions then read the same plans.
+    pairs = [(runner.baseline, runner.template(scenario)) for scenario in SCENARIOS]
+    plans = dict(zip(pairs, compare_many(pairs), strict=True))
+    real = plan_module.compare
+
+    def compare_known(baseline: Path, template: Path) -> Plan:
+        return plans.get((baseline, template)) or real(baseline, template)
+
     with pytest.MonkeyPatch.context() as patch:
-        # main() and the typed assertions look at the same diff, so node need run only once per scenario.
-        patch.setattr(plan_module, "compare", functools.cache(plan_module.compare))
-        yield Runner(tmp_path_factory.mktemp("plan"))
+        patch.setattr(plan_module, "compare", compare_known)
+        yield runner
 
 
 def test_create_only_property_on_database_blocks(runner: Runner) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from retail_db.config import load_profiles, resolve_profile_name
 from tools import paths
-from tools.plan.diff import PlanError, compare
+from tools.plan.diff import Plan, PlanError, compare, compare_many
 from tools.plan.parameters import parameter_notes
 from tools.synth import SynthError, profile_template, without_cdk_metadata
 
@@ -38,15 +38,19 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+def _print(plan: Plan, baseline: Path, template: Path) -> int:
+    notes = parameter_notes(json.loads(baseline.read_text()), json.loads(template.read_text()))
+    print("\n".join([*plan.report()[:-1], *notes, plan.report()[-1]]))
+    return 1 if plan.blocked else 0
+
+
 def _report(baseline: Path, template: Path) -> int:
     try:
         plan = compare(baseline, template)
     except PlanError as error:
         print(error, file=sys.stderr)
         return 2
-    notes = parameter_notes(json.loads(baseline.read_text()), json.loads(template.read_text()))
-    print("\n".join([*plan.report()[:-1], *notes, plan.report()[-1]]))
-    return 1 if plan.blocked else 0
+    return _print(plan, baseline, template)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,13 +83,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"plan: synthesis failed: {error}", file=sys.stderr)
         return 2
 
+    pairs = [(paths.baseline(profile), template) for profile, template in templates.items()]
+    try:
+        plans = compare_many(pairs)
+    except PlanError as error:
+        print(error, file=sys.stderr)
+        return 2
     status = 0
-    for profile, template in templates.items():
-        print(f"== {profile}: {_relative(template)} against {_relative(paths.baseline(profile))}")
-        result = _report(paths.baseline(profile), template)
-        if result == 2:
-            return 2
-        status = max(status, result)
+    for (baseline, template), plan, profile in zip(pairs, plans, templates, strict=True):
+        print(f"== {profile}: {_relative(template)} against {_relative(baseline)}")
+        status = max(status, _print(plan, baseline, template))
     return status
 
 

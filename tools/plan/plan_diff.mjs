@@ -1,6 +1,6 @@
 // Offline counterpart of `cdk diff`: compares two synthesized templates with the CDK's own diff engine,
 // which knows from the CloudFormation resource specification which property changes replace a resource.
-// Usage: node plan_diff.mjs BASELINE.json TEMPLATE.json  -> JSON on stdout (consumed by plan.py).
+// Usage: node plan_diff.mjs BASELINE.json TEMPLATE.json [...]  -> a JSON list of plans on stdout (tools/plan/diff.py).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -89,19 +89,26 @@ function outputAction(change) {
   return 'modified';
 }
 
-const args = process.argv.slice(2);
-if (args.length !== 2) {
-  fail('usage: node plan_diff.mjs BASELINE.json TEMPLATE.json');
+function planOf(baselinePath, templatePath) {
+  const diff = fullDiff(readTemplate(baselinePath), readTemplate(templatePath));
+  const resources = [];
+  diff.resources.forEachDifference((logicalId, change) => {
+    resources.push(describeResource(logicalId, change));
+  });
+  const outputs = [];
+  diff.outputs.forEachDifference((name, change) => {
+    outputs.push({ name, action: outputAction(change) });
+  });
+  return { resources, outputs };
 }
-const diff = fullDiff(readTemplate(args[0]), readTemplate(args[1]));
 
-const resources = [];
-diff.resources.forEachDifference((logicalId, change) => {
-  resources.push(describeResource(logicalId, change));
-});
-const outputs = [];
-diff.outputs.forEachDifference((name, change) => {
-  outputs.push({ name, action: outputAction(change) });
-});
-
-process.stdout.write(`${JSON.stringify({ resources, outputs }, null, 2)}\n`);
+// Several pairs in one run: starting node costs more than a diff, and make plan compares every profile.
+const args = process.argv.slice(2);
+if (args.length === 0 || args.length % 2 !== 0) {
+  fail('usage: node plan_diff.mjs BASELINE.json TEMPLATE.json [BASELINE.json TEMPLATE.json ...]');
+}
+const plans = [];
+for (let i = 0; i < args.length; i += 2) {
+  plans.push(planOf(args[i], args[i + 1]));
+}
+process.stdout.write(`${JSON.stringify(plans, null, 2)}\n`);
