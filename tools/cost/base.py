@@ -58,13 +58,13 @@ class Estimate:
 
 
 @dataclass(frozen=True)
-class _Resource:
+class Resource:
     logical_id: str
     type: str
     props: Mapping[str, Any]
 
 
-def _literal_number(value: Any) -> float | None:
+def literal_number(value: Any) -> float | None:
     # CDK writes some numbers as strings, e.g. AllocatedStorage "20".
     if isinstance(value, bool):
         return None
@@ -78,7 +78,7 @@ def _literal_number(value: Any) -> float | None:
     return None
 
 
-def _literal_bool(value: Any) -> bool | None:
+def literal_bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -86,10 +86,10 @@ def _literal_bool(value: Any) -> bool | None:
     return None
 
 
-def _refs(value: Any) -> set[str]:
+def refs(value: Any) -> set[str]:
     """Logical IDs named by Ref or Fn::GetAtt anywhere inside `value`."""
     if isinstance(value, list):
-        return set().union(*(_refs(item) for item in value))
+        return set().union(*(refs(item) for item in value))
     if not isinstance(value, dict):
         return set()
     found: set[str] = set()
@@ -101,15 +101,15 @@ def _refs(value: Any) -> set[str]:
         elif key == "Fn::GetAtt" and isinstance(inner, str):
             found.add(inner.split(".", 1)[0])
         else:
-            found |= _refs(inner)
+            found |= refs(inner)
     return found
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else repr(value)
 
 
-def _rds_log_target(name: Any) -> tuple[str, str] | None:
+def rds_log_target(name: Any) -> tuple[str, str] | None:
     """(DB logical ID, log type) of a log group named like CDK names RDS exports, /aws/rds/instance/<db>/<type>."""
     join = name.get("Fn::Join") if isinstance(name, dict) else None
     if not (isinstance(join, list) and len(join) == 2 and join[0] == "" and isinstance(join[1], list)):
@@ -144,13 +144,13 @@ class Base:
         self.rds_backups: list[tuple[str, float, float]] = []
         # Log groups already priced on the lines of the resource that writes to them.
         self.written_log_groups: set[str] = set()
-        self.resources: dict[str, _Resource] = {}
+        self.resources: dict[str, Resource] = {}
         self.conditions: dict[str, Any] = {}
         self.steady_from_day = 0.0
         for logical_id, body in raw.items():
             if isinstance(body, Mapping) and isinstance(body.get("Type"), str):
                 props = body.get("Properties")
-                self.resources[logical_id] = _Resource(
+                self.resources[logical_id] = Resource(
                     logical_id, body["Type"], props if isinstance(props, Mapping) else {}
                 )
                 if "Condition" in body:
@@ -173,14 +173,14 @@ class Base:
         }
         for r in self.resources.values():
             if r.type in (LOG_GROUP, "Custom::LogRetention"):
-                target = _rds_log_target(r.props.get("LogGroupName"))
+                target = rds_log_target(r.props.get("LogGroupName"))
                 if target is not None:
                     self.rds_log_retention[target] = r.props.get("RetentionInDays")
                     if r.type == LOG_GROUP:
                         self.rds_log_groups[target] = r.logical_id
             elif r.type == "AWS::EC2::FlowLog":
                 named = r.props.get("LogGroupName")
-                groups = _refs([named, r.props.get("LogDestination")]) & log_groups
+                groups = refs([named, r.props.get("LogDestination")]) & log_groups
                 if isinstance(named, str) and named in names:
                     groups.add(names[named])
                 if len(groups) == 1:
@@ -188,7 +188,7 @@ class Base:
             elif r.type == BUCKET:
                 logging = r.props.get("LoggingConfiguration")
                 if isinstance(logging, Mapping):
-                    self.access_log_buckets |= _refs(logging.get("DestinationBucketName"))
+                    self.access_log_buckets |= refs(logging.get("DestinationBucketName"))
 
     # Helpers shared by the handlers.
 
@@ -199,7 +199,7 @@ class Base:
     def _add(self, item: str, ids: Sequence[str], quantity: float, unit: str, unit_price: float) -> None:
         self.lines.append(Line(item, tuple(ids), quantity, unit, unit_price))
 
-    def _unpriced(self, r: _Resource, reason: str) -> None:
+    def _unpriced(self, r: Resource, reason: str) -> None:
         self.unpriced.append(Unpriced(r.logical_id, r.type, reason))
 
     def _note(self, text: str) -> None:
@@ -213,39 +213,39 @@ class Base:
         self.used_assumptions.add(key)
         return self.prices.table("assumptions", key, "value")
 
-    def _default(self, r: _Resource, key: str) -> Any:
+    def _default(self, r: Resource, key: str) -> Any:
         return self.prices.data["cloudformation_defaults"][r.type][key]
 
-    def _number(self, r: _Resource, key: str) -> float:
+    def _number(self, r: Resource, key: str) -> float:
         """A numeric property; absent or not a literal, the CloudFormation default from prices.json."""
         value = r.props.get(key)
         default = float(self._default(r, key))
         if value is None:
             return default
-        number = _literal_number(value)
+        number = literal_number(value)
         if number is None:
-            self._note(f"{r.logical_id}: {key} is {_show(value)}, not a literal; used the default {default:g}.")
+            self._note(f"{r.logical_id}: {key} is {show(value)}, not a literal; used the default {default:g}.")
             return default
         return number
 
-    def _flag(self, r: _Resource, key: str) -> bool:
+    def _flag(self, r: Resource, key: str) -> bool:
         """A boolean property; not a literal, the costlier `true`."""
         value = r.props.get(key)
         if value is None:
             return bool(self._default(r, key))
-        flag = _literal_bool(value)
+        flag = literal_bool(value)
         if flag is None:
-            self._note(f"{r.logical_id}: {key} is {_show(value)}, not a literal; priced as true (costlier).")
+            self._note(f"{r.logical_id}: {key} is {show(value)}, not a literal; priced as true (costlier).")
             return True
         return flag
 
-    def _retention_days(self, r: _Resource, value: Any) -> float | None:
+    def _retention_days(self, r: Resource, value: Any) -> float | None:
         """Days a log group keeps data; None when it never expires or the template does not say."""
         if value is None:
             return None
-        days = _literal_number(value)
+        days = literal_number(value)
         if days is None:
-            self._note(f"{r.logical_id}: log retention is {_show(value)}, not a literal; retention unknown.")
+            self._note(f"{r.logical_id}: log retention is {show(value)}, not a literal; retention unknown.")
         return days
 
     def _log_lines(

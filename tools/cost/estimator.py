@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tools.cost.base import BUCKET, DB_INSTANCE, LOG_GROUP, Estimate, Line, _Resource, _show
+from tools.cost.base import BUCKET, DB_INSTANCE, LOG_GROUP, Estimate, Line, Resource, show
 from tools.cost.prices import Prices, load_prices
 from tools.cost.rds import RdsPricing
 from tools.cost.services import ServicePricing
@@ -19,7 +19,7 @@ def estimate(template: Mapping[str, Any], prices: Prices | None = None) -> Estim
 
 class Estimator(RdsPricing, ServicePricing):
     def run(self) -> Estimate:
-        handlers: dict[str, Callable[[_Resource], None]] = {
+        handlers: dict[str, Callable[[Resource], None]] = {
             DB_INSTANCE: self._db_instance,
             "AWS::KMS::Key": self._kms_key,
             "AWS::SecretsManager::Secret": self._secret,
@@ -45,7 +45,7 @@ class Estimator(RdsPricing, ServicePricing):
         self._rds_backup_line()
         free = {logical_id for logical_id, _ in self.no_charge}
         self.notes += [
-            f"{logical_id} has Condition {_show(condition)}: priced as if it is created."
+            f"{logical_id} has Condition {show(condition)}: priced as if it is created."
             for logical_id, condition in self.conditions.items()
             if logical_id not in free
         ]
@@ -59,7 +59,7 @@ class Estimator(RdsPricing, ServicePricing):
             steady_from_month=1 + math.ceil(self.steady_from_day / (self.hours / 24)),
         )
 
-    def _flat_rate(self, r: _Resource) -> None:
+    def _flat_rate(self, r: Resource) -> None:
         """A resource billed a fixed amount per month or per hour, as prices.json's flat_rate section says."""
         entry = self.prices.data["flat_rate"][r.type]
         quantity = self.hours if entry["per"] == "hour" else 1

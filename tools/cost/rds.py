@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tools.cost.base import Base, _literal_number, _Resource, _show, quantity
+from tools.cost.base import Base, Resource, literal_number, quantity, show
 
 
 class RdsPricing(Base):
-    def _db_instance(self, r: _Resource) -> None:
+    def _db_instance(self, r: Resource) -> None:
         engine = r.props.get("Engine")
         if isinstance(engine, str) and engine.lower() != self.prices.data["rds"]["engine"]:
             self._unpriced(r, f"engine {engine!r}: prices.json holds RDS for PostgreSQL prices only")
             return
         if not isinstance(engine, str):
-            self._note(f"{r.logical_id}: Engine is {_show(engine)}, not a literal; priced as PostgreSQL.")
+            self._note(f"{r.logical_id}: Engine is {show(engine)}, not a literal; priced as PostgreSQL.")
         multi_az = self._flag(r, "MultiAZ")
         # The Multi-AZ standby is a second instance, billed like the primary, with its own copy of the storage.
         copies = 2 if multi_az else 1
@@ -31,7 +31,7 @@ class RdsPricing(Base):
                 hourly[instance_class],
             )
         else:
-            self._unpriced(r, f"instance hours: no price for DBInstanceClass {_show(instance_class)} in prices.json")
+            self._unpriced(r, f"instance hours: no price for DBInstanceClass {show(instance_class)} in prices.json")
         allocated = self._rds_storage(r, copies, deployment)
         if allocated is not None:
             retention = self._number(r, "BackupRetentionPeriod")
@@ -41,18 +41,18 @@ class RdsPricing(Base):
         self._enhanced_monitoring(r)
         self._log_exports(r)
 
-    def _rds_storage(self, r: _Resource, copies: int, deployment: str) -> float | None:
+    def _rds_storage(self, r: Resource, copies: int, deployment: str) -> float | None:
         """Price the storage lines and return the allocated GB, or None when it is unknown."""
-        allocated = _literal_number(r.props.get("AllocatedStorage"))
+        allocated = literal_number(r.props.get("AllocatedStorage"))
         if allocated is None:
-            self._unpriced(r, f"storage and backups: AllocatedStorage is {_show(r.props.get('AllocatedStorage'))}")
+            self._unpriced(r, f"storage and backups: AllocatedStorage is {show(r.props.get('AllocatedStorage'))}")
             return None
-        iops = _literal_number(r.props.get("Iops"))
+        iops = literal_number(r.props.get("Iops"))
         default_type = "StorageTypeWhenIopsSet" if "Iops" in r.props else "StorageType"
         storage_type = r.props.get("StorageType", self._default(r, default_type))
         storage = self.prices.data["rds"]["storage"]
         if not isinstance(storage_type, str) or storage_type not in storage:
-            self._unpriced(r, f"storage: no price for StorageType {_show(storage_type)}")
+            self._unpriced(r, f"storage: no price for StorageType {show(storage_type)}")
             return allocated
         rates = self.prices.table("rds", "storage", storage_type)
         ids = [r.logical_id]
@@ -60,13 +60,13 @@ class RdsPricing(Base):
         if "MaxAllocatedStorage" in r.props:
             self._note(
                 f"{r.logical_id}: storage autoscaling may grow storage up to MaxAllocatedStorage "
-                f"{_show(r.props['MaxAllocatedStorage'])} GB; priced at AllocatedStorage."
+                f"{show(r.props['MaxAllocatedStorage'])} GB; priced at AllocatedStorage."
             )
         if storage_type == "gp3":
             self._gp3_extras(r, allocated, iops, copies, rates)
         elif "iops_month" in rates:
             if iops is None:
-                self._unpriced(r, f"provisioned IOPS: Iops is {_show(r.props.get('Iops'))}")
+                self._unpriced(r, f"provisioned IOPS: Iops is {show(r.props.get('Iops'))}")
             else:
                 self._add(
                     f"RDS provisioned IOPS {storage_type}, {deployment}",
@@ -78,15 +78,15 @@ class RdsPricing(Base):
         return allocated
 
     def _gp3_extras(
-        self, r: _Resource, allocated: float, iops: float | None, copies: int, rates: Mapping[str, float]
+        self, r: Resource, allocated: float, iops: float | None, copies: int, rates: Mapping[str, float]
     ) -> None:
         baseline = self.prices.table("rds", "gp3_baseline")
         tier = "below" if allocated < baseline["threshold_gb"] else "from"
         included_iops, included_mibps = baseline[f"iops_{tier}"], baseline[f"mibps_{tier}"]
-        throughput = _literal_number(r.props.get("StorageThroughput"))
+        throughput = literal_number(r.props.get("StorageThroughput"))
         for key, value in (("Iops", iops), ("StorageThroughput", throughput)):
             if key in r.props and value is None:
-                self._note(f"{r.logical_id}: {key} is {_show(r.props[key])}, not a literal; baseline assumed.")
+                self._note(f"{r.logical_id}: {key} is {show(r.props[key])}, not a literal; baseline assumed.")
         if iops is not None and iops > included_iops:
             self._add(
                 f"RDS gp3 IOPS above the {included_iops:g} included",
@@ -118,7 +118,7 @@ class RdsPricing(Base):
             self.prices.rate("rds", "backup_storage_gb_month"),
         )
 
-    def _insights(self, r: _Resource, instance_class: Any, copies: int) -> None:
+    def _insights(self, r: Resource, instance_class: Any, copies: int) -> None:
         advanced = r.props.get("DatabaseInsightsMode") == "advanced"
         if not (advanced or self._flag(r, "EnablePerformanceInsights")):
             return
@@ -129,7 +129,7 @@ class RdsPricing(Base):
             return
         vcpus = self.prices.table("rds_vcpus", "count")
         if not (isinstance(instance_class, str) and instance_class in vcpus):
-            self._unpriced(r, f"Database Insights: no vCPU count for {_show(instance_class)} in prices.json")
+            self._unpriced(r, f"Database Insights: no vCPU count for {show(instance_class)} in prices.json")
             return
         self._add(
             f"Database Insights advanced (Performance Insights kept {retention:g} days)",
@@ -141,7 +141,7 @@ class RdsPricing(Base):
         if copies > 1:
             self._note(f"{r.logical_id}: Database Insights is priced for the Multi-AZ standby's vCPUs too.")
 
-    def _enhanced_monitoring(self, r: _Resource) -> None:
+    def _enhanced_monitoring(self, r: Resource) -> None:
         interval = self._number(r, "MonitoringInterval")
         if interval <= 0:
             return
@@ -155,17 +155,17 @@ class RdsPricing(Base):
             "ingestion_gb",
         )
 
-    def _log_exports(self, r: _Resource) -> None:
+    def _log_exports(self, r: Resource) -> None:
         exports = r.props.get("EnableCloudwatchLogsExports")
         if exports is None:
             return
         if not isinstance(exports, list):
-            self._unpriced(r, f"log exports: EnableCloudwatchLogsExports is {_show(exports)}")
+            self._unpriced(r, f"log exports: EnableCloudwatchLogsExports is {show(exports)}")
             return
         volumes = self._assume_table("rds_log_export_gb_month")
         for log in exports:
             if not (isinstance(log, str) and log in volumes):
-                self._unpriced(r, f"log export {_show(log)}: no volume assumption in prices.json")
+                self._unpriced(r, f"log export {show(log)}: no volume assumption in prices.json")
                 continue
             target = (r.logical_id, log)
             ids = [r.logical_id]
@@ -175,7 +175,7 @@ class RdsPricing(Base):
             retention = self._retention_days(r, self.rds_log_retention.get(target))
             self._log_lines(f"RDS log export {log}", ids, volumes[log], retention, "ingestion_gb")
 
-    def _managed_master_secret(self, r: _Resource) -> None:
+    def _managed_master_secret(self, r: Resource) -> None:
         """RDS keeps a managed master password in a secret of its own: billed, but not a template resource."""
         if self._flag(r, "ManageMasterUserPassword"):
             price = self.prices.rate("secrets_manager", "secret_month")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tools.cost.base import DB_INSTANCE, FREE_TIER_NOT_APPLIED, Base, _literal_number, _refs, _Resource, _show
+from tools.cost.base import DB_INSTANCE, FREE_TIER_NOT_APPLIED, Base, Resource, literal_number, refs, show
 
 
 class ServicePricing(Base):
-    def _kms_key(self, r: _Resource) -> None:
+    def _kms_key(self, r: Resource) -> None:
         self._add("KMS customer managed key", [r.logical_id], 1, "key-month", self.prices.rate("kms", "key_month"))
         if self._flag(r, "EnableKeyRotation"):
             # Each of the first rotations adds to the key's monthly charge for good; the estimate describes the
@@ -25,13 +25,13 @@ class ServicePricing(Base):
             )
             self.steady_from_day = max(self.steady_from_day, rotations * period)
 
-    def _secret(self, r: _Resource) -> None:
+    def _secret(self, r: Resource) -> None:
         replicas = r.props.get("ReplicaRegions")
         copies = 1 + (len(replicas) if isinstance(replicas, list) else 0)
         price = self.prices.rate("secrets_manager", "secret_month")
         self._add("Secrets Manager secret", [r.logical_id], copies, "secret-month", price)
 
-    def _alarm(self, r: _Resource) -> None:
+    def _alarm(self, r: Resource) -> None:
         metrics = r.props.get("Metrics")
         if isinstance(metrics, list):
             stats = [m["MetricStat"] for m in metrics if isinstance(m, Mapping) and "MetricStat" in m]
@@ -45,7 +45,7 @@ class ServicePricing(Base):
             periods = [r.props.get("Period")]
             count = 1
         limit = self.prices.rate("cloudwatch", "high_resolution_below_seconds")
-        numbers = [_literal_number(period) for period in periods]
+        numbers = [literal_number(period) for period in periods]
         if any(number is None for number in numbers):
             self._note(f"{r.logical_id}: alarm period is not a literal; priced as high resolution (costlier).")
         high = any(number is None or number < limit for number in numbers)
@@ -63,7 +63,7 @@ class ServicePricing(Base):
 
     # Logs.
 
-    def _flow_log(self, r: _Resource) -> None:
+    def _flow_log(self, r: Resource) -> None:
         destination = r.props.get("LogDestinationType", self._default(r, "LogDestinationType"))
         gb_month = self._assume("flow_log_gb_month")
         if destination == "cloud-watch-logs":
@@ -79,9 +79,9 @@ class ServicePricing(Base):
             price = self.prices.rate("cloudwatch_logs", "vended_to_s3_gb")
             self._add("VPC flow logs delivered to S3", [r.logical_id], gb_month, "GB", price)
         else:
-            self._unpriced(r, f"flow logs to {_show(destination)}: no price in prices.json")
+            self._unpriced(r, f"flow logs to {show(destination)}: no price in prices.json")
 
-    def _log_group(self, r: _Resource) -> None:
+    def _log_group(self, r: Resource) -> None:
         if r.logical_id in self.written_log_groups:
             return
         name = r.props.get("LogGroupName")
@@ -99,21 +99,21 @@ class ServicePricing(Base):
 
     # Network.
 
-    def _vpc_endpoint(self, r: _Resource) -> None:
+    def _vpc_endpoint(self, r: Resource) -> None:
         kind = r.props.get("VpcEndpointType", self._default(r, "VpcEndpointType"))
         if kind == "Gateway":
             price = self.prices.rate("vpc", "gateway_endpoint_month")
             self._add("VPC gateway endpoint (free)", [r.logical_id], 1, "endpoint-month", price)
             return
         if kind != "Interface":
-            self._unpriced(r, f"VpcEndpointType {_show(kind)}: no price in prices.json")
+            self._unpriced(r, f"VpcEndpointType {show(kind)}: no price in prices.json")
             return
         subnets = r.props.get("SubnetIds")
         if isinstance(subnets, list):
             azs = float(len(subnets))
         else:
             azs = self._assume("interface_endpoint_azs_when_unknown")
-            self._note(f"{r.logical_id}: SubnetIds is {_show(subnets)}, not a literal list; {azs:g} AZs assumed.")
+            self._note(f"{r.logical_id}: SubnetIds is {show(subnets)}, not a literal list; {azs:g} AZs assumed.")
         self._add(
             f"VPC interface endpoint, {azs:g} AZ(s)",
             [r.logical_id],
@@ -129,7 +129,7 @@ class ServicePricing(Base):
             self.prices.rate("privatelink", "interface_endpoint_gb"),
         )
 
-    def _nat_gateway(self, r: _Resource) -> None:
+    def _nat_gateway(self, r: Resource) -> None:
         ids = [r.logical_id]
         self._add("NAT gateway", ids, self.hours, "h", self.prices.rate("vpc", "nat_gateway_hour"))
         gb_month = self._assume("nat_gateway_gb_month")
@@ -137,7 +137,7 @@ class ServicePricing(Base):
 
     # Storage and backups.
 
-    def _bucket(self, r: _Resource) -> None:
+    def _bucket(self, r: Resource) -> None:
         if r.logical_id in self.access_log_buckets:
             item, key = "S3 Standard storage, server access logs bucket", "s3_access_log_bucket_gb"
         else:
@@ -145,23 +145,23 @@ class ServicePricing(Base):
         price = self.prices.rate("s3", "standard_gb_month")
         self._add(item, [r.logical_id], self._assume(key), "GB-month", price)
 
-    def _backup_plan(self, r: _Resource) -> None:
+    def _backup_plan(self, r: Resource) -> None:
         plan = r.props.get("BackupPlan")
         rules = plan.get("BackupPlanRule") if isinstance(plan, Mapping) else None
         if not isinstance(rules, list):
-            self._unpriced(r, f"BackupPlan.BackupPlanRule is {_show(rules)}, not a literal list")
+            self._unpriced(r, f"BackupPlan.BackupPlanRule is {show(rules)}, not a literal list")
             return
         databases = self._backed_up_databases(r)
         allocated = [
             gb
-            for gb in (_literal_number(self.resources[db].props.get("AllocatedStorage")) for db in databases)
+            for gb in (literal_number(self.resources[db].props.get("AllocatedStorage")) for db in databases)
             if gb is not None
         ]
         for index, entry in enumerate(rules):
             rule: Mapping[str, Any] = entry if isinstance(entry, Mapping) else {}
             name = rule.get("RuleName") if isinstance(rule.get("RuleName"), str) else f"#{index + 1}"
             lifecycle = rule.get("Lifecycle")
-            days = _literal_number(lifecycle.get("DeleteAfterDays")) if isinstance(lifecycle, Mapping) else None
+            days = literal_number(lifecycle.get("DeleteAfterDays")) if isinstance(lifecycle, Mapping) else None
             if days is None:
                 days = self._assume("backup_plan_retention_days_when_unset")
             self._add(
@@ -174,19 +174,19 @@ class ServicePricing(Base):
             if rule.get("CopyActions"):
                 self._unpriced(r, f"rule {name}: copies to another vault (CopyActions) are not priced")
 
-    def _backed_up_databases(self, plan: _Resource) -> list[str]:
+    def _backed_up_databases(self, plan: Resource) -> list[str]:
         """The DB instances the plan's selections name; every DB instance when they select by tag or wildcard."""
         databases: set[str] = set()
         selections = [
             r
             for r in self.resources.values()
-            if r.type == "AWS::Backup::BackupSelection" and plan.logical_id in _refs(r.props.get("BackupPlanId"))
+            if r.type == "AWS::Backup::BackupSelection" and plan.logical_id in refs(r.props.get("BackupPlanId"))
         ]
         if not selections:
             self._note(f"{plan.logical_id}: no BackupSelection in the template uses this plan; nothing backed up.")
         for selection in selections:
             body = selection.props.get("BackupSelection")
-            named = _refs(body.get("Resources")) & set(self.resources) if isinstance(body, Mapping) else set()
+            named = refs(body.get("Resources")) & set(self.resources) if isinstance(body, Mapping) else set()
             if not named:
                 databases |= {r.logical_id for r in self.resources.values() if r.type == DB_INSTANCE}
                 self._note(
