@@ -69,13 +69,18 @@ def _free_port() -> int:
         return port
 
 
-def _as_server_user(directory: Path) -> list[str]:
+def _as_server_user(directory: Path, root: Path) -> tuple[list[str], Path]:
+    """The command prefix that runs the server's programs, and where they are.
+
+    As root, they run as nobody from a copy inside the temporary directory: nobody may not be able to reach the
+    checkout (a home directory is often closed to others), and it must own the data directory.
+    """
     if os.geteuid() != 0:
-        return []
+        return [], root
     nobody = pwd.getpwnam("nobody")
-    for path in (directory, *directory.rglob("*")):
-        os.chown(path, nobody.pw_uid, nobody.pw_gid)
-    return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+    copy = Path(shutil.copytree(root, directory / "postgres", symlinks=True))
+    os.chown(directory, nobody.pw_uid, nobody.pw_gid)
+    return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"], copy
 
 
 @contextlib.contextmanager
@@ -86,7 +91,7 @@ def running(major: int) -> Iterator[Server]:
     directory = Path(tempfile.mkdtemp(prefix=f"retail-db-pg{major}-"))
     data = directory / "data"
     try:
-        user = _as_server_user(directory)
+        user, root = _as_server_user(directory, root)
         subprocess.run(
             [*user, str(root / "bin" / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", *INITDB_OPTIONS],
             check=True,
