@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 FINGERPRINT = paths.PROFILES_OUT / "fingerprint"
 # What a synthesis depends on. The runbook is copied into the dashboard.
-INPUT_GLOBS = ("app.py", "cdk.json", "profiles.toml", "package-lock.json", "requirements.lock", "docs/runbook.md")
+INPUT_FILES = ("app.py", "cdk.json", "profiles.toml", "package-lock.json", "requirements.lock", "docs/runbook.md")
 INPUT_TREES = ("retail_db",)
 
 
@@ -37,7 +37,7 @@ class SynthError(RuntimeError):
 
 
 def _inputs() -> Iterable[Path]:
-    yield from (paths.ROOT / name for name in INPUT_GLOBS)
+    yield from (paths.ROOT / name for name in INPUT_FILES)
     for tree in INPUT_TREES:
         yield from sorted((paths.ROOT / tree).rglob("*.py"))
 
