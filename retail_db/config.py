@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -127,6 +127,19 @@ LogExport = Literal["postgresql", "upgrade", "iam-db-auth-error"]
 Retention = Literal["retain", "destroy"]
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 RULE_KEY = "rule"
+
+MASTER_USERNAME = "dbadmin"
+# Unquoted PostgreSQL identifiers that need no quoting anywhere: what applications, migration tools and psql scripts
+# written by hand can use as they are. PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1).
+IDENTIFIER_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
+IDENTIFIER_RULE = "a lowercase identifier: a letter or _, then letters, digits or _, at most 63 in all"
+# PostgreSQL reserves role names starting with pg_ and these five; RDS owns rds_* and rdsadmin; the master user and
+# the server's bootstrap superuser are not the provisioner's to change.
+RESERVED_ROLES = ("public", "none", "current_user", "session_user", "current_role", MASTER_USERNAME, "postgres")
+RESERVED_ROLE_PREFIXES = ("pg_", "rds")
+RESERVED_SCHEMAS = ("information_schema", "public")
+RESERVED_SCHEMA_PREFIXES = ("pg_",)
+PREFIX_LIST_PATTERN = r"^pl-[0-9a-f]{8,17}$"
 
 
 def setting(description: str, rule: str, **constraints: Any) -> Any:
@@ -386,6 +399,75 @@ class MonitoringSettings(_Model):
     )
 
 
+Access = Literal["read", "write", "owner"]
+
+
+class DatabaseRole(_Model):
+    """A role the provisioner creates in the database and converges on every deploy."""
+
+    name: str = setting(
+        "The role's name.",
+        f"{IDENTIFIER_RULE}; unique; not a reserved SQL keyword of the engine's major version, not "
+        f"{', '.join(RESERVED_ROLES)}, not starting with {' or '.join(RESERVED_ROLE_PREFIXES)}",
+        pattern=IDENTIFIER_PATTERN,
+    )
+    login: bool = setting("Whether the role can log in (false: a group role).", "true or false")
+    auth: Literal["iam", "password", "none"] = setting(
+        "iam: IAM authentication tokens (rds_iam, no password); password: a password in the role's own Secrets "
+        "Manager secret, encrypted with the database key and rotated; none: cannot log in.",
+        "iam or password when login is true; none when it is false",
+    )
+    connection_limit: int = setting(
+        "Concurrent connections the role may hold; -1 for no limit of its own.",
+        "-1, or 1 to the instance's max_connections",
+        ge=-1,
+    )
+    schemas: dict[str, Access] = setting(
+        "Access per schema: read (SELECT), write (SELECT, INSERT, UPDATE, DELETE, and sequences), owner (owns the "
+        "schema and creates its objects, for migrations). Read and write cover tables the owner creates later.",
+        f"schema names, each {IDENTIFIER_RULE}, not {' or '.join(RESERVED_SCHEMAS)} and not starting with pg_; each "
+        "read, write or owner; one owner per schema",
+    )
+
+
+class AccessSettings(_Model):
+    """Who can reach the database: network paths, the optional proxy, and the roles inside PostgreSQL."""
+
+    admit_vpc_cidr: bool = setting(
+        "Whether the database admits PostgreSQL from the whole VPC range, as the reference does.", "true or false"
+    )
+    client_cidrs: tuple[str, ...] = setting(
+        "Other IPv4 ranges admitted on the PostgreSQL port (a peered VPC, a Transit Gateway attachment).",
+        "IPv4 CIDRs, each at most once",
+        strict=False,
+    )
+    client_prefix_lists: tuple[Annotated[str, Field(pattern=PREFIX_LIST_PATTERN)], ...] = setting(
+        "Managed prefix lists admitted on the PostgreSQL port.",
+        "prefix list IDs like pl-0123456789abcdef0",
+        strict=False,
+    )
+    proxy: bool = setting(
+        "Whether an RDS Proxy with end-to-end IAM authentication stands in front of the instance.", "true or false"
+    )
+    roles: tuple[DatabaseRole, ...] = setting(
+        "Database roles the provisioner keeps as declared; roles it does not declare it never touches.",
+        "a list of roles (below)",
+        strict=False,
+    )
+
+    @field_validator("client_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.IPv4Network(cidr)
+            except ValueError as error:
+                raise ValueError(str(error)) from None
+        if len(set(value)) != len(value):
+            raise ValueError("listed twice")
+        return value
+
+
 class Settings(_Model):
     profile: str = Field(exclude=True, description="The profile's name, from the table header.")
     description: str = setting("What the profile is for.", "free text")
@@ -397,6 +479,7 @@ class Settings(_Model):
     database: DatabaseSettings
     backup: BackupSettings
     monitoring: MonitoringSettings
+    access: AccessSettings
 
     @property
     def is_production(self) -> bool:
@@ -408,6 +491,7 @@ class Settings(_Model):
         _network(self.network)
         _database(self.database)
         _monitoring(self.monitoring, self.database)
+        _roles(self.access, self.database)
         return self
 
 
@@ -491,6 +575,46 @@ def _connections(monitoring: MonitoringSettings, database: DatabaseSettings) -> 
         )
 
 
+def _roles(access: AccessSettings, database: DatabaseSettings) -> None:
+    reserved_words = parameters.reserved_keywords(database.engine_major_version)
+    limit = int(database.parameters["max_connections"])
+    owners: dict[str, str] = {}
+    seen: set[str] = set()
+    for index, role in enumerate(access.roles):
+        path: tuple[str, ...] = ("access", "roles", str(index))
+        rule = rule_of(("access", "roles", 0, "name"))
+        if role.name in seen:
+            raise _Broken((*path, "name"), role.name, rule=f"is declared twice; must be {rule}")
+        seen.add(role.name)
+        if role.name in RESERVED_ROLES or role.name.startswith(RESERVED_ROLE_PREFIXES):
+            raise _Broken((*path, "name"), role.name, rule=f"is reserved; must be {rule}")
+        if role.name in reserved_words:
+            rule = f"is a reserved SQL keyword in PostgreSQL {database.engine_major_version}; must be {rule}"
+            raise _Broken((*path, "name"), role.name, rule=rule)
+        if (role.auth == "none") is role.login:
+            raise _Broken((*path, "auth"), role.auth, rule=f"must be {rule_of(('access', 'roles', 0, 'auth'))}")
+        if role.connection_limit == 0 or role.connection_limit > limit:
+            rule = f"must be -1, or 1 to max_connections ({limit})"
+            raise _Broken((*path, "connection_limit"), role.connection_limit, rule=rule)
+        for schema, access_level in role.schemas.items():
+            _schema_name((*path, "schemas", schema), schema, reserved_words, database.engine_major_version)
+            if access_level == "owner":
+                if schema in owners:
+                    rule = f"must be one owner per schema: {owners[schema]} owns {schema} already"
+                    raise _Broken((*path, "schemas", schema), access_level, rule=rule)
+                owners[schema] = role.name
+
+
+def _schema_name(path: tuple[str, ...], schema: str, reserved_words: frozenset[str], major: str) -> None:
+    rule = f"must be {rule_of(('access', 'roles', 0, 'schemas'))}"
+    if not re.match(IDENTIFIER_PATTERN, schema):
+        raise _Broken(path, schema, rule=f"is not a schema name; {rule}")
+    if schema in RESERVED_SCHEMAS or schema.startswith(RESERVED_SCHEMA_PREFIXES):
+        raise _Broken(path, schema, rule=f"is reserved; {rule}")
+    if schema in reserved_words:
+        raise _Broken(path, schema, rule=f"is a reserved SQL keyword in PostgreSQL {major}; {rule}")
+
+
 def _clock(hours: str, minutes: str) -> int:
     h, m = int(hours), int(minutes)
     if h > 23 or m > 59:
@@ -550,16 +674,25 @@ class When:
 ALWAYS = When()
 
 
-def field_at(path: tuple[str | int, ...], model: type[BaseModel] = Settings) -> FieldInfo | None:
-    """The declaration of the setting at ``path`` (list indexes and table keys below a setting are skipped)."""
+def _walk(path: tuple[str | int, ...], model: type[BaseModel]) -> tuple[FieldInfo | None, Any]:
+    """The declaration of the setting at ``path``, and the type its value has there."""
     info: FieldInfo | None = None
     current: Any = model
     for part in path:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            info = current.model_fields[str(part)]
+            current = info.annotation
+        elif get_args(current):
+            # A list's index or a table's key: what follows belongs to the item's type.
+            current = [arg for arg in get_args(current) if arg is not Ellipsis][-1]
+        else:
             break
-        info = current.model_fields[str(part)]
-        current = info.annotation
-    return info
+    return info, current
+
+
+def field_at(path: tuple[str | int, ...], model: type[BaseModel] = Settings) -> FieldInfo | None:
+    """The declaration of the setting at ``path`` (list indexes and table keys below a setting are skipped)."""
+    return _walk(path, model)[0]
 
 
 def rule_of(path: tuple[str | int, ...]) -> str:
@@ -574,8 +707,7 @@ def _error(profile: str, error: ValidationError) -> ConfigError:
     loc = tuple(first["loc"])
     setting = ".".join(str(part) for part in (profile, *loc))
     if first["type"] == "extra_forbidden":
-        parent = field_at(loc[:-1]) if len(loc) > 1 else None
-        model = parent.annotation if parent is not None else Settings
+        model = _walk(loc[:-1], Settings)[1]
         known = sorted(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
         known = [name for name in known if name != "profile"]
         return ConfigError(setting, first["input"], f"is not a known setting (known: {', '.join(known)})")

@@ -37,6 +37,15 @@ def catalogue(major: str) -> Mapping[str, Mapping[str, Any]]:
     return settings
 
 
+@functools.cache
+def reserved_keywords(major: str) -> frozenset[str]:
+    """Keywords PostgreSQL <major> refuses as an unquoted role or schema name (pg_get_keywords, catcode R or T)."""
+    path = CATALOGUE_DIR / f"postgres{major}.json"
+    if not path.is_file():
+        return frozenset()
+    return frozenset(json.loads(path.read_text())["reserved_keywords"])
+
+
 def supported_majors() -> list[str]:
     return sorted(path.stem.removeprefix("postgres") for path in CATALOGUE_DIR.glob("postgres*.json"))
 

@@ -2,7 +2,8 @@
 
 For each major version, starts the PostgreSQL that package.json pins (tools/postgres.py) and writes
 retail_db/catalogue/postgres<major>.json from its pg_settings: every setting's type, range or allowed values,
-unit, and whether a change needs a restart (context postmaster). The RDS-specific parameters are in
+unit, and whether a change needs a restart (context postmaster); and the keywords it reserves, which role and schema
+names must avoid. The RDS-specific parameters are in
 retail_db/catalogue/rds.json, written by hand from the AWS documentation each entry names.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 from retail_db.parameters import CATALOGUE_DIR
 from tools.postgres import MAJOR_VERSIONS, PRELOADED, running
 
+# Reserved (R) and type-or-function-name (T) keywords: PostgreSQL's grammar refuses both as unquoted schema names.
+KEYWORDS = "SELECT word FROM pg_get_keywords() WHERE catcode IN ('R', 'T') ORDER BY word"
 QUERY = "SELECT name, vartype, min_val, max_val, enumvals, unit, context FROM pg_settings ORDER BY name"
 
 
@@ -38,10 +41,12 @@ def read_catalogue(dsn: str, version: str) -> dict[str, Any]:
             if unit is not None:
                 entry["unit"] = unit
             settings[name] = entry
+        keywords = [word for (word,) in connection.execute(KEYWORDS)]
     return {
         "version": version,
         "source": f"pg_settings of PostgreSQL {version}, shared_preload_libraries={PRELOADED}",
         "settings": settings,
+        "reserved_keywords": keywords,
     }
 
 

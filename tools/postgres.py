@@ -1,8 +1,9 @@
 """A real PostgreSQL server for tests and the catalogue script, from the npm packages package.json pins.
 
 `running(major)` initialises a temporary data directory, starts the server on 127.0.0.1 and a free port, and
-stops it and removes the directory when the block ends. PostgreSQL refuses to run as root; when the tests do,
-the server runs as `nobody` (util-linux's setpriv), which owns only the temporary directory.
+stops it and removes the directory when the block ends. `running(major, tls=True)` runs it as RDS does: TLS only
+(with a certificate from a throwaway CA, trustme's) and SCRAM-SHA-256 passwords. PostgreSQL refuses to run as root;
+when the tests do, the server runs as `nobody` (util-linux's setpriv), which owns only the temporary directory.
 """
 
 from __future__ import annotations
@@ -34,15 +35,23 @@ class PostgresUnavailable(RuntimeError):
     pass
 
 
+SUPERUSER_PASSWORD = "test-superuser"
+
+
 @dataclass(frozen=True)
 class Server:
     major: int
     port: int
     version: str
+    ca_file: Path | None = None
+    """The CA that signed the server's certificate, when it runs with TLS."""
 
     @property
     def dsn(self) -> str:
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres connect_timeout=5"
+        dsn = f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres connect_timeout=5"
+        return dsn + (
+            f" password={SUPERUSER_PASSWORD} sslmode=verify-full sslrootcert={self.ca_file}" if self.ca_file else ""
+        )
 
 
 def package(major: int) -> Path:
@@ -83,8 +92,32 @@ def _as_server_user(directory: Path, root: Path) -> tuple[list[str], Path]:
     return ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"], copy
 
 
+def _tls(directory: Path, user: list[str]) -> tuple[Path, list[str]]:
+    """A throwaway CA and a certificate for 127.0.0.1 that it signed; the server options that use them."""
+    import trustme
+
+    ca = trustme.CA()
+    certificate = ca.issue_cert("127.0.0.1", "localhost")
+    ca_file, cert_file, key_file = directory / "ca.pem", directory / "server.crt", directory / "server.key"
+    ca.cert_pem.write_to_path(str(ca_file))
+    certificate.cert_chain_pems[0].write_to_path(str(cert_file))
+    certificate.private_key_pem.write_to_path(str(key_file))
+    key_file.chmod(0o600)  # PostgreSQL refuses a key others can read
+    if user:
+        nobody = pwd.getpwnam("nobody")
+        for path in (cert_file, key_file):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    options = ["-c", "ssl=on", "-c", f"ssl_cert_file={cert_file}", "-c", f"ssl_key_file={key_file}"]
+    return ca_file, options
+
+
+def _hba(data: Path) -> None:
+    """Like rds.force_ssl = 1 with password_encryption = scram-sha-256: TCP clients use TLS and a SCRAM password."""
+    (data / "pg_hba.conf").write_text("local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
+
+
 @contextlib.contextmanager
-def running(major: int) -> Iterator[Server]:
+def running(major: int, *, tls: bool = False) -> Iterator[Server]:
     import psycopg
 
     root = package(major)
@@ -92,22 +125,31 @@ def running(major: int) -> Iterator[Server]:
     data = directory / "data"
     try:
         user, root = _as_server_user(directory, root)
-        subprocess.run(
-            [*user, str(root / "bin" / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", *INITDB_OPTIONS],
-            check=True,
-            capture_output=True,
-        )
+        initdb = [*user, str(root / "bin" / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
+        if tls:
+            password_file = directory / "password"
+            password_file.write_text(SUPERUSER_PASSWORD)
+            initdb.append(f"--pwfile={password_file}")
+            if user:
+                os.chown(password_file, pwd.getpwnam("nobody").pw_uid, -1)
+        subprocess.run([*initdb, *INITDB_OPTIONS], check=True, capture_output=True)
         port = _free_port()
         options = ["-p", str(port), "-c", "listen_addresses=127.0.0.1", "-k", str(directory)]
         options += ["-c", f"shared_preload_libraries={PRELOADED}", "-c", "fsync=off"]
+        ca_file = None
+        if tls:
+            ca_file, tls_options = _tls(directory, user)
+            options += tls_options
+            _hba(data)
         server = subprocess.Popen(
             [*user, str(root / "bin" / "postgres"), "-D", str(data), *options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         try:
-            version = _wait_until_ready(server, f"host=127.0.0.1 port={port} user=postgres dbname=postgres", psycopg)
-            yield Server(major=major, port=port, version=version)
+            ready = Server(major=major, port=port, version="", ca_file=ca_file)
+            version = _wait_until_ready(server, ready.dsn, psycopg)
+            yield Server(major=major, port=port, version=version, ca_file=ca_file)
         finally:
             server.terminate()  # SIGTERM: smart shutdown, and the server is idle by now
             try:

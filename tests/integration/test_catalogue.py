@@ -23,3 +23,5 @@ def test_committed_catalogue_matches_a_running_server(major: int) -> None:
         live = read_catalogue(server.dsn, server.version)
     assert committed["version"] == live["version"]
     assert committed["settings"] == live["settings"], "run `make catalogue` and commit retail_db/catalogue/"
+    assert committed["reserved_keywords"] == live["reserved_keywords"]
+    assert {"user", "select", "authorization"} <= set(live["reserved_keywords"])
