@@ -40,6 +40,8 @@ class AlarmSpec:
     datapoints_to_alarm: int | None = EVERY_PERIOD
     """EVERY_PERIOD (M of M), a number, or None to leave it unset as the reference's alarms do."""
     missing: cloudwatch.TreatMissingData = IGNORE
+    proxy_dimensions: tuple[tuple[str, str], ...] | None = None
+    """A metric of the RDS Proxy, not the instance: its ProxyName and these further dimensions."""
 
 
 class AlarmFactory:
@@ -51,9 +53,11 @@ class AlarmFactory:
         name_prefix: str,
         action: cloudwatch.IAlarmAction,
         runbook_link: Callable[[str], str],
+        proxy_name: str | None = None,
     ) -> None:
         self.scope = scope
         self.database = database
+        self.proxy_name = proxy_name
         self.name_prefix = name_prefix
         self.action = action
         self.runbook_link = runbook_link
@@ -64,9 +68,7 @@ class AlarmFactory:
             self.scope,
             spec.construct_id,
             alarm_name=f"{self.name_prefix}{spec.anchor}",
-            metric=self.database.metric(
-                spec.metric_name, statistic=spec.statistic, period=Duration.seconds(spec.period_seconds)
-            ),
+            metric=self.metric(spec),
             threshold=spec.threshold,
             comparison_operator=spec.comparison,
             evaluation_periods=spec.evaluation_periods,
@@ -77,3 +79,17 @@ class AlarmFactory:
         alarm.add_alarm_action(self.action)
         alarm.add_ok_action(self.action)
         return alarm
+
+    def metric(self, spec: AlarmSpec) -> cloudwatch.IMetric:
+        period = Duration.seconds(spec.period_seconds)
+        if spec.proxy_dimensions is None:
+            return self.database.metric(spec.metric_name, statistic=spec.statistic, period=period)
+        if self.proxy_name is None:
+            raise ValueError(f"{spec.construct_id} watches the RDS Proxy, which this stack does not have")
+        return cloudwatch.Metric(
+            namespace="AWS/RDS",
+            metric_name=spec.metric_name,
+            dimensions_map={"ProxyName": self.proxy_name, **dict(spec.proxy_dimensions)},
+            statistic=spec.statistic,
+            period=period,
+        )

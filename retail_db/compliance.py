@@ -63,6 +63,15 @@ CDK_FUNCTION_REASON = (
     "concurrency, a dead-letter queue and a customer key on its own logs would add cost and nothing to protect."
 )
 
+PROVIDER_FRAMEWORK = "Access/ProvisionerProvider/framework-onEvent"
+PROVIDER_FRAMEWORK_REASON = (
+    "The onEvent function of aws-cdk-lib's custom resource provider framework, in front of the database roles' "
+    "provisioner: it invokes the provisioner and answers CloudFormation, and holds no credentials and no data. Its "
+    "code, role and inline policy are the CDK's. Outside the VPC it reaches the Lambda API and CloudFormation's "
+    "response URL without interface endpoints; CloudFormation calls it once per deploy, synchronously, so reserved "
+    "concurrency and a dead-letter queue have nothing to limit or catch. The provisioner itself runs in the VPC."
+)
+
 ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     Acknowledgement(
         rules=("AwsSolutions-RDS11",),
@@ -243,6 +252,47 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "PostgreSQL logs. Their names hold the instance's generated identifier, unknown before deployment, so "
             "its logs:PutRetentionPolicy and logs:DeleteRetentionPolicy policy names no log group; CDK writes it "
             "inline on its own role."
+        ),
+    ),
+    Acknowledgement(
+        rules=(
+            *_in(COMPLIANCE_PACKS, "LambdaInsideVPC"),
+            *_in(NIST_HIPAA, "LambdaConcurrency"),
+            *_in(NIST_HIPAA, "LambdaDLQ"),
+        ),
+        resources=(f"{PROVIDER_FRAMEWORK}/Resource",),
+        reason=PROVIDER_FRAMEWORK_REASON,
+    ),
+    Acknowledgement(
+        rules=(LAMBDA_BASIC_EXECUTION,),
+        resources=(f"{PROVIDER_FRAMEWORK}/ServiceRole/Resource",),
+        reason=PROVIDER_FRAMEWORK_REASON,
+    ),
+    Acknowledgement(
+        rules=("AwsSolutions-IAM5[Resource::<AccessProvisionerFunctionCA770F4E.Arn>:*]", *INLINE_POLICY),
+        resources=(f"{PROVIDER_FRAMEWORK}/ServiceRole/DefaultPolicy/Resource",),
+        reason=(
+            "The provider framework may invoke the provisioner function and any of its versions (<arn>:*), and "
+            "nothing else; the CDK writes that inline on the framework's role."
+        ),
+    ),
+    Acknowledgement(
+        rules=_in(NIST_HIPAA, "LambdaDLQ"),
+        resources=("Access/ProvisionerFunction/Resource",),
+        reason=(
+            "The provider framework invokes the provisioner synchronously, and a dead-letter queue receives only "
+            "failed asynchronous invocations. A failure fails the deploy, with the error in CloudFormation's events "
+            "and the function's encrypted log group."
+        ),
+    ),
+    Acknowledgement(
+        rules=("AwsSolutions-IAM5[Resource::*]",),
+        resources=("Access/ProvisionerPolicy/Resource",),
+        reason=(
+            "Lambda creates, describes and deletes the provisioner's network interfaces in the VPC with its role; "
+            "these EC2 actions take no resource-level permissions "
+            "(https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions). "
+            "Every other statement of the policy names its resources."
         ),
     ),
     Acknowledgement(

@@ -13,12 +13,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from retail_db.config import DatabaseSettings, RemovalSettings
+from retail_db.config import MASTER_USERNAME, DatabaseSettings, RemovalSettings
 from retail_db.removal import REMOVAL_POLICIES
 from retail_db.retention import LOG_RETENTION
 
 DATABASE_NAME = "retaildb"
-MASTER_USERNAME = "dbadmin"
 # Characters that break connection strings, shells or JSON when they appear in a password.
 PASSWORD_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
@@ -144,6 +143,14 @@ class Database(Construct):
             s3_export_buckets=[backup_bucket],
         )
 
+        cfn_instance = cast(rds.CfnDBInstance, self.instance.node.default_child)
+        self.master_secret: secretsmanager.ISecret = generated_secret or secretsmanager.Secret.from_secret_attributes(
+            self,
+            "MasterUserSecret",
+            secret_complete_arn=cfn_instance.attr_master_user_secret_secret_arn,
+            encryption_key=self.encryption_key,
+        )
+
         CfnOutput(
             self,
             "DatabaseEndpoint",
@@ -159,10 +166,6 @@ class Database(Construct):
         CfnOutput(
             self,
             "DatabaseSecretArn",
-            value=(
-                generated_secret.secret_arn
-                if generated_secret
-                else cast(rds.CfnDBInstance, self.instance.node.default_child).attr_master_user_secret_secret_arn
-            ),
+            value=self.master_secret.secret_arn,
             description="Secrets Manager secret with the master user's credentials",
         )

@@ -51,6 +51,18 @@ RESOURCES: Mapping[str, str] = {
     "RestrictDefaultSgFunction": "Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler",
     "LogRetentionFunction": "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a/Resource",
     "AutoDeleteFunction": "Custom::S3AutoDeleteObjectsCustomResourceProvider/Handler",
+    "DatabaseRoles": "Access/DatabaseRoles/Default",
+    "ProvisionerFunction": "Access/ProvisionerFunction/Resource",
+    "ProvisionerRole": "Access/ProvisionerRole/Resource",
+    "ProvisionerLogGroup": "Access/ProvisionerLogGroup/Resource",
+    "ProvisionerSecurityGroup": "Access/ProvisionerSecurityGroup/Resource",
+    "ProviderFunction": "Access/ProvisionerProvider/framework-onEvent/Resource",
+    "ProviderRole": "Access/ProvisionerProvider/framework-onEvent/ServiceRole/Resource",
+    "ProviderLogGroup": "Access/ProviderLogGroup/Resource",
+    "ReportingSecret": "Access/ReportingCredentials/Resource",
+    "ReportingSecretAttachment": "Access/ReportingCredentials/Attachment/Resource",
+    "Proxy": "Access/Proxy/Resource",
+    "ProxyRole": "Access/ProxyRole/Resource",
 }
 
 ACCOUNT_ROOT = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
@@ -92,6 +104,8 @@ class Interaction:
     """An AWS managed policy that grants the role's side; its content is AWS's, so the check is its attachment."""
     conditions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """The conditions the resource-policy statement must carry, exactly."""
+    role_conditions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """The conditions the role's statement must carry, exactly."""
     wiring: tuple[Wire, ...] = ()
     where: When = ALWAYS
 
@@ -105,6 +119,35 @@ ALARMS_OF_THIS_STACK = {
 
 
 DESTROYED_BUCKETS = When("removal.buckets", "destroy")
+PROXY = When("access.proxy", True)
+THROUGH_SECRETS_MANAGER = {"StringEquals": {"kms:ViaService": "secretsmanager.${AWS::Region}.amazonaws.com"}}
+LOGS_IN_ACCOUNT = {
+    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:*"}
+}
+LAMBDA_VPC_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions"
+SECRETS_DOC = "https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html"
+# The declared roles of every profile; the rows below name the defaults.
+PROXY_USERS = ("migrator", "app")
+
+
+def _dbuser(user: str, resource_id: str = "${Database.DbiResourceId}") -> str:
+    return f"arn:${{AWS::Partition}}:rds-db:${{AWS::Region}}:${{AWS::AccountId}}:dbuser:{resource_id}/{user}"
+
+
+def _reads_master_secret(arn: str, where: When) -> Interaction:
+    return Interaction(
+        name="The roles' provisioner reads the master user's secret",
+        service="lambda.amazonaws.com",
+        role="ProvisionerRole",
+        actions=("secretsmanager:GetSecretValue",),
+        target="Database",
+        resources=(arn,),
+        wiring=(Wire("DatabaseRoles", "MasterSecretArn", arn),),
+        where=where,
+        source=SECRETS_DOC,
+    )
+
+
 LOG_EXPORTS = When("database.log_exports", (), equal=False)
 
 
@@ -458,10 +501,111 @@ INTERACTIONS: tuple[Interaction, ...] = (
         where=LOG_EXPORTS,
         source="https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html",
     ),
+    Interaction(
+        name="The roles' provisioner runs in the VPC: Lambda manages its network interfaces with its role",
+        service="lambda.amazonaws.com",
+        role="ProvisionerRole",
+        actions=(
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+        ),
+        target="ProvisionerFunction",
+        # These EC2 actions take no resource-level permissions.
+        resources=("*",),
+        wiring=(
+            Wire("ProvisionerFunction", "Role", "${ProvisionerRole.Arn}"),
+            Wire("ProvisionerFunction", "VpcConfig.SecurityGroupIds", "${ProvisionerSecurityGroup.GroupId}"),
+        ),
+        source=LAMBDA_VPC_DOC,
+    ),
+    Interaction(
+        name="The roles' provisioner writes its logs",
+        service="lambda.amazonaws.com",
+        role="ProvisionerRole",
+        actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+        target="ProvisionerLogGroup",
+        resources=("${ProvisionerLogGroup.Arn}",),
+        wiring=(Wire("ProvisionerFunction", "LoggingConfig.LogGroup", "${ProvisionerLogGroup}"),),
+        source="https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html",
+    ),
+    Interaction(
+        name="CloudWatch Logs encrypts the provisioner's log groups with the log key",
+        service="logs.${AWS::Region}.amazonaws.com",
+        actions=("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey", "kms:DescribeKey"),
+        target="FlowLogKey",
+        resources=("*",),
+        resource_policy="service",
+        conditions=LOGS_IN_ACCOUNT,
+        wiring=(
+            Wire("ProvisionerLogGroup", "KmsKeyId", "${FlowLogKey.Arn}"),
+            Wire("ProviderLogGroup", "KmsKeyId", "${FlowLogKey.Arn}"),
+        ),
+        source="https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html",
+    ),
+    _reads_master_secret("${DatabaseSecret}", When("database.credentials", "secret")),
+    _reads_master_secret("${Database.MasterUserSecret.SecretArn}", When("database.credentials", "managed")),
+    Interaction(
+        name="The roles' provisioner reads each password role's secret (reporting)",
+        service="lambda.amazonaws.com",
+        role="ProvisionerRole",
+        actions=("secretsmanager:GetSecretValue",),
+        target="ReportingSecret",
+        resources=("${ReportingSecretAttachment}",),
+        source=SECRETS_DOC,
+    ),
+    Interaction(
+        name="The roles' provisioner decrypts the secrets, through Secrets Manager only, with the database key",
+        service="lambda.amazonaws.com",
+        role="ProvisionerRole",
+        actions=("kms:Decrypt",),
+        target="DatabaseKey",
+        resources=("${DatabaseKey.Arn}",),
+        resource_policy="account",
+        role_conditions=THROUGH_SECRETS_MANAGER,
+        source="https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
+    ),
+    Interaction(
+        name="Secrets Manager encrypts the password roles' secrets with the database key",
+        service="secretsmanager.amazonaws.com",
+        actions=("kms:GenerateDataKey", "kms:Decrypt"),
+        target="DatabaseKey",
+        resources=("*",),
+        resource_policy="account",
+        conditions=THROUGH_SECRETS_MANAGER,
+        role_policy=False,
+        wiring=(Wire("ReportingSecret", "KmsKeyId", "${DatabaseKey.Arn}"),),
+        source="https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
+    ),
+    Interaction(
+        name="The provider framework invokes the roles' provisioner for CloudFormation",
+        service="lambda.amazonaws.com",
+        role="ProviderRole",
+        actions=("lambda:InvokeFunction",),
+        target="ProvisionerFunction",
+        resources=("${ProvisionerFunction.Arn}",),
+        wiring=(Wire("DatabaseRoles", "ServiceToken", "${ProviderFunction.Arn}"),),
+        source="https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.custom_resources-readme.html#provider-framework",
+    ),
+    Interaction(
+        name="RDS Proxy connects to the instance with IAM as each IAM-authenticated role (migrator, app)",
+        service="rds.amazonaws.com",
+        role="ProxyRole",
+        actions=("rds-db:connect",),
+        target="Database",
+        resources=tuple(_dbuser(user) for user in PROXY_USERS),
+        wiring=(Wire("Proxy", "RoleArn", "${ProxyRole.Arn}"), Wire("Proxy", "DefaultAuthScheme", "IAM_AUTH")),
+        where=PROXY,
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-iam-setup.html",
+    ),
     *_emptied_before_deletion("BackupBucket"),
     *_emptied_before_deletion("AccessLogsBucket"),
     _function_logs("prefix-list lookup", "AwsCustomResourceFunction", "AwsCustomResourceRole", ALWAYS),
     _function_logs("default security group", "RestrictDefaultSgFunction", "RestrictDefaultSgRole", ALWAYS),
     _function_logs("log retention", "LogRetentionFunction", "LogRetentionRole", LOG_EXPORTS),
     _function_logs("bucket emptying", "AutoDeleteFunction", "AutoDeleteRole", DESTROYED_BUCKETS),
+    _function_logs("provider framework", "ProviderFunction", "ProviderRole", ALWAYS),
 )

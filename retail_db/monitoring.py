@@ -20,13 +20,14 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from retail_db.alarms import ABOVE, AT_OR_ABOVE, BELOW, AlarmFactory, AlarmSpec
-from retail_db.config import DatabaseSettings, MonitoringSettings
+from retail_db.config import AccessSettings, DatabaseSettings, MonitoringSettings
 from retail_db.instance_classes import GIB, INSTANCE_CLASSES
 from retail_db.runbook import sections
 
 
-def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> list[AlarmSpec]:
-    """The alarms that apply to this instance class, with thresholds scaled to its vCPUs, memory and storage."""
+def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings, access: AccessSettings) -> list[AlarmSpec]:
+    """The alarms that apply to this instance class, with thresholds scaled to its vCPUs, memory and storage, and
+    to the proxy when the profile has one."""
     instance = INSTANCE_CLASSES[database.instance_class]
     # Validation requires the parameter and keeps it within what the class's memory allows.
     connection_limit = int(database.parameters["max_connections"])
@@ -212,7 +213,38 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings) -> l
                     ),
                 )
             )
+    if access.proxy:
+        specs += proxy_alarm_specs()
     return specs
+
+
+def proxy_alarm_specs() -> list[AlarmSpec]:
+    return [
+        # The share of the proxy's health checks that reached the instance
+        # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.monitoring.html); a failover dips it
+        # for a minute or two, so only a quarter of an hour below 100 % pages.
+        AlarmSpec(
+            construct_id="ProxyTargetUnavailableAlarm",
+            anchor="proxy-target-unavailable",
+            metric_name="AvailabilityPercentage",
+            evaluation_periods=15,
+            comparison=BELOW,
+            threshold=100,
+            proxy_dimensions=(("TargetGroup", "default"), ("TargetRole", "READ_WRITE")),
+            summary="The RDS Proxy has not reached the instance in every health check for 15 minutes.",
+        ),
+        AlarmSpec(
+            construct_id="ProxyAuthFailuresAlarm",
+            anchor="proxy-auth-failures",
+            metric_name="ClientConnectionsSetupFailedAuth",
+            statistic="Sum",
+            comparison=ABOVE,
+            threshold=0,
+            proxy_dimensions=(),
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+            summary="Clients have failed to authenticate to the RDS Proxy in each of the last 5 minutes.",
+        ),
+    ]
 
 
 def postgresql_log_group_name(database: rds.IDatabaseInstance) -> str:
@@ -230,6 +262,8 @@ class Monitoring(Construct):
         environment_suffix: str,
         database: rds.DatabaseInstance,
         database_settings: DatabaseSettings,
+        access_settings: AccessSettings,
+        proxy: rds.DatabaseProxy | None,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -288,7 +322,7 @@ class Monitoring(Construct):
             f"#dashboards:name={dashboard_name}"
         )
         runbook = sections()
-        specs = alarm_specs(settings, database_settings)
+        specs = alarm_specs(settings, database_settings, access_settings)
 
         def runbook_link(anchor: str) -> str:
             """An absolute link, so that it opens from an alert e-mail or chat message."""
@@ -302,6 +336,7 @@ class Monitoring(Construct):
             name_prefix=self.alarm_name_prefix,
             action=cloudwatch_actions.SnsAction(self.alert_topic),
             runbook_link=runbook_link,
+            proxy_name=proxy.db_proxy_name if proxy else None,
         )
         self.alarms = {spec.construct_id: factory.add(spec) for spec in specs}
 
@@ -409,6 +444,36 @@ class Monitoring(Construct):
                 )
             )
 
+        if proxy is not None:
+
+            def proxy_metric(name: str, statistic: str, **dimensions: str) -> cloudwatch.Metric:
+                return cloudwatch.Metric(
+                    namespace="AWS/RDS",
+                    metric_name=name,
+                    dimensions_map={"ProxyName": proxy.db_proxy_name, **dimensions},
+                    statistic=statistic,
+                    period=Duration.minutes(1),
+                )
+
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="RDS Proxy: client and database connections",
+                    left=[proxy_metric("ClientConnections", "Sum"), proxy_metric("DatabaseConnections", "Sum")],
+                    width=12,
+                    height=6,
+                ),
+                cloudwatch.GraphWidget(
+                    title="RDS Proxy: availability and failed authentications",
+                    left=[
+                        proxy_metric(
+                            "AvailabilityPercentage", "Average", TargetGroup="default", TargetRole="READ_WRITE"
+                        )
+                    ],
+                    right=[proxy_metric("ClientConnectionsSetupFailedAuth", "Sum")],
+                    width=12,
+                    height=6,
+                ),
+            )
         # The runbook's alarm sections, where the alarms' links lead when no runbook_url is set: the console of the
         # account that raised the alert, which on-call signs in to anyway.
         self.dashboard.add_widgets(

@@ -19,7 +19,7 @@ POSTGRES_PORT = 5432
 
 
 class Network(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: NetworkSettings) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: NetworkSettings, admit_vpc_cidr: bool) -> None:
         super().__init__(scope, construct_id)
 
         self.vpc = ec2.Vpc(
@@ -39,7 +39,8 @@ class Network(Construct):
         # Flow logs show who reached the database and what it reached out to, which PCI DSS 10 asks for. They get
         # their own key: the database key is created later, inside the database construct, and keeping network
         # telemetry apart from data lets the two key policies be granted to different people.
-        flow_log_key = kms.Key(
+        # Also the key of the stack's own function logs (the database roles' provisioner).
+        self.log_key = flow_log_key = kms.Key(
             self,
             "FlowLogKey",
             description="KMS key for the retail database VPC flow logs",
@@ -80,11 +81,12 @@ class Network(Construct):
             description="Security group for RDS PostgreSQL database",
             allow_all_outbound=False,
         )
-        self.database_security_group.add_ingress_rule(
-            ec2.Peer.ipv4(settings.vpc_cidr),
-            ec2.Port.tcp(POSTGRES_PORT),
-            "Allow PostgreSQL access from within VPC",
-        )
+        if admit_vpc_cidr:
+            self.database_security_group.add_ingress_rule(
+                ec2.Peer.ipv4(settings.vpc_cidr),
+                ec2.Port.tcp(POSTGRES_PORT),
+                "Allow PostgreSQL access from within VPC",
+            )
         # The reference allowed 443 to the VPC CIDR "for S3", but a gateway endpoint has no address in the VPC:
         # traffic to S3 leaves by the route to S3's managed prefix list. Its ID differs per region and a synth-time
         # lookup would need AWS credentials, so it is read at deploy time. The rule is set inline on purpose:

@@ -11,6 +11,7 @@ from typing import Any
 from aws_cdk import Stack, Tags
 from constructs import Construct
 
+from retail_db.access import Access
 from retail_db.backup import Backup
 from retail_db.building import building
 from retail_db.config import Settings
@@ -37,7 +38,9 @@ class RetailDatabasePlatform(Stack):
 
         profile = settings.profile
         with building("the network (NetworkStack)", f"[{profile}.network]"):
-            network = Network(self, "NetworkStack", settings=settings.network)
+            network = Network(
+                self, "NetworkStack", settings=settings.network, admit_vpc_cidr=settings.access.admit_vpc_cidr
+            )
         with building("the backups (BackupStack)", f"[{profile}.backup] and [{profile}.removal]"):
             backup = Backup(
                 self,
@@ -59,6 +62,18 @@ class RetailDatabasePlatform(Stack):
             )
         with building("the backup plan (BackupStack)", f"[{profile}.backup]"):
             backup.add_backup_plan(database.instance)
+        with building("the access paths (Access)", f"[{profile}.access]"):
+            access = Access(
+                self,
+                "Access",
+                settings=settings.access,
+                removal=settings.removal,
+                vpc=network.vpc,
+                database_security_group=network.database_security_group,
+                database=database,
+                log_key=network.log_key,
+                log_retention_days=settings.database.log_retention_days,
+            )
         with building("the monitoring (MonitoringStack)", f"[{profile}.monitoring]"):
             Monitoring(
                 self,
@@ -67,6 +82,8 @@ class RetailDatabasePlatform(Stack):
                 environment_suffix=self.environment_suffix,
                 database=database.instance,
                 database_settings=settings.database,
+                access_settings=settings.access,
+                proxy=access.proxy,
             )
 
         apply_stack_wide(self, settings.removal)
@@ -76,4 +93,5 @@ class RetailDatabasePlatform(Stack):
             ("Application", APPLICATION_TAG),
             ("ManagedBy", "CDK"),
         ):
-            Tags.of(self).add(key, value)
+            # A proxy's target group takes no tags (CloudFormation refuses the property).
+            Tags.of(self).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])

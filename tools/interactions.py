@@ -79,7 +79,7 @@ class Checker:
                 return match[0]
             return f"${{{self.logical_id(name)}{attribute}}}"
 
-        return re.sub(r"\$\{([A-Za-z0-9]+)(\.[A-Za-z]+)?\}", alias, text.replace("{suffix}", self.suffix))
+        return re.sub(r"\$\{([A-Za-z0-9]+)(\.[A-Za-z.]+)?\}", alias, text.replace("{suffix}", self.suffix))
 
     def logical_id(self, alias: str) -> str:
         return self.logical_ids[RESOURCES[alias]]
@@ -138,7 +138,8 @@ class Checker:
             for s, statement in enumerate(_as_list(policy["PolicyDocument"]["Statement"])):
                 yield (role_id, ("Properties", "Policies", p, "PolicyDocument", "Statement", s)), statement
         for logical_id, body in self.resources.items():
-            if body.get("Type") != "AWS::IAM::Policy" or {"Ref": role_id} not in body["Properties"].get("Roles", []):
+            policy_types = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+            if body.get("Type") not in policy_types or {"Ref": role_id} not in body["Properties"].get("Roles", []):
                 continue
             for s, statement in enumerate(_as_list(body["Properties"]["PolicyDocument"]["Statement"])):
                 yield (logical_id, ("Properties", "PolicyDocument", "Statement", s)), statement
@@ -146,13 +147,14 @@ class Checker:
     def _check_role_policy(self, interaction: Interaction, result: Result) -> None:
         role_id = self.logical_id(interaction.role or "")
         statements = list(self._role_statements(role_id))
+        conditions = self._resolve_conditions(interaction.role_conditions)
         for action in interaction.actions:
             for resource in interaction.resources:
                 wanted = self.resolve(resource)
                 matches = [
                     location
                     for location, statement in statements
-                    if _allows(statement, action, wanted, principal=None, conditions={})
+                    if _allows(statement, action, wanted, principal=None, conditions=conditions)
                 ]
                 if not matches:
                     result.missing.append(f"{role_id}: no policy of the role allows {action} on {wanted}")
@@ -182,10 +184,7 @@ class Checker:
             "account": f"aws:{ACCOUNT_ROOT}",
             "role": f"aws:{self.resolve('${' + (interaction.role or '') + '.Arn}')}",
         }[interaction.resource_policy or "service"]
-        conditions = {
-            operator: {key: self.resolve(value) for key, value in entries.items()}
-            for operator, entries in interaction.conditions.items()
-        }
+        conditions = self._resolve_conditions(interaction.conditions)
         statements = list(self._policy_statements(target_id))
         # A key policy names no other resource: "*" in it means this key.
         resources = ("*",) if is_key else tuple(self.resolve(r) for r in interaction.resources)
@@ -203,6 +202,12 @@ class Checker:
                     )
                 for location in matches:
                     result.found(location)
+
+    def _resolve_conditions(self, conditions: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+        return {
+            operator: {key: self.resolve(value) for key, value in entries.items()}
+            for operator, entries in conditions.items()
+        }
 
     def _check_wire(self, wire: Wire, result: Result) -> None:
         resource_id = self.logical_id(wire.resource)
@@ -330,8 +335,9 @@ def render_doc() -> str:
     for interaction in INTERACTIONS:
         resource_side, role_side = _grant_sides(interaction)
         conditions = "; ".join(
-            f"{operator} `{key}` = `{value}`"
-            for operator, entries in interaction.conditions.items()
+            f"{side}{operator} `{key}` = `{value}`"
+            for side, table in (("", interaction.conditions), ("role: ", interaction.role_conditions))
+            for operator, entries in table.items()
             for key, value in entries.items()
         )
         wiring = "; ".join(f"`{w.resource}.{w.property}`" for w in interaction.wiring)

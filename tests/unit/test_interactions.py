@@ -54,8 +54,12 @@ def test_removing_any_grant_fails_the_check(
 def test_every_profile_has_interactions_and_every_alias_is_used() -> None:
     used = {i.target for i in INTERACTIONS} | {i.role for i in INTERACTIONS if i.role}
     used |= {w.resource for i in INTERACTIONS for w in i.wiring}
-    in_expressions = " ".join(" ".join(i.resources) for i in INTERACTIONS)
-    assert set(RESOURCES) == used | {a for a in RESOURCES if f"${{{a}." in in_expressions}
+    wired = [
+        w.value if isinstance(w.value, str) else " ".join(w.value.values()) for i in INTERACTIONS for w in i.wiring
+    ]
+    in_expressions = " ".join([*(" ".join(i.resources) for i in INTERACTIONS), *wired])
+    named = {a for a in RESOURCES if f"${{{a}." in in_expressions or f"${{{a}}}" in in_expressions}
+    assert set(RESOURCES) == used | named
     for profile in PROFILES:
         assert any(case.values[0] == profile for case in CASES)
 

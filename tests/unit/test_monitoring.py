@@ -81,6 +81,15 @@ EXPECTED: dict[str, dict[str, Expected]] = {
     },
 }
 PERCENTILE = re.compile(r"^p\d+(\.\d+)?$")
+# Where a profile has an RDS Proxy (access.proxy): its alarms, on the proxy's metrics.
+PROXY_EXPECTED: dict[str, tuple[Expected, list[tuple[str, str]]]] = {
+    "ProxyTargetUnavailableAlarm": (
+        ("AvailabilityPercentage", "Average", 60, 100, LT, 15, 15, "ignore"),
+        [("TargetGroup", "default"), ("TargetRole", "READ_WRITE")],
+    ),
+    "ProxyAuthFailuresAlarm": (("ClientConnectionsSetupFailedAuth", "Sum", 60, 0, GT, 5, 5, "notBreaching"), []),
+}
+PROXY = "AccessProxy36AA5102"
 
 
 def alarms_by_construct_id(template: Template) -> dict[str, dict[str, Any]]:
@@ -105,7 +114,29 @@ def template(synth: Callable[..., Template], profile: str) -> Template:
 
 
 def test_each_profile_has_exactly_the_expected_alarms(template: Template, profile: str) -> None:
-    assert sorted(alarms_by_construct_id(template)) == sorted(EXPECTED[profile])
+    proxy = list(PROXY_EXPECTED) if load_settings(environment_suffix=profile).access.proxy else []
+    assert sorted(alarms_by_construct_id(template)) == sorted([*EXPECTED[profile], *proxy])
+
+
+@pytest.mark.parametrize("construct_id", PROXY_EXPECTED)
+def test_proxy_alarm_watches_the_proxy(synth: Callable[..., Template], construct_id: str) -> None:
+    alarm = alarms_by_construct_id(synth("staging"))[construct_id]
+    (metric, statistic, period, threshold, comparison, evaluation, datapoints, missing), more = PROXY_EXPECTED[
+        construct_id
+    ]
+    assert alarm["Namespace"] == "AWS/RDS" and alarm["MetricName"] == metric
+    dimensions = [(d["Name"], d["Value"]) for d in alarm["Dimensions"]]
+    assert sorted(dimensions, key=str) == sorted([("ProxyName", {"Ref": PROXY}), *more], key=str)
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == (statistic, period, threshold)
+    assert (alarm["ComparisonOperator"], alarm["EvaluationPeriods"]) == (comparison, evaluation)
+    assert (alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (datapoints, missing)
+    assert alarm["AlarmActions"] == [{"Ref": TOPIC}] == alarm["OKActions"]
+    description = json.dumps(alarm["AlarmDescription"])
+    section = {
+        "ProxyTargetUnavailableAlarm": "Proxy target unavailable",
+        "ProxyAuthFailuresAlarm": "Proxy auth failures",
+    }
+    assert f"Runbook: https://" in description and f'(section \\"{section[construct_id]}\\")' in description
 
 
 @pytest.mark.parametrize(
@@ -154,7 +185,7 @@ def test_cpu_credit_alarm_exists_only_for_burstable_classes(synth: Callable[...,
 def test_which_classes_get_credit_and_ebs_burst_alarms(instance_class: str, credits: bool, ebs_burst: bool) -> None:
     dev = load_settings(environment_suffix="dev")
     database = dev.database.model_copy(update={"instance_class": instance_class})
-    ids = {spec.construct_id for spec in alarm_specs(dev.monitoring, database)}
+    ids = {spec.construct_id for spec in alarm_specs(dev.monitoring, database, dev.access)}
     assert ("LowCPUCreditBalanceAlarm" in ids) == credits
     assert ("LowEBSByteBalanceAlarm" in ids) == ebs_burst
     assert ("LowEBSIOBalanceAlarm" in ids) == ebs_burst
@@ -163,7 +194,9 @@ def test_which_classes_get_credit_and_ebs_burst_alarms(instance_class: str, cred
 def test_connections_share_follows_a_max_connections_parameter() -> None:
     dev = load_settings(environment_suffix="dev")
     database = dev.database.model_copy(update={"parameters": {**dev.database.parameters, "max_connections": "50"}})
-    (spec,) = [s for s in alarm_specs(dev.monitoring, database) if s.construct_id == "ConnectionsNearLimitAlarm"]
+    (spec,) = [
+        s for s in alarm_specs(dev.monitoring, database, dev.access) if s.construct_id == "ConnectionsNearLimitAlarm"
+    ]
     assert spec.threshold == 40
 
 

@@ -19,6 +19,7 @@ from tests.logical_ids import (
     FLOW_LOG_GROUP,
     FLOW_LOG_KEY,
     REPLICA_BUCKET,
+    REPORTING_SECRET,
     SECRET,
     SUBNET_1,
     SUBNET_2,
@@ -35,7 +36,17 @@ PLACEMENT = {
     SUBNET_2,
     SUBNET_GROUP,
 }
-COMMON = {DB, DATABASE_KEY, BACKUP_BUCKET, ACCESS_LOGS_BUCKET, BACKUP_KEY, FLOW_LOG_KEY, ALERTS_KEY, *PLACEMENT}
+COMMON = {
+    DB,
+    DATABASE_KEY,
+    BACKUP_BUCKET,
+    ACCESS_LOGS_BUCKET,
+    BACKUP_KEY,
+    FLOW_LOG_KEY,
+    ALERTS_KEY,
+    REPORTING_SECRET,
+    *PLACEMENT,
+}
 # The secret exists only with credentials = "secret"; with "managed", RDS owns the master user's secret.
 STATEFUL_IDS = {
     "dev": COMMON | {SECRET},

@@ -10,7 +10,18 @@ from aws_cdk.assertions import Match
 
 from tests.helpers import Template, assertions, props, resource, resources, tags
 from tests.logical_ids import BACKUP_BUCKET as BUCKET
-from tests.logical_ids import CPU_ALARM, DB, SECRET, SECURITY_GROUP, SUBNET_GROUP, TOPIC, VPC
+from tests.logical_ids import (
+    CLIENT_SECURITY_GROUP,
+    CPU_ALARM,
+    DB,
+    PROVISIONER_SECURITY_GROUP,
+    REPORTING_SECRET,
+    SECRET,
+    SECURITY_GROUP,
+    SUBNET_GROUP,
+    TOPIC,
+    VPC,
+)
 from tests.logical_ids import DATABASE_KEY as KEY
 
 
@@ -41,15 +52,18 @@ def test_vpc(dev_template: Template) -> None:
 
 
 def test_s3_gateway_endpoint_serves_both_isolated_route_tables(dev_template: Template) -> None:
-    endpoint = props(dev_template, "AWS::EC2::VPCEndpoint")
-    assert endpoint["VpcEndpointType"] == "Gateway"
+    (endpoint,) = [
+        r["Properties"]
+        for r in resources(dev_template, "AWS::EC2::VPCEndpoint").values()
+        if r["Properties"].get("VpcEndpointType") == "Gateway"
+    ]
     assert endpoint["ServiceName"] == {"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".s3"]]}
     route_tables = {r["Ref"] for r in endpoint["RouteTableIds"]}
     assert route_tables == set(resources(dev_template, "AWS::EC2::RouteTable"))
     assert len(route_tables) == 2
 
 
-def test_security_group_allows_postgres_from_vpc_only(dev_template: Template) -> None:
+def test_database_admits_postgres_from_the_vpc_the_client_and_the_provisioner_only(dev_template: Template) -> None:
     template = assertions(dev_template)
     template.has_resource_properties(
         "AWS::EC2::SecurityGroup",
@@ -67,7 +81,15 @@ def test_security_group_allows_postgres_from_vpc_only(dev_template: Template) ->
             )
         },
     )
-    template.resource_count_is("AWS::EC2::SecurityGroupIngress", 0)
+    separate = [
+        r["Properties"]
+        for r in resources(dev_template, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [SECURITY_GROUP, "GroupId"]}
+    ]
+    assert sorted((r["SourceSecurityGroupId"]["Fn::GetAtt"][0], r["FromPort"], r["ToPort"]) for r in separate) == [
+        (CLIENT_SECURITY_GROUP, 5432, 5432),
+        (PROVISIONER_SECURITY_GROUP, 5432, 5432),
+    ]
 
 
 def test_security_group_egress_is_https_to_the_s3_prefix_list_only(dev_template: Template) -> None:
@@ -82,7 +104,9 @@ def test_security_group_egress_is_https_to_the_s3_prefix_list_only(dev_template:
     assert "describeManagedPrefixLists" in create and "prefix-list-name" in create
     assert ".s3" in create
     # A separate egress resource would leave EC2's default allow-all rule in place.
-    assert not resources(dev_template, "AWS::EC2::SecurityGroupEgress")
+    database_group = {"Fn::GetAtt": [SECURITY_GROUP, "GroupId"]}
+    egress_resources = resources(dev_template, "AWS::EC2::SecurityGroupEgress").values()
+    assert not [r for r in egress_resources if r["Properties"]["GroupId"] == database_group]
 
 
 def test_kms_key_rotates_and_is_aliased(dev_template: Template) -> None:
@@ -104,8 +128,8 @@ def test_credentials_secret_generation_rules(dev_template: Template) -> None:
         "SecretStringTemplate": '{"username":"dbadmin"}',
     }
     assert resource(dev_template, SECRET)["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [KEY, "Arn"]}
-    attachment = props(dev_template, "AWS::SecretsManager::SecretTargetAttachment")
-    assert attachment["SecretId"] == {"Ref": SECRET}
+    attachments = resources(dev_template, "AWS::SecretsManager::SecretTargetAttachment").values()
+    (attachment,) = [a["Properties"] for a in attachments if a["Properties"]["SecretId"] == {"Ref": SECRET}]
     assert attachment["TargetId"] == {"Ref": DB}
 
 
@@ -351,7 +375,7 @@ def test_managed_credentials_keep_the_secret_arn_output_and_drop_the_generated_s
     assert db["ManageMasterUserPassword"] is True
     assert db["MasterUserSecret"] == {"KmsKeyId": {"Fn::GetAtt": [KEY, "Arn"]}}
     assert "MasterUserPassword" not in db
-    assert not resources(template, "AWS::SecretsManager::Secret")
+    assert list(resources(template, "AWS::SecretsManager::Secret")) == [REPORTING_SECRET], "only the roles' secrets"
 
 
 def test_dashboard_url_output(dev_template: Template) -> None:
@@ -365,7 +389,13 @@ UNTAGGABLE = {
     "AWS::EC2::SubnetRouteTableAssociation",
     "AWS::KMS::Alias",
     "AWS::SecretsManager::SecretTargetAttachment",
+    "AWS::SecretsManager::ResourcePolicy",
+    "AWS::SecretsManager::RotationSchedule",
+    "AWS::EC2::SecurityGroupIngress",
+    "AWS::EC2::SecurityGroupEgress",
     "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+    "Custom::DatabaseRoles",
     "Custom::AWS",
     "Custom::LogRetention",
     "Custom::VpcRestrictDefaultSG",

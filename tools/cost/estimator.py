@@ -21,6 +21,7 @@ class Estimator(RdsPricing, ServicePricing):
     def run(self) -> Estimate:
         handlers: dict[str, Callable[[Resource], None]] = {
             DB_INSTANCE: self._db_instance,
+            "AWS::RDS::DBProxy": self._db_proxy,
             "AWS::KMS::Key": self._kms_key,
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::CloudWatch::Alarm": self._alarm,

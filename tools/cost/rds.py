@@ -5,10 +5,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tools.cost.base import Base, Resource, literal_number, quantity, show
+from tools.cost.base import Base, Resource, literal_number, quantity, refs, show
 
 
 class RdsPricing(Base):
+    def _db_proxy(self, r: Resource) -> None:
+        """Billed per vCPU-hour of the instances its target groups point at, at least the minimum."""
+        targets = [
+            logical_id
+            for group in self.resources.values()
+            if group.type == "AWS::RDS::DBProxyTargetGroup" and r.logical_id in refs(group.props.get("DBProxyName"))
+            for logical_id in sorted(refs(group.props.get("DBInstanceIdentifiers")) & set(self.resources))
+        ]
+        vcpus_by_class = self.prices.table("rds_vcpus", "count")
+        vcpus = 0.0
+        for target in targets:
+            instance_class = self.resources[target].props.get("DBInstanceClass")
+            if not isinstance(instance_class, str) or instance_class not in vcpus_by_class:
+                self._unpriced(r, f"target {target}: no vCPU count for {show(instance_class)} in prices.json")
+                return
+            vcpus += vcpus_by_class[instance_class]
+        if not targets:
+            self._unpriced(r, "no target group of this template points it at an instance")
+            return
+        vcpus = max(vcpus, self.prices.rate("rds_proxy", "minimum_vcpus"))
+        self._add(
+            f"RDS Proxy, {vcpus:g} vCPUs of its target",
+            [r.logical_id],
+            vcpus * self.hours,
+            "vCPU-h",
+            self.prices.rate("rds_proxy", "vcpu_hour"),
+        )
+
     def _db_instance(self, r: Resource) -> None:
         engine = r.props.get("Engine")
         if isinstance(engine, str) and engine.lower() != self.prices.data["rds"]["engine"]:

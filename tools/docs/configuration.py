@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from retail_db.config import NAME_RULES, SUFFIX_RULE, Settings, field_at, load_profiles, rule_of
+from retail_db.config import NAME_RULES, SUFFIX_RULE, DatabaseRole, Settings, field_at, load_profiles, rule_of
 from tools import paths
 
 HEADER = """# Configuration
@@ -75,11 +75,19 @@ def _value(raw: dict[str, Any], path: str) -> str:
         return str(value).lower()
     if isinstance(value, dict):
         return "<br>".join(f"`{k}={v}`" for k, v in value.items())
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return "<br>".join(_role(role) for role in value)
     if isinstance(value, list):
         return ", ".join(value) if value else "(none)"
     if isinstance(value, int) and value >= 100_000:
         return f"{value:_}"
     return str(value)
+
+
+def _role(role: dict[str, Any]) -> str:
+    access = ", ".join(f"{schema} {level}" for schema, level in role["schemas"].items())
+    login = f"{role['auth']}, limit {role['connection_limit']}" if role["login"] else "no login"
+    return f"`{role['name']}` ({login}; {access})"
 
 
 def render() -> str:
@@ -106,6 +114,11 @@ def render() -> str:
     ]
     lines += ["", "What each setting means:", ""]
     lines += [f"- `{path}`: {_description(path)}" for path in setting_paths() if path != "description"]
+    lines += ["", "Each entry of `access.roles`:", "", "| field | rule | meaning |", "| --- | --- | --- |"]
+    lines += [
+        f"| `{name}` | {rule_of(('access', 'roles', 0, name))} | {info.description} |"
+        for name, info in DatabaseRole.model_fields.items()
+    ]
     return "\n".join(lines) + "\n"
 
 
