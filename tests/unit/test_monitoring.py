@@ -136,7 +136,7 @@ def test_proxy_alarm_watches_the_proxy(synth: Callable[..., Template], construct
         "ProxyTargetUnavailableAlarm": "Proxy target unavailable",
         "ProxyAuthFailuresAlarm": "Proxy auth failures",
     }
-    assert f"Runbook: https://" in description and f'(section \\"{section[construct_id]}\\")' in description
+    assert "Runbook: https://" in description and f'(section \\"{section[construct_id]}\\")' in description
 
 
 @pytest.mark.parametrize(
