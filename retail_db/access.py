@@ -212,12 +212,15 @@ class Access(Construct):
         vpc: ec2.IVpc,
     ) -> dict[str, secretsmanager.ISecret]:
         secrets: dict[str, secretsmanager.ISecret] = {}
+        # By reference: the key's policy already lets IAM policies of the account use it (its default statement),
+        # and the grant the CDK adds for a key of the same stack would change the database key's policy.
+        key = kms.Key.from_key_arn(self, "DatabaseKey", database.encryption_key.key_arn)
         for role in password_roles(settings):
             secret = secretsmanager.Secret(
                 self,
                 f"{_pascal(role.name)}Credentials",
                 description=f"Password of database role {role.name}",
-                encryption_key=database.encryption_key,
+                encryption_key=key,
                 generate_secret_string=secretsmanager.SecretStringGenerator(
                     secret_string_template=Stack.of(self).to_json_string(
                         {"username": role.name, "dbname": DATABASE_NAME}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retail_db.config import load_profiles, load_settings
+from retail_db.config import Settings, load_profiles, load_settings
 from tools import paths
 
 if TYPE_CHECKING:
@@ -127,13 +127,16 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-def build_stack(*, environment_suffix: str = "dev", profile: str | None = None) -> RetailDatabasePlatform:
+def build_stack(
+    *, environment_suffix: str = "dev", profile: str | None = None, settings: Settings | None = None
+) -> RetailDatabasePlatform:
+    """A stack of the profile, or of ``settings`` (validated, say an edited copy of a profile) when given."""
     import aws_cdk as cdk
 
     from retail_db.stack import RetailDatabasePlatform
 
     app = cdk.App(context={**cdk_json_context(), "environmentSuffix": environment_suffix})
-    settings = load_settings(environment_suffix=environment_suffix, profile=profile)
+    settings = settings or load_settings(environment_suffix=environment_suffix, profile=profile)
     return RetailDatabasePlatform(
         app, f"TapStack{environment_suffix}", settings=settings, environment_suffix=environment_suffix
     )
@@ -146,10 +149,12 @@ class Synthesis:
     """Construct path below the stack -> logical ID, for every CloudFormation resource."""
 
 
-def synthesize(*, environment_suffix: str = "dev", profile: str | None = None) -> Synthesis:
+def synthesize(
+    *, environment_suffix: str = "dev", profile: str | None = None, settings: Settings | None = None
+) -> Synthesis:
     import aws_cdk as cdk
 
-    stack = build_stack(environment_suffix=environment_suffix, profile=profile)
+    stack = build_stack(environment_suffix=environment_suffix, profile=profile, settings=settings)
     template: dict[str, Any] = cdk.App.of(stack).synth().get_stack_by_name(stack.stack_name).template  # type: ignore[union-attr]
     ids = {
         element.node.path.split("/", 1)[1]: stack.resolve(element.logical_id)

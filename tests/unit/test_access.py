@@ -1,0 +1,349 @@
+"""How applications get in, as synthesized: the network path, the roles' provisioner, the IAM path, the proxy.
+
+The provisioner's SQL is tested against real PostgreSQL in tests/integration/test_provisioner.py; these tests pin
+what the template hands it and what lets it run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import ssl
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retail_db.access import ENDPOINT_ACTIONS, PROVISIONER_DIR
+from retail_db.config import RESERVED_ROLES, Settings, load_profiles, load_settings, parse_settings
+from tests.helpers import Template, resource, resources
+from tests.logical_ids import (
+    CLIENT_SECURITY_GROUP,
+    DATABASE_KEY,
+    DATABASE_ROLES,
+    DB,
+    PROVISIONER_FUNCTION,
+    PROVISIONER_ROLE,
+    PROVISIONER_SECURITY_GROUP,
+    REPORTING_SECRET,
+    SECRET,
+    SECRETS_MANAGER_ENDPOINT,
+    SECURITY_GROUP,
+    SUBNET_1,
+    SUBNET_2,
+)
+from tools import paths
+from tools.synth import synthesize
+
+PROFILES = sorted(load_profiles())
+ISOLATED_SUBNETS = [{"Ref": SUBNET_1}, {"Ref": SUBNET_2}]
+PROXY_SECURITY_GROUP = "AccessProxySecurityGroup43515DB2"
+PROXY_ROLE = "AccessProxyRoleA15E5EAB"
+
+
+def _group(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "GroupId"]}
+
+
+def _dbuser(resource_id: Any, user: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":rds-db:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":dbuser:",
+                resource_id,
+                f"/{user}",
+            ],
+        ]
+    }
+
+
+INSTANCE_ID = {"Fn::GetAtt": [DB, "DbiResourceId"]}
+
+
+def _rules_of(template: Template, resource_type: str, group: str) -> list[tuple[Any, ...]]:
+    """(peer group, from port, to port) of the separate ingress or egress resources of one security group."""
+    peer = "SourceSecurityGroupId" if resource_type.endswith("Ingress") else "DestinationSecurityGroupId"
+    return sorted(
+        (r["Properties"][peer]["Fn::GetAtt"][0], r["Properties"]["FromPort"], r["Properties"]["ToPort"])
+        for r in resources(template, resource_type).values()
+        if r["Properties"]["GroupId"] == _group(group)
+    )
+
+
+def _endpoint_group(template: Template) -> str:
+    (group,) = resource(template, SECRETS_MANAGER_ENDPOINT)["Properties"]["SecurityGroupIds"]
+    logical_id: str = group["Fn::GetAtt"][0]
+    return logical_id
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_client_group_reaches_postgres_and_secrets_manager_only(
+    synth: Callable[..., Template], profile: str
+) -> None:
+    template = synth(profile)
+    endpoint_group = _endpoint_group(template)
+    proxy = [(PROXY_SECURITY_GROUP, 5432, 5432)] if load_settings(environment_suffix=profile).access.proxy else []
+    assert _rules_of(template, "AWS::EC2::SecurityGroupEgress", CLIENT_SECURITY_GROUP) == sorted(
+        [(SECURITY_GROUP, 5432, 5432), (endpoint_group, 443, 443), *proxy]
+    )
+    assert (CLIENT_SECURITY_GROUP, 5432, 5432) in _rules_of(template, "AWS::EC2::SecurityGroupIngress", SECURITY_GROUP)
+    output = next(v for k, v in template["Outputs"].items() if k.startswith("AccessClientSecurityGroupId"))
+    assert output["Value"] == _group(CLIENT_SECURITY_GROUP)
+
+
+def test_the_secrets_manager_endpoint_is_private_and_serves_this_account(dev_template: Template) -> None:
+    endpoint = resource(dev_template, SECRETS_MANAGER_ENDPOINT)["Properties"]
+    assert endpoint["VpcEndpointType"] == "Interface"
+    assert endpoint["ServiceName"] == {"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".secretsmanager"]]}
+    assert endpoint["PrivateDnsEnabled"] is True
+    assert endpoint["SubnetIds"] == ISOLATED_SUBNETS
+    (statement,) = endpoint["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"AWS": "*"} and statement["Resource"] == "*"
+    assert sorted(statement["Action"]) == sorted(ENDPOINT_ACTIONS)
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
+    group = _endpoint_group(dev_template)
+    assert _rules_of(dev_template, "AWS::EC2::SecurityGroupIngress", group) == sorted(
+        [(CLIENT_SECURITY_GROUP, 443, 443), (PROVISIONER_SECURITY_GROUP, 443, 443)]
+    )
+    assert not resources(dev_template, "AWS::EC2::NatGateway")
+
+
+def test_the_provisioner_runs_in_the_isolated_subnets_one_at_a_time(dev_template: Template) -> None:
+    function = resource(dev_template, PROVISIONER_FUNCTION)["Properties"]
+    assert (function["Runtime"], function["Handler"], function["Architectures"]) == (
+        "python3.14",
+        "handler.on_event",
+        ["arm64"],
+    )
+    assert function["VpcConfig"] == {
+        "SecurityGroupIds": [_group(PROVISIONER_SECURITY_GROUP)],
+        "SubnetIds": ISOLATED_SUBNETS,
+    }
+    assert function["ReservedConcurrentExecutions"] == 1 and function["Timeout"] == 300
+    assert function["Role"] == {"Fn::GetAtt": [PROVISIONER_ROLE, "Arn"]}
+    assert _rules_of(dev_template, "AWS::EC2::SecurityGroupEgress", PROVISIONER_SECURITY_GROUP) == sorted(
+        [(SECURITY_GROUP, 5432, 5432), (_endpoint_group(dev_template), 443, 443)]
+    )
+
+
+@pytest.mark.parametrize(("profile", "master"), [("dev", {"Ref": SECRET}), ("prod", None)])
+def test_the_provisioners_policy_names_its_secrets_and_key(
+    synth: Callable[..., Template], profile: str, master: Any
+) -> None:
+    template = synth(profile)
+    master = master or {"Fn::GetAtt": [DB, "MasterUserSecret.SecretArn"]}
+    (policy,) = [
+        p["Properties"]
+        for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+        if p["Properties"].get("Roles") == [{"Ref": PROVISIONER_ROLE}]
+    ]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    attachment = next(iter(_attachments(template, REPORTING_SECRET)))
+    assert statements["ReadTheSecrets"]["Action"] == "secretsmanager:GetSecretValue"
+    assert sorted(map(json.dumps, statements["ReadTheSecrets"]["Resource"])) == sorted(
+        map(json.dumps, [master, {"Ref": attachment}])
+    )
+    assert statements["DecryptTheSecrets"]["Resource"] == {"Fn::GetAtt": [DATABASE_KEY, "Arn"]}
+    assert statements["DecryptTheSecrets"]["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": {"Fn::Join": ["", ["secretsmanager.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+        }
+    }
+    assert statements["NetworkInterfacesInTheVpc"]["Resource"] == "*"
+    assert all(action.startswith("ec2:") for action in statements["NetworkInterfacesInTheVpc"]["Action"])
+    assert set(statements) == {"NetworkInterfacesInTheVpc", "OwnLogs", "ReadTheSecrets", "DecryptTheSecrets"}
+
+
+def _attachments(template: Template, secret: str) -> list[str]:
+    return [
+        logical_id
+        for logical_id, a in resources(template, "AWS::SecretsManager::SecretTargetAttachment").items()
+        if a["Properties"]["SecretId"] == {"Ref": secret}
+    ]
+
+
+def _roles_property(template: Template) -> list[dict[str, Any]]:
+    """The Roles property, with the tokens inside its JSON written as ${logical ID}."""
+    joined = resource(template, DATABASE_ROLES)["Properties"]["Roles"]
+    parts = joined["Fn::Join"][1] if isinstance(joined, dict) else [joined]
+    text = "".join(part if isinstance(part, str) else "${" + part["Ref"] + "}" for part in parts)
+    roles: list[dict[str, Any]] = json.loads(text)
+    return roles
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_custom_resource_hands_over_the_declared_roles(synth: Callable[..., Template], profile: str) -> None:
+    template = synth(profile)
+    settings = load_settings(environment_suffix=profile)
+    body = resource(template, DATABASE_ROLES)
+    properties = body["Properties"]
+    assert body["Type"] == "Custom::DatabaseRoles"
+    assert properties["Host"] == {"Fn::GetAtt": [DB, "Endpoint.Address"]}
+    assert properties["Port"] == {"Fn::GetAtt": [DB, "Endpoint.Port"]}
+    assert properties["Database"] == "retaildb"
+    assert properties["OnDelete"] == ("drop" if settings.removal.database == "destroy" else "keep")
+    assert set(json.loads(properties["Rules"])["reserved_roles"]) == set(RESERVED_ROLES)
+    (attachment,) = _attachments(template, REPORTING_SECRET)
+    assert _roles_property(template) == [
+        {
+            "name": role.name,
+            "login": role.login,
+            "auth": role.auth,
+            "connection_limit": role.connection_limit,
+            "schemas": role.schemas,
+            "secret_arn": "${" + attachment + "}" if role.auth == "password" else "",
+        }
+        for role in settings.access.roles
+    ]
+    assert SECRETS_MANAGER_ENDPOINT in body["DependsOn"], "the endpoint must exist before the handler runs"
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_each_iam_role_gets_a_connect_policy_for_exactly_its_database_user(
+    synth: Callable[..., Template], profile: str
+) -> None:
+    template = synth(profile)
+    settings = load_settings(environment_suffix=profile)
+    policies = {
+        logical_id: p["Properties"]
+        for logical_id, p in resources(template, "AWS::IAM::ManagedPolicy").items()
+        if "ConnectPolicy" in logical_id and "Proxy" not in logical_id
+    }
+    iam_users = [role.name for role in settings.access.roles if role.auth == "iam"]
+    assert len(policies) == len(iam_users)
+    proxy = _proxy_resource_id() if settings.access.proxy else None
+    for user in iam_users:
+        (policy_id,) = [i for i in policies if i.startswith(f"Access{user.capitalize()}ConnectPolicy")]
+        (statement,) = policies[policy_id]["PolicyDocument"]["Statement"]
+        assert (statement["Effect"], statement["Action"]) == ("Allow", "rds-db:connect")
+        expected = [_dbuser(INSTANCE_ID, user)] + ([_dbuser(proxy, user)] if proxy else [])
+        assert statement["Resource"] == (expected if len(expected) > 1 else expected[0])
+        assert "Roles" not in policies[policy_id], "attached by the application stacks, not here"
+        output = next(v for k, v in template["Outputs"].items() if k.startswith(f"Access{user.capitalize()}Connect"))
+        assert output["Value"] == {"Ref": policy_id}
+
+
+def _proxy_resource_id() -> dict[str, Any]:
+    return {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["AccessProxy36AA5102", "DBProxyArn"]}]}]}
+
+
+def test_the_proxy_authenticates_end_to_end_with_iam(synth: Callable[..., Template]) -> None:
+    template = synth("staging")
+    (proxy,) = resources(template, "AWS::RDS::DBProxy").values()
+    properties = proxy["Properties"]
+    assert (properties["DefaultAuthScheme"], properties["RequireTLS"], properties["EngineFamily"]) == (
+        "IAM_AUTH",
+        True,
+        "POSTGRESQL",
+    )
+    assert "Auth" not in properties, "no secrets: the proxy connects with its own IAM tokens"
+    assert properties["VpcSubnetIds"] == ISOLATED_SUBNETS
+    assert properties["RoleArn"] == {"Fn::GetAtt": [PROXY_ROLE, "Arn"]}
+    (policy,) = [
+        p["Properties"]
+        for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+        if p["Properties"].get("Roles") == [{"Ref": PROXY_ROLE}]
+    ]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "rds-db:connect"
+    assert sorted(map(json.dumps, statement["Resource"])) == sorted(
+        json.dumps(_dbuser(INSTANCE_ID, user)) for user in ("migrator", "app")
+    )
+    trust = resource(template, PROXY_ROLE)["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "rds.amazonaws.com"}]
+    assert _rules_of(template, "AWS::EC2::SecurityGroupIngress", PROXY_SECURITY_GROUP) == [
+        (CLIENT_SECURITY_GROUP, 5432, 5432)
+    ]
+    assert (PROXY_SECURITY_GROUP, 5432, 5432) in _rules_of(template, "AWS::EC2::SecurityGroupIngress", SECURITY_GROUP)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_password_roles_have_their_own_rotated_secret(synth: Callable[..., Template], profile: str) -> None:
+    template = synth(profile)
+    settings = load_settings(environment_suffix=profile)
+    secret = resource(template, REPORTING_SECRET)
+    generate = secret["Properties"]["GenerateSecretString"]
+    assert json.loads(generate["SecretStringTemplate"]) == {"username": "reporting", "dbname": "retaildb"}
+    assert (generate["GenerateStringKey"], generate["PasswordLength"]) == ("password", 32)
+    assert secret["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [DATABASE_KEY, "Arn"]}
+    kept = settings.removal.secret == "retain"
+    assert secret["DeletionPolicy"] == ("RetainExceptOnCreate" if kept else "Delete")
+    (attachment,) = _attachments(template, REPORTING_SECRET)
+    (rotation,) = resources(template, "AWS::SecretsManager::RotationSchedule").values()
+    hosted = rotation["Properties"]["HostedRotationLambda"]
+    assert rotation["Properties"]["SecretId"] == {"Ref": attachment}
+    assert rotation["Properties"]["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
+    assert hosted["RotationType"] == "PostgreSQLSingleUser"
+    assert hosted["KmsKeyArn"] == {"Fn::GetAtt": [DATABASE_KEY, "Arn"]}
+    assert hosted["VpcSecurityGroupIds"] == _group(PROVISIONER_SECURITY_GROUP)
+    assert template["Transform"] == "AWS::SecretsManager-2024-09-16"
+
+
+def _asset(template: Template) -> Path:
+    key = resource(template, PROVISIONER_FUNCTION)["Properties"]["Code"]["S3Key"]
+    return paths.PROFILES_OUT / f"asset.{key.removesuffix('.zip')}"
+
+
+def test_the_asset_carries_the_handler_its_driver_and_the_rds_ca_bundle(dev_template: Template) -> None:
+    asset = _asset(dev_template)
+    assert (asset / "handler.py").read_bytes() == (PROVISIONER_DIR / "handler.py").read_bytes()
+    context = ssl.create_default_context(cafile=str(asset / "rds-ca.pem"))
+    subjects = [dict(item[0] for item in cert["subject"])["commonName"] for cert in context.get_ca_certs()]
+    assert len(subjects) >= 100 and any(s.startswith("Amazon RDS us-east-1 Root CA") for s in subjects)
+    # Without site-packages: what the handler imports besides boto3 (which the Lambda runtime has) is in the asset.
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import pg8000.native, scramp, dateutil, asn1crypto, six; "
+        "assert all(m.__file__.startswith(sys.argv[1]) for m in (pg8000, scramp, dateutil, asn1crypto, six))"
+    )
+    subprocess.run([sys.executable, "-S", "-c", check, str(asset)], check=True)
+    assert not list(asset.rglob("__pycache__")) and not list(asset.rglob("*.pyc"))
+
+
+@pytest.fixture(scope="module")
+def variant() -> Template:
+    """dev with other ranges and a prefix list admitted instead of the VPC range, and a second password role."""
+    raw = copy.deepcopy(load_profiles()["dev"])
+    raw["access"] |= {
+        "admit_vpc_cidr": False,
+        "client_cidrs": ["172.20.0.0/16"],
+        "client_prefix_lists": ["pl-0123456789abcdef0"],
+    }
+    raw["access"]["roles"].append(
+        {"name": "etl", "login": True, "auth": "password", "connection_limit": 2, "schemas": {"staging": "owner"}}
+    )
+    settings: Settings = parse_settings("dev", raw)
+    return synthesize(environment_suffix="dev", settings=settings).template
+
+
+def test_configured_ranges_and_prefix_lists_are_admitted_instead_of_the_vpc(variant: Template) -> None:
+    inline = resource(variant, SECURITY_GROUP)["Properties"]["SecurityGroupIngress"]
+    separate = [
+        r["Properties"]
+        for r in resources(variant, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == _group(SECURITY_GROUP) and "SourceSecurityGroupId" not in r["Properties"]
+    ]
+    rules = [*inline, *separate]
+    assert sorted((rule.get("CidrIp") or rule.get("SourcePrefixListId"), rule["FromPort"]) for rule in rules) == [
+        ("172.20.0.0/16", 5432),
+        ("pl-0123456789abcdef0", 5432),
+    ]
+
+
+def test_every_password_role_gets_a_secret_and_no_connect_policy(variant: Template) -> None:
+    secrets = {
+        json.loads(s["Properties"]["GenerateSecretString"]["SecretStringTemplate"])["username"]
+        for s in resources(variant, "AWS::SecretsManager::Secret").values()
+    }
+    assert secrets == {"dbadmin", "reporting", "etl"}
+    assert not [i for i in resources(variant, "AWS::IAM::ManagedPolicy") if i.startswith("AccessEtlConnect")]
+    assert len(resources(variant, "AWS::SecretsManager::RotationSchedule")) == 2
