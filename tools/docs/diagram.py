@@ -2,7 +2,7 @@
 
 Each construct of the stack becomes a Mermaid subgraph holding the resources worth drawing; an arrow means that
 resource's properties refer to the other (a Ref or GetAtt), e.g. the instance to its key. Alarms are drawn as one
-node. Rendered from prod, the profile with every optional part (replica, AWS Backup).
+node. Rendered from prod, the profile with most optional parts (replica, AWS Backup; staging adds the RDS Proxy).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 LABELS: Mapping[str, str] = {
     "AWS::EC2::VPC": "VPC",
     "AWS::EC2::SecurityGroup": "security group",
-    "AWS::EC2::VPCEndpoint": "S3 gateway endpoint",
+    "AWS::EC2::VPCEndpoint": "VPC endpoint",
     "AWS::EC2::FlowLog": "flow log",
     "AWS::Logs::LogGroup": "log group",
     "AWS::KMS::Key": "KMS key",
@@ -25,7 +25,10 @@ LABELS: Mapping[str, str] = {
     "AWS::Backup::BackupSelection": "backup selection",
     "AWS::RDS::DBSubnetGroup": "subnet group",
     "AWS::RDS::DBInstance": "PostgreSQL instance",
-    "AWS::SecretsManager::Secret": "master secret",
+    "AWS::SecretsManager::Secret": "secret",
+    "AWS::Lambda::Function": "function",
+    "Custom::DatabaseRoles": "database roles",
+    "AWS::RDS::DBProxy": "RDS Proxy",
     "AWS::SNS::Topic": "alerts topic",
     "AWS::CloudWatch::Dashboard": "dashboard",
     "AWS::CloudWatch::Alarm": "alarms",
@@ -60,8 +63,11 @@ def _construct(body: Mapping[str, Any]) -> str:
 
 def render(template: Mapping[str, Any]) -> str:
     resources: Mapping[str, Any] = template["Resources"]
-    # The four constructs' resources; the CDK's own custom-resource plumbing sits at the stack's top level.
-    drawn = {k: v for k, v in resources.items() if v["Type"] in LABELS and _construct(v).endswith("Stack")}
+    # The constructs' resources. The CDK's own custom-resource plumbing sits at the stack's top level, under IDs
+    # with a hash (AWS679f..., LogRetention...) or a type name (Custom::...); ours are plain words.
+    drawn = {
+        k: v for k, v in resources.items() if v["Type"] in LABELS and re.fullmatch(r"[A-Za-z]+", _construct(v))
+    }
     alarms = sorted(k for k, v in drawn.items() if v["Type"] == ALARMS)
     node = {k: ("Alarms" if k in alarms else re.sub(r"[^A-Za-z0-9]", "", k)) for k in drawn}
     groups: dict[str, list[str]] = {}
