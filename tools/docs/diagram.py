@@ -65,9 +65,7 @@ def render(template: Mapping[str, Any]) -> str:
     resources: Mapping[str, Any] = template["Resources"]
     # The constructs' resources. The CDK's own custom-resource plumbing sits at the stack's top level, under IDs
     # with a hash (AWS679f..., LogRetention...) or a type name (Custom::...); ours are plain words.
-    drawn = {
-        k: v for k, v in resources.items() if v["Type"] in LABELS and re.fullmatch(r"[A-Za-z]+", _construct(v))
-    }
+    drawn = {k: v for k, v in resources.items() if v["Type"] in LABELS and re.fullmatch(r"[A-Za-z]+", _construct(v))}
     alarms = sorted(k for k, v in drawn.items() if v["Type"] == ALARMS)
     node = {k: ("Alarms" if k in alarms else re.sub(r"[^A-Za-z0-9]", "", k)) for k in drawn}
     groups: dict[str, list[str]] = {}
