@@ -10,10 +10,12 @@ from this virtualenv, so synthesis needs neither Docker nor the network.
 from __future__ import annotations
 
 import atexit
+import functools
 import re
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -78,6 +80,7 @@ def _distributions(names: tuple[str, ...]) -> list[metadata.Distribution]:
 
 def build_provisioner(output: Path) -> Path:
     """The provisioner's asset, without Docker: the handler, its pure-Python dependencies, the RDS CA bundle."""
+    output.mkdir(parents=True, exist_ok=True)
     shutil.copy2(PROVISIONER_DIR / "handler.py", output / "handler.py")
     for distribution in _distributions(VENDORED):
         for file in distribution.files or []:
@@ -93,11 +96,22 @@ def build_provisioner(output: Path) -> Path:
     return output
 
 
-def _provisioner_code() -> lambda_.Code:
-    """Built into a temporary directory that the CDK stages into cdk.out (its asset hash is the content's)."""
+@functools.cache
+def provisioner_zip() -> Path:
+    """The asset as one zip file, built once per process: the CDK then hashes and copies one file per stack rather
+    than every file of a directory. Entries are sorted and dated 1980-01-01, so the same inputs give the same bytes
+    and the asset hash changes only when they do."""
     directory = Path(tempfile.mkdtemp(prefix="retail-db-provisioner-"))
     atexit.register(shutil.rmtree, directory, True)
-    return lambda_.Code.from_asset(str(build_provisioner(directory)))
+    tree = build_provisioner(directory / "tree")
+    archive = directory / "provisioner.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+            entry = zipfile.ZipInfo(str(path.relative_to(tree)), date_time=(1980, 1, 1, 0, 0, 0))
+            entry.external_attr = 0o644 << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(entry, path.read_bytes())
+    return archive
 
 
 class Access(Construct):
@@ -317,7 +331,7 @@ class Access(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler="handler.on_event",
-            code=_provisioner_code(),
+            code=lambda_.Code.from_asset(str(provisioner_zip())),
             role=role,
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),

@@ -10,6 +10,8 @@ This module imports no CDK code, so that a bad value stops ``app.py`` before jsi
 
 from __future__ import annotations
 
+import copy
+import functools
 import ipaddress
 import json
 import math
@@ -722,6 +724,16 @@ def _error(profile: str, error: ValidationError) -> ConfigError:
 
 
 def load_profiles(path: Path = PROFILES_FILE) -> dict[str, Any]:
+    try:
+        modified = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise ConfigError("profilesFile", str(path), "the profiles file must exist") from None
+    return copy.deepcopy(_parsed_profiles(path, modified))
+
+
+@functools.cache
+def _parsed_profiles(path: Path, _modified: int) -> dict[str, Any]:
+    """Parsed once per file version: tests and tools read the profiles hundreds of times per run."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

@@ -11,6 +11,7 @@ import json
 import ssl
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -289,13 +290,12 @@ def test_password_roles_have_their_own_rotated_secret(synth: Callable[..., Templ
     assert template["Transform"] == "AWS::SecretsManager-2024-09-16"
 
 
-def _asset(template: Template) -> Path:
-    key = resource(template, PROVISIONER_FUNCTION)["Properties"]["Code"]["S3Key"]
-    return paths.PROFILES_OUT / f"asset.{key.removesuffix('.zip')}"
-
-
-def test_the_asset_carries_the_handler_its_driver_and_the_rds_ca_bundle(dev_template: Template) -> None:
-    asset = _asset(dev_template)
+def test_the_asset_carries_the_handler_its_driver_and_the_rds_ca_bundle(dev_template: Template, tmp_path: Path) -> None:
+    key = resource(dev_template, PROVISIONER_FUNCTION)["Properties"]["Code"]["S3Key"]
+    with zipfile.ZipFile(paths.PROFILES_OUT / f"asset.{key}") as archive:
+        archive.extractall(tmp_path)
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}, "the same bytes every time"
+    asset = tmp_path
     assert (asset / "handler.py").read_bytes() == (PROVISIONER_DIR / "handler.py").read_bytes()
     context = ssl.create_default_context(cafile=str(asset / "rds-ca.pem"))
     subjects = [dict(item[0] for item in cert["subject"])["commonName"] for cert in context.get_ca_certs()]
