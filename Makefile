@@ -25,12 +25,13 @@ $(PY_STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "retail-db needs Python 3.11 or newer, found " + sys.version.split()[0])'
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@# uv installs the lock in seconds where pip takes half a minute. It is pinned, with its hashes, in the lock
-	@# itself: pip installs that one entry first.
+	@# itself: pip installs that one entry first. Bytecode is compiled here, once: where PYTHONDONTWRITEBYTECODE is
+	@# set (as in CI), every process would otherwise compile aws_cdk and the rest from source on each import.
 	$(VENV)/bin/python -c 'import re; t = open("requirements.lock").read(); \
 		print(re.search(r"^uv==.*?(?=^\S|\Z)", t, re.M | re.S).group(0))' > $(VENV)/uv.requirements
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r $(VENV)/uv.requirements
 	$(if $(PIP_INDEX_URL),UV_DEFAULT_INDEX=$(PIP_INDEX_URL)) VIRTUAL_ENV=$(CURDIR)/$(VENV) \
-		$(VENV)/bin/uv pip install --quiet --require-hashes -r requirements.lock
+		$(VENV)/bin/uv pip install --quiet --require-hashes --compile-bytecode -r requirements.lock
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)

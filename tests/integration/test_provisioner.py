@@ -9,7 +9,6 @@ here). Secrets Manager is the only thing not real: boto3's client answers from a
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -31,7 +30,7 @@ SECRETS = {
     MASTER_SECRET: {"username": ADMIN, "password": ADMIN_PASSWORD},
     REPORTING_SECRET: {"username": "reporting", "password": REPORTING_PASSWORD},
 }
-_databases = itertools.count()
+DATABASE = "retaildb"
 
 
 def test_every_major_version_a_profile_runs_has_a_server() -> None:
@@ -49,6 +48,8 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
         superuser.execute(f"CREATE ROLE {ADMIN} LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}'")
         superuser.execute(f"GRANT rds_iam TO {ADMIN} WITH ADMIN OPTION")
         superuser.execute("CREATE ROLE legacy LOGIN CONNECTION LIMIT 3")
+        superuser.execute(f"CREATE DATABASE {DATABASE} OWNER {ADMIN}")
+        superuser.execute(f"GRANT CONNECT ON DATABASE {DATABASE} TO legacy")
         yield server
 
 
@@ -65,23 +66,25 @@ def secrets() -> Iterator[None]:
 
 @pytest.fixture
 def database(server: Server, secrets: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh database owned by the master user; afterwards every role the test made is gone again.
+    """The server's database, owned by the master user; afterwards the schemas and roles the test made are gone.
 
-    The databases stay until the server stops: dropping one makes the next CREATE DATABASE wait for a checkpoint.
+    One database for all tests: creating one per test cost more than the tests themselves.
     """
-    name = f"retaildb{next(_databases)}"
     monkeypatch.setattr(handler, "CA_FILE", str(server.ca_file))
-    with psycopg.connect(server.dsn, autocommit=True) as superuser:
-        superuser.execute(f"CREATE DATABASE {name} OWNER {ADMIN}")
-        superuser.execute(f"GRANT CONNECT ON DATABASE {name} TO legacy")
-    yield name
+    yield DATABASE
     keep = ("postgres", ADMIN, "rds_iam", "legacy")
     with psycopg.connect(server.dsn, autocommit=True) as superuser:
         leftovers = [r for (r,) in superuser.execute("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_'")]
         leftovers = [role for role in leftovers if role not in keep]
-        with psycopg.connect(_dsn(server, name, "postgres")) as in_database:
+        with psycopg.connect(_dsn(server, DATABASE, "postgres"), autocommit=True) as in_database:
             for role in leftovers:
                 in_database.execute(f'REASSIGN OWNED BY "{role}" TO postgres; DROP OWNED BY "{role}"')
+            schemas = in_database.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' "
+                "AND nspname NOT IN ('public', 'information_schema')"
+            )
+            for (schema,) in list(schemas):
+                in_database.execute(f'DROP SCHEMA "{schema}" CASCADE')
         for role in leftovers:
             superuser.execute(f'DROP ROLE "{role}"')
 
