@@ -192,6 +192,14 @@ CASES = [
         "1, 3, 5, 7",
     ),
     ("dev", "max_azs = 2", "unknown_setting = 1\nmax_azs = 2", "dev.network.unknown_setting=1", "not a known setting"),
+    ("dev", 'name = "app"', 'name = "select"', "dev.access.roles.1.name='select'", "reserved SQL keyword"),
+    (
+        "dev",
+        'schemas = { app = "write" }',
+        'schemas = { app = "admin" }',
+        "dev.access.roles.1.schemas.app='admin'",
+        "read, write or owner",
+    ),
 ]
 
 

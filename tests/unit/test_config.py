@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from retail_db.config import ConfigError, RemovalSettings, load_settings, resolve_profile_name
+from retail_db.config import (
+    ConfigError,
+    RemovalSettings,
+    load_profiles,
+    load_settings,
+    parse_settings,
+    resolve_profile_name,
+)
 
 PROFILES = {"dev": {}, "staging": {}, "prod": {}, "ephemeral": {}}
 
@@ -64,3 +75,66 @@ def test_prod_is_production_grade() -> None:
         backup_vault="retain",
         log_groups="retain",
     )
+
+
+def _role_edit(index: int, **changes: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(access: dict[str, Any]) -> None:
+        access["roles"][index] |= changes
+
+    return edit
+
+
+def _second_owner(access: dict[str, Any]) -> None:
+    access["roles"][1]["schemas"] = {"app": "owner"}
+
+
+ROLE_RULES: list[tuple[Callable[[dict[str, Any]], None], str, str]] = [
+    (_role_edit(0, name="Migrator"), "dev.access.roles.0.name='Migrator'", "lowercase identifier"),
+    (_role_edit(0, name="a" * 64), "dev.access.roles.0.name", "at most 63"),
+    (_role_edit(0, name="rds_app"), "dev.access.roles.0.name='rds_app'", "is reserved"),
+    (_role_edit(0, name="pg_app"), "dev.access.roles.0.name='pg_app'", "is reserved"),
+    (_role_edit(0, name="dbadmin"), "dev.access.roles.0.name='dbadmin'", "is reserved"),
+    (_role_edit(0, name="public"), "dev.access.roles.0.name='public'", "is reserved"),
+    (_role_edit(0, name="user"), "dev.access.roles.0.name='user'", "reserved SQL keyword in PostgreSQL 16"),
+    (_role_edit(0, name="authorization"), "dev.access.roles.0.name='authorization'", "reserved SQL keyword"),
+    (_role_edit(1, name="migrator"), "dev.access.roles.1.name='migrator'", "declared twice"),
+    (_role_edit(0, auth="none"), "dev.access.roles.0.auth='none'", "none when it is false"),
+    (_role_edit(0, login=False), "dev.access.roles.0.auth='iam'", "none when it is false"),
+    (_role_edit(0, auth="kerberos"), "dev.access.roles.0.auth='kerberos'", "iam or password"),
+    (_role_edit(0, connection_limit=0), "dev.access.roles.0.connection_limit=0", "max_connections (80)"),
+    (_role_edit(0, connection_limit=81), "dev.access.roles.0.connection_limit=81", "max_connections (80)"),
+    (_role_edit(0, schemas={"app": "all"}), "dev.access.roles.0.schemas.app='all'", "read, write or owner"),
+    (_role_edit(0, schemas={"public": "owner"}), "dev.access.roles.0.schemas.public='public'", "is reserved"),
+    (_role_edit(0, schemas={"pg_catalog": "read"}), "dev.access.roles.0.schemas.pg_catalog", "is reserved"),
+    (
+        _role_edit(0, schemas={"information_schema": "read"}),
+        "dev.access.roles.0.schemas.information_schema",
+        "is reserved",
+    ),
+    (_role_edit(0, schemas={"App-1": "read"}), "dev.access.roles.0.schemas.App-1", "not a schema name"),
+    (_role_edit(0, schemas={"table": "read"}), "dev.access.roles.0.schemas.table", "reserved SQL keyword"),
+    (_second_owner, "dev.access.roles.1.schemas.app='owner'", "one owner per schema: migrator owns app"),
+    (lambda a: a.update(client_cidrs=["10.0.0.0/33"]), "dev.access.client_cidrs", "IPv4 CIDRs"),
+    (lambda a: a.update(client_cidrs=["10.9.0.0/16"] * 2), "dev.access.client_cidrs", "listed twice"),
+    (lambda a: a.update(client_prefix_lists=["pl-nothex"]), "dev.access.client_prefix_lists.0", "pl-0123"),
+    (lambda a: a["roles"][0].update(superuser=True), "dev.access.roles.0.superuser=True", "not a known setting"),
+]
+
+
+@pytest.mark.parametrize(("edit", "named", "rule"), ROLE_RULES, ids=[case[1] for case in ROLE_RULES])
+def test_role_and_network_rules(edit: Callable[[dict[str, Any]], None], named: str, rule: str) -> None:
+    raw = copy.deepcopy(load_profiles()["dev"])
+    edit(raw["access"])
+    with pytest.raises(ConfigError) as refused:
+        parse_settings("dev", raw)
+    message = str(refused.value)
+    assert message.startswith(f"invalid setting {named}") and rule in message, message
+    assert "\n" not in message
+
+
+def test_the_default_roles_are_a_migrations_owner_an_iam_writer_and_a_password_reader() -> None:
+    for name in PROFILES:
+        roles = {role.name: role for role in load_settings(environment_suffix=name).access.roles}
+        assert (roles["migrator"].auth, dict(roles["migrator"].schemas)) == ("iam", {"app": "owner"})
+        assert (roles["app"].auth, dict(roles["app"].schemas)) == ("iam", {"app": "write"})
+        assert (roles["reporting"].auth, dict(roles["reporting"].schemas)) == ("password", {"app": "read"})
