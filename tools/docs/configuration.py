@@ -39,6 +39,10 @@ in a construct.
   less `engine_version_deprecated`); otherwise the nearest offered versions are named.
 - `database.max_allocated_storage_gib`: at least 10 % above the allocation (RDS refuses less); below 26 % a warning,
   and synthesis goes on.
+- `access.roles`: role and schema names must be plain lowercase identifiers that PostgreSQL accepts unquoted: not a
+  keyword the engine's major version reserves (`pg_get_keywords()` of the real server, in the catalogue), not a name
+  PostgreSQL or RDS reserves (`pg_*`, `rds*`, `public`, `none`, `current_user`, ...) nor `dbadmin`; one owner per
+  schema; access `read`, `write` or `owner`; a connection limit within `max_connections`.
 - `environmentSuffix`: it ends the backup bucket's name, so it must not end the way S3 reserves (`-s3alias`,
   `--ol-s3`, `--x-s3`, `--table-s3`).
 - Anything else that fails while the app is built (a CDK, jsii or cdk-nag error no rule foresaw) ends in one line
