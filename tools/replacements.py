@@ -48,7 +48,19 @@ CHANGES: list[tuple[str, Any]] = [
     ("removal.database", "retain"),
     ("removal.buckets", "destroy"),
     ("monitoring.cpu_threshold_percent", 90.0),
+    ("access.admit_vpc_cidr", False),
+    ("access.client_cidrs", ("172.20.0.0/16",)),
+    ("access.proxy", True),
+    # Without the password role: its secret leaves the stack.
+    ("access.roles", tuple(r for r in load_profiles()["dev"]["access"]["roles"] if r["name"] != "reporting")),
 ]
+
+
+def shown(value: Any) -> str:
+    """A roles list by its names; any other value as JSON."""
+    if isinstance(value, tuple) and value and isinstance(value[0], dict):
+        return "roles " + ", ".join(role["name"] for role in value)
+    return f"`{json.dumps(value)}`"
 
 
 def changed(path: str, value: Any) -> Settings:
@@ -92,7 +104,7 @@ def main() -> int:
                 settings = changed(path, value)
                 template = synthesize(settings, "dev", directory)
             gate, detail = verdict(baseline, template)
-            rows.append(f"| `{path}` | `{json.dumps(value)}` | {gate} | {detail} |")
+            rows.append(f"| `{path}` | {shown(value)} | {gate} | {detail} |")
     table = "\n".join(rows)
     print(table)
     change_safety.DOC.write_text(change_safety.render(table))
