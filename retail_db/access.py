@@ -180,6 +180,7 @@ class Access(Construct):
             )
         )
 
+        self.rotations: list[secretsmanager.RotationSchedule] = []
         self.role_secrets = self._role_secrets(settings, removal, database, provisioner_security_group, vpc)
         provisioner = self._provisioner(
             settings=settings,
@@ -190,10 +191,17 @@ class Access(Construct):
             log_key=log_key,
             log_retention_days=log_retention_days,
         )
-        provisioner.node.add_dependency(endpoint)
+        # Deploy order: the handler runs only once it can reach Secrets Manager and PostgreSQL (the rules are
+        # resources of their own, which the function does not reference); a password's first rotation, which
+        # Secrets Manager starts as soon as rotation is on, and the proxy's target wait for the roles to exist.
+        provisioner.node.add_dependency(endpoint, provisioner_security_group, database_security_group)
+        for rotation in self.rotations:
+            rotation.node.add_dependency(provisioner)
 
         iam_users = [role.name for role in iam_roles(settings)]
         self.proxy = self._proxy(vpc, database_security_group, instance, iam_users) if settings.proxy else None
+        if self.proxy is not None:
+            self.proxy.node.add_dependency(provisioner)
 
         CfnOutput(
             self,
@@ -247,15 +255,17 @@ class Access(Construct):
             )
             # The attachment adds host, port and engine, which the rotation function reads to connect.
             attached = secret.attach(database.instance)
-            attached.add_rotation_schedule(
-                "Rotation",
-                hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
-                    vpc=vpc,
-                    vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-                    security_groups=[security_group],
-                    exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
-                ),
-                automatically_after=Duration.days(PASSWORD_ROTATION_DAYS),
+            self.rotations.append(
+                attached.add_rotation_schedule(
+                    "Rotation",
+                    hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
+                        vpc=vpc,
+                        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                        security_groups=[security_group],
+                        exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
+                    ),
+                    automatically_after=Duration.days(PASSWORD_ROTATION_DAYS),
+                )
             )
             secrets[role.name] = attached
         return secrets

@@ -206,7 +206,14 @@ def test_the_custom_resource_hands_over_the_declared_roles(synth: Callable[..., 
         }
         for role in settings.access.roles
     ]
-    assert SECRETS_MANAGER_ENDPOINT in body["DependsOn"], "the endpoint must exist before the handler runs"
+    # The handler runs only once its network path exists: the endpoint, and the rules that are resources of their own.
+    ingress = [k for k in resources(template, "AWS::EC2::SecurityGroupIngress") if "ProvisionerSecurityGroup" in k]
+    egress = [k for k in resources(template, "AWS::EC2::SecurityGroupEgress") if k.startswith("AccessProvisioner")]
+    assert len(ingress) == 2 and len(egress) == 2
+    assert {SECRETS_MANAGER_ENDPOINT, *ingress, *egress} <= set(body["DependsOn"])
+    # A password's first rotation starts as soon as rotation is on: the role must exist by then.
+    for rotation in resources(template, "AWS::SecretsManager::RotationSchedule").values():
+        assert DATABASE_ROLES in rotation["DependsOn"]
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -250,6 +257,8 @@ def test_the_proxy_authenticates_end_to_end_with_iam(synth: Callable[..., Templa
     assert "Auth" not in properties, "no secrets: the proxy connects with its own IAM tokens"
     assert properties["VpcSubnetIds"] == ISOLATED_SUBNETS
     assert properties["RoleArn"] == {"Fn::GetAtt": [PROXY_ROLE, "Arn"]}
+    (target_group,) = resources(template, "AWS::RDS::DBProxyTargetGroup").values()
+    assert DATABASE_ROLES in target_group["DependsOn"], "the proxy connects as roles the provisioner creates"
     (policy,) = [
         p["Properties"]
         for p in resources(template, "AWS::IAM::ManagedPolicy").values()
