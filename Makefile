@@ -26,7 +26,7 @@ $(PY_STAMP): requirements.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@# uv installs the lock in seconds where pip takes half a minute. It is pinned, with its hashes, in the lock
 	@# itself: pip installs that one entry first. Bytecode is compiled here, once: where PYTHONDONTWRITEBYTECODE is
-	@# set (as in CI), every process would otherwise compile aws_cdk and the rest from source on each import.
+	@# set (as on these machines), every process would otherwise compile aws_cdk and the rest on each import.
 	$(VENV)/bin/python -c 'import re; t = open("requirements.lock").read(); \
 		print(re.search(r"^uv==.*?(?=^\S|\Z)", t, re.M | re.S).group(0))' > $(VENV)/uv.requirements
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r $(VENV)/uv.requirements

@@ -5,14 +5,16 @@ Only variants that are not a profile (another suffix, an edited setting) are bui
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from retail_db.config import load_profiles, resolve_profile_name
+from tools.postgres import Server, running
 from tools.synth import Synthesis, shared_synthesis, synthesize, synthesize_profiles
 
 # A copy of ../shared/reference/TapStackdev.template.json, so that the comparison runs wherever the repo is cloned.
@@ -56,6 +58,21 @@ def dev_template(synth: Callable[..., Template]) -> Template:
 @pytest.fixture(scope="session")
 def reference_template() -> Template:
     return json.loads(REFERENCE_TEMPLATE.read_text())
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Callable[[int], Server]]:
+    """A real PostgreSQL server of a major version, as RDS runs it (TLS, SCRAM): started on first use, shared by the
+    tests of this process, stopped at the end."""
+    with contextlib.ExitStack() as stack:
+        servers: dict[int, Server] = {}
+
+        def server(major: int) -> Server:
+            if major not in servers:
+                servers[major] = stack.enter_context(running(major, tls=True))
+            return servers[major]
+
+        yield server
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,20 +7,21 @@ and is stopped when the test ends (tools/postgres.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
 from retail_db.parameters import CATALOGUE_DIR
 from tools.pg_catalogue import read_catalogue
-from tools.postgres import MAJOR_VERSIONS, running
+from tools.postgres import MAJOR_VERSIONS, Server
 
 
 @pytest.mark.parametrize("major", MAJOR_VERSIONS)
-def test_committed_catalogue_matches_a_running_server(major: int) -> None:
+def test_committed_catalogue_matches_a_running_server(postgres: Callable[[int], Server], major: int) -> None:
     committed = json.loads((CATALOGUE_DIR / f"postgres{major}.json").read_text())
-    with running(major) as server:
-        assert server.version.split(".")[0] == str(major)
-        live = read_catalogue(server.dsn, server.version)
+    server = postgres(major)
+    assert server.version.split(".")[0] == str(major)
+    live = read_catalogue(server.dsn, server.version)
     assert committed["version"] == live["version"]
     assert committed["settings"] == live["settings"], "run `make catalogue` and commit retail_db/catalogue/"
     assert committed["reserved_keywords"] == live["reserved_keywords"]

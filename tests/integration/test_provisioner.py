@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSResponse
 from retail_db.config import load_profiles, parse_settings
 from retail_db.provisioner import handler
 from retail_db.roles import resource_properties
-from tools.postgres import MAJOR_VERSIONS, Server, running
+from tools.postgres import MAJOR_VERSIONS, Server
 
 ADMIN, ADMIN_PASSWORD = "dbadmin", "admin-password"
 MASTER_SECRET = "arn:aws:secretsmanager:us-east-1:111111111111:secret:master"
@@ -42,15 +42,17 @@ MAJORS = sorted({int(parse_settings(name, raw).database.engine_major_version) fo
 
 
 @pytest.fixture(scope="module", params=MAJORS, ids=lambda major: f"pg{major}")
-def server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    with running(request.param, tls=True) as server, psycopg.connect(server.dsn, autocommit=True) as superuser:
+def server(request: pytest.FixtureRequest, postgres: Callable[[int], Server]) -> Iterator[Server]:
+    """The major version's shared server, with what RDS gives the master user: CREATEROLE and rds_iam to grant."""
+    server = postgres(request.param)
+    with psycopg.connect(server.dsn, autocommit=True) as superuser:
         superuser.execute("CREATE ROLE rds_iam")
         superuser.execute(f"CREATE ROLE {ADMIN} LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}'")
         superuser.execute(f"GRANT rds_iam TO {ADMIN} WITH ADMIN OPTION")
         superuser.execute("CREATE ROLE legacy LOGIN CONNECTION LIMIT 3")
         superuser.execute(f"CREATE DATABASE {DATABASE} OWNER {ADMIN}")
         superuser.execute(f"GRANT CONNECT ON DATABASE {DATABASE} TO legacy")
-        yield server
+    yield server
 
 
 @pytest.fixture(scope="module")
