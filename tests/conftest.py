@@ -6,6 +6,7 @@ Only variants that are not a profile (another suffix, an edited setting) are bui
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from retail_db.config import load_profiles, resolve_profile_name
+from retail_db.config import load_profiles, parse_settings, resolve_profile_name
 from tools.postgres import Server, running
 from tools.synth import Synthesis, shared_synthesis, synthesize, synthesize_profiles
 
@@ -53,6 +54,23 @@ def synth(synthesis: Callable[..., Synthesis]) -> Callable[..., Template]:
 @pytest.fixture(scope="session")
 def dev_template(synth: Callable[..., Template]) -> Template:
     return synth("dev")
+
+
+@pytest.fixture(scope="session")
+def variant() -> Template:
+    """The one in-process synthesis of settings no profile has, shared to save a synthesis per test that needs one:
+    another suffix (pr123), and dev's access edited to admit other ranges and a prefix list instead of the VPC range,
+    with a second password role. Everything else is dev's."""
+    raw = copy.deepcopy(load_profiles()["dev"])
+    raw["access"] |= {
+        "admit_vpc_cidr": False,
+        "client_cidrs": ["172.20.0.0/16"],
+        "client_prefix_lists": ["pl-0123456789abcdef0"],
+    }
+    raw["access"]["roles"].append(
+        {"name": "etl", "login": True, "auth": "password", "connection_limit": 2, "schemas": {"staging": "owner"}}
+    )
+    return synthesize(environment_suffix="pr123", settings=parse_settings("dev", raw)).template
 
 
 @pytest.fixture(scope="session")

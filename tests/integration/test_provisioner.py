@@ -46,12 +46,14 @@ def server(request: pytest.FixtureRequest, postgres: Callable[[int], Server]) ->
     """The major version's shared server, with what RDS gives the master user: CREATEROLE and rds_iam to grant."""
     server = postgres(request.param)
     with psycopg.connect(server.dsn, autocommit=True) as superuser:
-        superuser.execute("CREATE ROLE rds_iam")
-        superuser.execute(f"CREATE ROLE {ADMIN} LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}'")
-        superuser.execute(f"GRANT rds_iam TO {ADMIN} WITH ADMIN OPTION")
-        superuser.execute("CREATE ROLE legacy LOGIN CONNECTION LIMIT 3")
-        superuser.execute(f"CREATE DATABASE {DATABASE} OWNER {ADMIN}")
-        superuser.execute(f"GRANT CONNECT ON DATABASE {DATABASE} TO legacy")
+        # xdist may set this module up again on the same server, when it steals some of its tests.
+        if not superuser.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+            superuser.execute("CREATE ROLE rds_iam")
+            superuser.execute(f"CREATE ROLE {ADMIN} LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}'")
+            superuser.execute(f"GRANT rds_iam TO {ADMIN} WITH ADMIN OPTION")
+            superuser.execute("CREATE ROLE legacy LOGIN CONNECTION LIMIT 3")
+            superuser.execute(f"CREATE DATABASE {DATABASE} OWNER {ADMIN}")
+            superuser.execute(f"GRANT CONNECT ON DATABASE {DATABASE} TO legacy")
     yield server
 
 

@@ -6,7 +6,6 @@ what the template hands it and what lets it run.
 
 from __future__ import annotations
 
-import copy
 import json
 import ssl
 import subprocess
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from retail_db.access import ENDPOINT_ACTIONS, PROVISIONER_DIR
-from retail_db.config import RESERVED_ROLES, Settings, load_profiles, load_settings, parse_settings
+from retail_db.config import RESERVED_ROLES, load_profiles, load_settings
 from tests.helpers import Template, resource, resources
 from tests.logical_ids import (
     CLIENT_SECURITY_GROUP,
@@ -37,7 +36,6 @@ from tests.logical_ids import (
     SUBNET_2,
 )
 from tools import paths
-from tools.synth import synthesize
 
 PROFILES = sorted(load_profiles())
 ISOLATED_SUBNETS = [{"Ref": SUBNET_1}, {"Ref": SUBNET_2}]
@@ -316,22 +314,6 @@ def test_the_asset_carries_the_handler_its_driver_and_the_rds_ca_bundle(dev_temp
         "assert all(m.__file__.startswith(sys.argv[1]) for m in (pg8000, scramp, dateutil, asn1crypto, six))"
     )
     subprocess.run([sys.executable, "-S", "-c", check, str(asset)], check=True)
-
-
-@pytest.fixture(scope="module")
-def variant() -> Template:
-    """dev with other ranges and a prefix list admitted instead of the VPC range, and a second password role."""
-    raw = copy.deepcopy(load_profiles()["dev"])
-    raw["access"] |= {
-        "admit_vpc_cidr": False,
-        "client_cidrs": ["172.20.0.0/16"],
-        "client_prefix_lists": ["pl-0123456789abcdef0"],
-    }
-    raw["access"]["roles"].append(
-        {"name": "etl", "login": True, "auth": "password", "connection_limit": 2, "schemas": {"staging": "owner"}}
-    )
-    settings: Settings = parse_settings("dev", raw)
-    return synthesize(environment_suffix="dev", settings=settings).template
 
 
 def test_configured_ranges_and_prefix_lists_are_admitted_instead_of_the_vpc(variant: Template) -> None:

@@ -421,8 +421,8 @@ def test_every_taggable_resource_has_the_three_tags(dev_template: Template) -> N
     assert not untagged
 
 
-def test_stack_name_follows_the_suffix(synth: Any) -> None:
-    template = synth("pr123")
+def test_stack_name_follows_the_suffix(variant: Template) -> None:
+    template = variant
     (name,) = [
         b["Properties"]["BucketName"]
         for b in resources(template, "AWS::S3::Bucket").values()
