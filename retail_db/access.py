@@ -132,7 +132,6 @@ class Access(Construct):
         isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         postgres = ec2.Port.tcp(POSTGRES_PORT)
         instance = database.instance
-        self.security_group = database_security_group
 
         for cidr in settings.client_cidrs:
             database_security_group.add_ingress_rule(ec2.Peer.ipv4(cidr), postgres, f"PostgreSQL from {cidr}")
