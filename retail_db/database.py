@@ -117,6 +117,9 @@ class Database(Construct):
             multi_az=settings.multi_az,
             publicly_accessible=False,
             auto_minor_version_upgrade=True,
+            # A new major version in engine_version is an in-place upgrade, which RDS refuses without this flag; it
+            # allows nothing by itself (RDS never moves an instance to a new major version on its own).
+            allow_major_version_upgrade=True,
             backup_retention=Duration.days(settings.backup_retention_days),
             preferred_backup_window=settings.backup_window,
             preferred_maintenance_window=settings.maintenance_window,

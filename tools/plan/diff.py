@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ STATEFUL_TYPES = frozenset(
 )
 
 REPLACING_IMPACTS = ("WILL_REPLACE", "MAY_REPLACE")
+INSTANCE = "AWS::RDS::DBInstance"
+PARAMETER_GROUP = "AWS::RDS::DBParameterGroup"
 
 
 class Action(StrEnum):
@@ -51,6 +53,7 @@ class Action(StrEnum):
     REPLACED = "replaced"
     MAY_REPLACE = "may-replace"
     REMOVED = "removed"
+    UPGRADED = "upgraded"
 
 
 LABELS = {
@@ -59,6 +62,7 @@ LABELS = {
     Action.REPLACED: "replaced",
     Action.MAY_REPLACE: "replaced (may)",
     Action.REMOVED: "removed",
+    Action.UPGRADED: "upgraded in place",
 }
 
 
@@ -76,6 +80,8 @@ class PropertyChange:
     # A ResourceImpact of @aws-cdk/cloudformation-diff (WILL_UPDATE, WILL_REPLACE, MAY_REPLACE...), or
     # UNKNOWN when the resource specification does not describe the property.
     impact: str
+    old: Any = field(default=None, compare=False)
+    new: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class ResourceChange:
     deletion_policy: str | None
     update_replace_policy: str | None
     orphaned: bool
+    new_properties: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def stateful(self) -> bool:
@@ -119,6 +126,12 @@ class ResourceChange:
                 text += f"; UpdateReplacePolicy {self.update_replace_policy}"
         elif self.action is Action.MODIFIED:
             text += f": {', '.join([p.name for p in self.properties] + list(self.other_changes))}"
+        elif self.action is Action.UPGRADED:
+            engine = next(p for p in self.properties if p.name == "EngineVersion")
+            text += (
+                f": PostgreSQL {engine.old} -> {engine.new} (AllowMajorVersionUpgrade, onto the replaced parameter "
+                "group of the new family)"
+            )
         elif self.action is Action.REMOVED and self.deletion_policy:
             text += f"; DeletionPolicy {self.deletion_policy}"
             if self.orphaned:
@@ -157,7 +170,7 @@ class Plan:
             return f"plan: BLOCKED: {len(blockers)} stateful {noun} would be replaced or removed: " + "; ".join(
                 change.summary() for change in blockers
             )
-        added, modified = self.count(Action.ADDED), self.count(Action.MODIFIED)
+        added, modified = self.count(Action.ADDED), self.count(Action.MODIFIED, Action.UPGRADED)
         replaced, removed = self.count(Action.REPLACED, Action.MAY_REPLACE), self.count(Action.REMOVED)
         return f"plan: OK ({added} added, {modified} modified, {replaced} replaced, {removed} removed)"
 
@@ -186,21 +199,67 @@ def _parse(raw: dict[str, Any]) -> Plan:
             type=_field(item, "type", str),
             action=Action(_field(item, "action", str)),
             properties=tuple(
-                PropertyChange(name=_field(prop, "name", str), impact=_field(prop, "impact", str))
+                PropertyChange(
+                    name=_field(prop, "name", str),
+                    impact=_field(prop, "impact", str),
+                    old=prop.get("oldValue"),
+                    new=prop.get("newValue"),
+                )
                 for prop in _field(item, "properties", list)
             ),
             other_changes=tuple(_field(other, "name", str) for other in _field(item, "otherChanges", list)),
             deletion_policy=_optional_str(item, "deletionPolicy"),
             update_replace_policy=_optional_str(item, "updateReplacePolicy"),
             orphaned=_field(item, "orphaned", bool),
+            new_properties=item.get("newProperties") if isinstance(item.get("newProperties"), dict) else None,
         )
         for item in _field(raw, "resources", list)
+    )
+    by_id = {change.logical_id: change for change in changes}
+    changes = tuple(
+        replace(change, action=Action.UPGRADED) if _major_upgrade(change, by_id) else change for change in changes
     )
     outputs = tuple(
         OutputChange(name=_field(item, "name", str), action=Action(_field(item, "action", str)))
         for item in _field(raw, "outputs", list)
     )
     return Plan(changes=changes, outputs=outputs)
+
+
+def _major(version: Any) -> int | None:
+    head = version.split(".")[0] if isinstance(version, str) else ""
+    return int(head) if head.isdigit() else None
+
+
+def _major_upgrade(change: ResourceChange, by_id: dict[str, ResourceChange]) -> bool:
+    """Whether an instance the diff says "may be replaced" is in fact upgraded to a new major version in place.
+
+    RDS upgrades the engine in place, same instance and storage, when one ModifyDBInstance call names the new major
+    version, AllowMajorVersionUpgrade and a parameter group of the new family
+    (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html, EngineVersion and
+    AllowMajorVersionUpgrade; https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.PostgreSQL.MajorVersion.Process.html).
+    A parameter group's Family cannot change, so CloudFormation creates the new group first, moves the instance to
+    it in that update and deletes the old group in the cleanup phase. The CDK's diff sees only that the instance
+    refers to a replaced group, and the specification marks DBParameterGroupName "may replace". Nothing else is
+    excused: any other property that replaces or may replace the instance still blocks.
+    """
+    if change.type != INSTANCE or change.action is not Action.MAY_REPLACE:
+        return False
+    if change.replacement_causes != ("DBParameterGroupName",):
+        return False
+    new = change.new_properties or {}
+    if new.get("AllowMajorVersionUpgrade") not in (True, "true"):
+        return False
+    engine = next((p for p in change.properties if p.name == "EngineVersion"), None)
+    old_major, new_major = (_major(engine.old), _major(engine.new)) if engine else (None, None)
+    if old_major is None or new_major is None or new_major <= old_major:
+        return False
+    reference = new.get("DBParameterGroupName")
+    group = by_id.get(reference["Ref"]) if isinstance(reference, dict) and set(reference) == {"Ref"} else None
+    if group is None or group.type != PARAMETER_GROUP or group.action is not Action.REPLACED:
+        return False
+    family = next((p for p in group.properties if p.name == "Family"), None)
+    return family is not None and family.new == f"postgres{new_major}"
 
 
 def compare(baseline: Path, template: Path) -> Plan:

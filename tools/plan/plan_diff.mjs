@@ -80,6 +80,8 @@ function describeResource(logicalId, change) {
     deletionPolicy: old.DeletionPolicy ?? null,
     updateReplacePolicy: old.UpdateReplacePolicy ?? null,
     orphaned: change.changeImpact === ResourceImpact.WILL_ORPHAN,
+    // The whole new definition: a rule about one property may depend on another that did not change.
+    newProperties: change.newValue?.Properties ?? null,
   };
 }
 
