@@ -254,20 +254,26 @@ class Access(Construct):
             )
             # The attachment adds host, port and engine, which the rotation function reads to connect.
             attached = secret.attach(database.instance)
-            self.rotations.append(
-                attached.add_rotation_schedule(
-                    "Rotation",
-                    hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
-                        vpc=vpc,
-                        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-                        security_groups=[security_group],
-                        exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
-                    ),
-                    automatically_after=Duration.days(PASSWORD_ROTATION_DAYS),
-                )
-            )
+            self._rotate(attached, vpc, security_group)
             secrets[role.name] = attached
+        if database.credentials_mode == "rotated":
+            self._rotate(database.master_secret, vpc, security_group)
         return secrets
+
+    def _rotate(self, secret: secretsmanager.ISecret, vpc: ec2.IVpc, security_group: ec2.ISecurityGroup) -> None:
+        """Secrets Manager's hosted single-user rotation: the user changes its own password, in the VPC."""
+        self.rotations.append(
+            secret.add_rotation_schedule(
+                "Rotation",
+                hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
+                    vpc=vpc,
+                    vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                    security_groups=[security_group],
+                    exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
+                ),
+                automatically_after=Duration.days(PASSWORD_ROTATION_DAYS),
+            )
+        )
 
     def _provisioner(
         self,

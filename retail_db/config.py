@@ -275,9 +275,11 @@ class DatabaseSettings(_Model):
         "(retail_db/catalogue/); max_connections required, a whole number at most RDS's default over the class's "
         "nominal memory",
     )
-    credentials: Literal["managed", "secret"] = setting(
-        "managed: RDS keeps and rotates the master password; secret: the reference's generated secret.",
-        "managed or secret",
+    credentials: Literal["managed", "rotated", "secret"] = setting(
+        "managed: RDS keeps and rotates the master password, and refuses read replicas and blue/green deployments; "
+        "rotated: the stack's secret, rotated by Secrets Manager every 30 days, with replicas allowed; secret: the "
+        "reference's generated secret, not rotated, kept for stacks deployed from the reference.",
+        "managed, rotated or secret; rotated or secret when replicas > 0",
     )
     # The one source of the exported PostgreSQL logs and their retention: the database and its monitoring read both.
     log_exports: tuple[LogExport, ...] = setting(

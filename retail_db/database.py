@@ -53,9 +53,16 @@ class Database(Construct):
             alias=f"retail-db-key-{environment_suffix}",
         )
 
-        # "managed": RDS keeps the master password in Secrets Manager and rotates it itself, with no rotation Lambda
-        # and no Secrets Manager endpoint in this isolated VPC. "secret": the reference's own generated secret,
-        # kept for stacks already deployed with it (its logical ID must not change); it does not rotate.
+        # Three modes (docs/credentials.md has the decision):
+        # - managed: RDS keeps the master password in its own secret and rotates it. RDS then refuses read replicas
+        #   and blue/green deployments
+        #   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html#rds-secrets-manager-limitations).
+        # - rotated: the stack's secret, rotated by Secrets Manager's hosted single-user rotation (retail_db/access.py).
+        #   The username is written into the template, as in managed mode, so that switching from managed keeps
+        #   MasterUsername, which CloudFormation cannot change without replacing the instance.
+        # - secret: the reference's secret, with the username read from it: kept for stacks deployed from the
+        #   reference, whose MasterUsername is that dynamic reference. It does not rotate.
+        self.credentials_mode = settings.credentials
         managed = settings.credentials == "managed"
         generated_secret = (
             None
@@ -74,11 +81,14 @@ class Database(Construct):
                 removal_policy=REMOVAL_POLICIES[removal.secret],
             )
         )
-        credentials = (
-            rds.Credentials.from_secret(generated_secret)
-            if generated_secret
-            else rds.Credentials.from_username(MASTER_USERNAME, encryption_key=self.encryption_key)
-        )
+        if generated_secret is None:
+            credentials = rds.Credentials.from_username(MASTER_USERNAME, encryption_key=self.encryption_key)
+        elif settings.credentials == "rotated":
+            credentials = rds.Credentials.from_password(
+                MASTER_USERNAME, generated_secret.secret_value_from_json("password")
+            )
+        else:
+            credentials = rds.Credentials.from_secret(generated_secret)
 
         subnet_group = rds.SubnetGroup(
             self,
@@ -106,8 +116,9 @@ class Database(Construct):
             subnet_group=subnet_group,
             security_groups=[security_group],
             credentials=credentials,
-            # Unset rather than false in secret mode, so that a stack deployed from the reference sees no change.
-            manage_master_user_password=managed or None,
+            # Unset rather than false in secret mode, so that a stack deployed from the reference sees no change;
+            # false in rotated mode, which RDS needs to hand the password back from its own secret to the template's.
+            manage_master_user_password=True if managed else (False if settings.credentials == "rotated" else None),
             iam_authentication=True,
             allocated_storage=settings.allocated_storage_gib,
             max_allocated_storage=settings.max_allocated_storage_gib,
@@ -147,12 +158,19 @@ class Database(Construct):
         )
 
         cfn_instance = cast(rds.CfnDBInstance, self.instance.node.default_child)
-        self.master_secret: secretsmanager.ISecret = generated_secret or secretsmanager.Secret.from_secret_attributes(
-            self,
-            "MasterUserSecret",
-            secret_complete_arn=cfn_instance.attr_master_user_secret_secret_arn,
-            encryption_key=self.encryption_key,
-        )
+        self.master_secret: secretsmanager.ISecret
+        if generated_secret is None:
+            self.master_secret = secretsmanager.Secret.from_secret_attributes(
+                self,
+                "MasterUserSecret",
+                secret_complete_arn=cfn_instance.attr_master_user_secret_secret_arn,
+                encryption_key=self.encryption_key,
+            )
+        elif settings.credentials == "rotated":
+            # The attachment adds host, port and engine, which the rotation function reads to connect.
+            self.master_secret = generated_secret.attach(self.instance)
+        else:
+            self.master_secret = generated_secret
 
         CfnOutput(
             self,
