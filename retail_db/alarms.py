@@ -7,7 +7,7 @@ evaluate" section; the defaults below are what most alarms use.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Duration
@@ -42,6 +42,13 @@ class AlarmSpec:
     missing: cloudwatch.TreatMissingData = IGNORE
     proxy_dimensions: tuple[tuple[str, str], ...] | None = None
     """A metric of the RDS Proxy, not the instance: its ProxyName and these further dimensions."""
+    replica: int | None = None
+    """A metric of this read replica (numbered from 1), not the instance."""
+
+    @property
+    def name(self) -> str:
+        """The alarm name's last part: the anchor, prefixed by the replica it watches."""
+        return f"replica{self.replica}-{self.anchor.removeprefix('replica-')}" if self.replica else self.anchor
 
 
 class AlarmFactory:
@@ -54,7 +61,9 @@ class AlarmFactory:
         action: cloudwatch.IAlarmAction,
         runbook_link: Callable[[str], str],
         proxy_name: str | None = None,
+        replicas: Sequence[rds.IDatabaseInstance] = (),
     ) -> None:
+        self.replicas = replicas
         self.scope = scope
         self.database = database
         self.proxy_name = proxy_name
@@ -67,7 +76,7 @@ class AlarmFactory:
         alarm = cloudwatch.Alarm(
             self.scope,
             spec.construct_id,
-            alarm_name=f"{self.name_prefix}{spec.anchor}",
+            alarm_name=f"{self.name_prefix}{spec.name}",
             metric=self.metric(spec),
             threshold=spec.threshold,
             comparison_operator=spec.comparison,
@@ -82,6 +91,8 @@ class AlarmFactory:
 
     def metric(self, spec: AlarmSpec) -> cloudwatch.IMetric:
         period = Duration.seconds(spec.period_seconds)
+        if spec.replica is not None:
+            return self.replicas[spec.replica - 1].metric(spec.metric_name, statistic=spec.statistic, period=period)
         if spec.proxy_dimensions is None:
             return self.database.metric(spec.metric_name, statistic=spec.statistic, period=period)
         if self.proxy_name is None:

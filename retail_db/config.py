@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from retail_db import engine_versions, parameters
+from retail_db import engine_versions, parameters, regions
 from retail_db.instance_classes import INSTANCE_CLASSES
 
 PROFILES_FILE = Path(__file__).resolve().parent.parent / "profiles.toml"
@@ -142,6 +142,7 @@ RESERVED_ROLE_PREFIXES = ("pg_", "rds")
 RESERVED_SCHEMAS = ("information_schema", "public")
 RESERVED_SCHEMA_PREFIXES = ("pg_",)
 PREFIX_LIST_PATTERN = r"^pl-[0-9a-f]{8,17}$"
+CRON_OR_RATE = r"^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$"
 
 
 def setting(description: str, rule: str, **constraints: Any) -> Any:
@@ -339,10 +340,69 @@ class BackupSettings(_Model):
     plan_schedule: str = setting(
         "When the AWS Backup plan runs, UTC.",
         "an EventBridge schedule: cron(<6 fields>) or rate(<n> <unit>)",
-        pattern=r"^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$",
+        pattern=CRON_OR_RATE,
     )
     plan_retention_days: int = setting(
         "Days the AWS Backup plan keeps each recovery point.", "1 to 36500", ge=1, le=36500
+    )
+
+
+# What each stack needs from its Region, checked against cfn-lint's Region data before synthesis.
+PRIMARY_REGION_NEEDS = (
+    "AWS::RDS::DBInstance",
+    "AWS::RDS::EventSubscription",
+    "AWS::Backup::BackupPlan",
+    "AWS::Backup::RestoreTestingPlan",
+    "AWS::Backup::RestoreTestingSelection",
+)
+RECOVERY_REGION_NEEDS = ("AWS::KMS::Key", "AWS::Backup::BackupVault", "AWS::S3::Bucket")
+# PostgreSQL on RDS allows up to 15 read replicas per source instance.
+MAX_READ_REPLICAS = 15
+
+
+class ReplicaSettings(_Model):
+    """Read replicas in the instance's Region, for read-only traffic such as reporting."""
+
+    count: int = setting(
+        "How many read replicas follow the instance.",
+        f"0 to {MAX_READ_REPLICAS}; above 0 only with credentials rotated or secret, and backup_retention_days above 0",
+        ge=0,
+        le=MAX_READ_REPLICAS,
+    )
+    instance_class: str = setting(
+        "The replicas' RDS instance class.",
+        "db.<family>.<size>, listed in retail_db/instance_classes.py, with memory for the instance's max_connections",
+    )
+
+    @field_validator("instance_class")
+    @classmethod
+    def _known_class(cls, value: str) -> str:
+        if value not in INSTANCE_CLASSES:
+            raise ValueError("not in retail_db/instance_classes.py: add it there")
+        return value
+
+
+class RecoverySettings(_Model):
+    """Recovery beyond the instance's own Region and backups: a DR Region and rehearsed restores."""
+
+    dr_region: str = setting(
+        "The disaster-recovery Region, where a second stack keeps copies of the backups; empty for none.",
+        'an AWS Region CloudFormation offers, other than region and in its partition, or ""; required in prod',
+    )
+    copy_retention_days: int = setting(
+        "Days the DR Region's vault keeps each copied recovery point.", "1 to 36500", ge=1, le=36500
+    )
+    automated_backup_retention_days: int = setting(
+        "Days of automated backups replicated to the DR Region (point-in-time restore there).", "1 to 35", ge=1, le=35
+    )
+    restore_testing: bool = setting(
+        "Whether AWS Backup restores the latest recovery point on a schedule, validates it and deletes it.",
+        "true or false; true in prod; needs backup.plan",
+    )
+    restore_testing_schedule: str = setting(
+        "When the restore test runs, UTC.",
+        "an EventBridge schedule: cron(<6 fields>) or rate(<n> <unit>)",
+        pattern=CRON_OR_RATE,
     )
 
 
@@ -394,6 +454,9 @@ class MonitoringSettings(_Model):
     write_latency_threshold_ms: float = setting("HighWriteLatencyAlarm: p90 write latency above.", "above 0", gt=0)
     disk_queue_depth_threshold: float = setting(
         "HighDiskQueueDepthAlarm: average queued I/O requests above.", "above 0", gt=0
+    )
+    replica_lag_threshold_seconds: float = setting(
+        "ReplicaLagAlarm (each read replica): replication lag above, in seconds.", "above 0", gt=0
     )
     transaction_ids_threshold: int = setting(
         "HighTransactionIDsAlarm: age of the oldest unfrozen transaction ID above.",
@@ -478,10 +541,16 @@ class Settings(_Model):
     termination_protection: bool = setting(
         "Whether CloudFormation refuses to delete the stack.", "true or false; true in prod"
     )
+    region: str = setting(
+        "The stack's AWS Region; empty for the CLI's default Region.",
+        'an AWS Region CloudFormation offers, or ""; required with recovery.dr_region',
+    )
     removal: RemovalSettings
     network: NetworkSettings
     database: DatabaseSettings
+    replicas: ReplicaSettings
     backup: BackupSettings
+    recovery: RecoverySettings
     monitoring: MonitoringSettings
     access: AccessSettings
 
@@ -496,6 +565,8 @@ class Settings(_Model):
         _database(self.database)
         _monitoring(self.monitoring, self.database)
         _roles(self.access, self.database)
+        _replicas(self.replicas, self.database)
+        _recovery(self)
         return self
 
 
@@ -514,6 +585,10 @@ def _production(settings: Settings) -> None:
             raise _Broken(("removal", name), value)
     if not settings.monitoring.alert_emails:
         raise _Broken(("monitoring", "alert_emails"), [], "an alarm with no subscriber reaches no one")
+    if not settings.recovery.dr_region:
+        raise _Broken(("recovery", "dr_region"), "", "a Region's loss would lose every backup")
+    if not settings.recovery.restore_testing:
+        raise _Broken(("recovery", "restore_testing"), False, "a backup never restored is not known to restore")
 
 
 def _network(network: NetworkSettings) -> None:
@@ -607,6 +682,55 @@ def _roles(access: AccessSettings, database: DatabaseSettings) -> None:
                     rule = f"must be one owner per schema: {owners[schema]} owns {schema} already"
                     raise _Broken((*path, "schemas", schema), access_level, rule=rule)
                 owners[schema] = role.name
+
+
+def _replicas(replicas: ReplicaSettings, database: DatabaseSettings) -> None:
+    if replicas.count == 0:
+        return
+    if database.credentials == "managed":
+        # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html#rds-secrets-manager-limitations
+        rule = "must be 0 with database.credentials = managed: RDS refuses read replicas of an instance whose master "
+        rule += "password it manages (use rotated)"
+        raise _Broken(("replicas", "count"), replicas.count, rule=rule)
+    if database.backup_retention_days == 0:
+        # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.Create.html
+        rule = "must be 0 with database.backup_retention_days = 0: RDS creates read replicas only of an instance with "
+        rule += "automated backups"
+        raise _Broken(("replicas", "count"), replicas.count, rule=rule)
+    # The replicas share the instance's parameter group, and a PostgreSQL standby refuses to start with a lower
+    # max_connections than its primary's (hot standby), so the value must fit the replica's class too.
+    limit = int(database.parameters["max_connections"])
+    bound = INSTANCE_CLASSES[replicas.instance_class].nominal_max_connections
+    if limit > bound:
+        rule = f"has memory for max_connections up to {bound}, below the instance's {limit}, which a PostgreSQL "
+        rule += "standby must match or exceed"
+        raise _Broken(("replicas", "instance_class"), replicas.instance_class, rule=rule)
+
+
+def _recovery(settings: Settings) -> None:
+    recovery = settings.recovery
+    if settings.region:
+        rule = regions.check(settings.region, PRIMARY_REGION_NEEDS)
+        if rule:
+            raise _Broken(("region",), settings.region, rule=rule)
+    if recovery.dr_region:
+        if not settings.region:
+            raise _Broken(("region",), "", rule="must name the stack's Region when recovery.dr_region is set")
+        rule = regions.check(recovery.dr_region, RECOVERY_REGION_NEEDS)
+        if rule is None and recovery.dr_region == settings.region:
+            rule = "must be another Region than region"
+        if rule is None and regions.partition(recovery.dr_region) != regions.partition(settings.region):
+            rule = f"must be in {settings.region}'s partition, {regions.partition(settings.region)}"
+        if rule:
+            raise _Broken(("recovery", "dr_region"), recovery.dr_region, rule=rule)
+        if settings.database.backup_retention_days == 0:
+            rule = "must be above 0 with a DR Region: RDS replicates automated backups only when there are some"
+            raise _Broken(("database", "backup_retention_days"), 0, rule=rule)
+    if (recovery.dr_region or recovery.restore_testing) and not settings.backup.plan:
+        rule = (
+            "must be true with recovery.dr_region or recovery.restore_testing: both work on the plan's recovery points"
+        )
+        raise _Broken(("backup", "plan"), False, rule=rule)
 
 
 def _schema_name(path: tuple[str, ...], schema: str, reserved_words: frozenset[str], major: str) -> None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from typing import cast
 
-from aws_cdk import CfnOutput, Duration
+from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from retail_db.config import MASTER_USERNAME, DatabaseSettings, RemovalSettings
+from retail_db.config import MASTER_USERNAME, DatabaseSettings, RemovalSettings, ReplicaSettings
 from retail_db.removal import REMOVAL_POLICIES
 from retail_db.retention import LOG_RETENTION
 
@@ -37,6 +38,7 @@ class Database(Construct):
         construct_id: str,
         *,
         settings: DatabaseSettings,
+        replicas: ReplicaSettings,
         removal: RemovalSettings,
         environment_suffix: str,
         vpc: ec2.IVpc,
@@ -107,6 +109,9 @@ class Database(Construct):
             )
         )
 
+        parameter_group = rds.ParameterGroup(
+            self, "ParameterGroup", engine=engine, parameters=dict(settings.parameters)
+        )
         self.instance = rds.DatabaseInstance(
             self,
             "RetailDatabase",
@@ -148,9 +153,7 @@ class Database(Construct):
             cloudwatch_logs_retention=LOG_RETENTION[settings.log_retention_days],
             monitoring_interval=Duration.seconds(settings.monitoring_interval_seconds),
             database_name=DATABASE_NAME,
-            parameter_group=rds.ParameterGroup(
-                self, "ParameterGroup", engine=engine, parameters=dict(settings.parameters)
-            ),
+            parameter_group=parameter_group,
             # An RDS instance is not an IAM principal, so the reference's backupBucket.grantReadWrite(database)
             # cannot work. The aws_s3 extension uses IAM roles associated with the instance instead.
             s3_import_buckets=[backup_bucket],
@@ -171,6 +174,51 @@ class Database(Construct):
             self.master_secret = generated_secret.attach(self.instance)
         else:
             self.master_secret = generated_secret
+
+        # Same-Region replicas for read-only traffic. They share the instance's parameter group (a standby needs the
+        # primary's max_connections at least), key, subnets and security group; RDS upgrades them together with the
+        # instance in a major version upgrade
+        # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.PostgreSQL.MajorVersion.html).
+        self.replicas = [
+            rds.DatabaseInstanceReadReplica(
+                self,
+                f"ReadReplica{number}",
+                source_database_instance=self.instance,
+                instance_type=ec2.InstanceType(replicas.instance_class.removeprefix("db.")),
+                vpc=vpc,
+                subnet_group=subnet_group,
+                security_groups=[security_group],
+                # Encrypted with the instance's key: CloudFormation refuses StorageEncrypted on a replica.
+                max_allocated_storage=settings.max_allocated_storage_gib,
+                storage_type=rds.StorageType[settings.storage_type.upper()],
+                parameter_group=parameter_group,
+                iam_authentication=True,
+                multi_az=False,
+                publicly_accessible=False,
+                auto_minor_version_upgrade=True,
+                preferred_maintenance_window=settings.maintenance_window,
+                # A replica holds nothing its source does not, and RDS refuses a final snapshot of one
+                # ("FinalDBSnapshotIdentifier can not be specified when deleting a replica instance"): a lower count
+                # must be able to delete it, whatever the profile keeps of the instance.
+                deletion_protection=False,
+                removal_policy=RemovalPolicy.DESTROY,
+                enable_performance_insights=True,
+                performance_insight_retention=INSIGHTS_RETENTION[settings.insights_retention_days],
+                performance_insight_encryption_key=self.encryption_key,
+                cloudwatch_logs_exports=list(settings.log_exports),
+                cloudwatch_logs_retention=LOG_RETENTION[settings.log_retention_days],
+                monitoring_interval=Duration.seconds(settings.monitoring_interval_seconds),
+                monitoring_role=cast(iam.IRole, self.instance.node.find_child("MonitoringRole")),
+            )
+            for number in range(1, replicas.count + 1)
+        ]
+        for number, replica in enumerate(self.replicas, start=1):
+            CfnOutput(
+                self,
+                f"ReadReplica{number}Endpoint",
+                value=replica.db_instance_endpoint_address,
+                description=f"Read replica {number}: read-only PostgreSQL endpoint",
+            )
 
         CfnOutput(
             self,

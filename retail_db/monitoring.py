@@ -8,6 +8,7 @@ when it fires and when it clears.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -20,14 +21,15 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from retail_db.alarms import ABOVE, AT_OR_ABOVE, BELOW, AlarmFactory, AlarmSpec
-from retail_db.config import AccessSettings, DatabaseSettings, MonitoringSettings
+from retail_db.config import Settings
 from retail_db.instance_classes import GIB, INSTANCE_CLASSES
 from retail_db.runbook import sections
 
 
-def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings, access: AccessSettings) -> list[AlarmSpec]:
+def alarm_specs(settings: Settings) -> list[AlarmSpec]:
     """The alarms that apply to this instance class, with thresholds scaled to its vCPUs, memory and storage, and
-    to the proxy when the profile has one."""
+    to the proxy and the read replicas when the profile has them."""
+    monitoring, database, access = settings.monitoring, settings.database, settings.access
     instance = INSTANCE_CLASSES[database.instance_class]
     # Validation requires the parameter and keeps it within what the class's memory allows.
     connection_limit = int(database.parameters["max_connections"])
@@ -215,6 +217,45 @@ def alarm_specs(monitoring: MonitoringSettings, database: DatabaseSettings, acce
             )
     if access.proxy:
         specs += proxy_alarm_specs()
+    specs += replica_alarm_specs(settings)
+    return specs
+
+
+def replica_alarm_specs(settings: Settings) -> list[AlarmSpec]:
+    """What can go wrong on a replica alone: it falls behind, or its own storage fills (it then stops replaying)."""
+    monitoring, database = settings.monitoring, settings.database
+    lag = monitoring.replica_lag_threshold_seconds
+    free = database.allocated_storage_gib * GIB * monitoring.free_storage_threshold_percent / 100
+    specs = []
+    for number in range(1, settings.replicas.count + 1):
+        specs += [
+            AlarmSpec(
+                construct_id=f"Replica{number}LagAlarm",
+                anchor="replica-lag",
+                replica=number,
+                metric_name="ReplicaLag",
+                statistic="Maximum",
+                comparison=ABOVE,
+                threshold=lag,
+                summary=f"Read replica {number} has stayed over {lag:g} seconds behind the instance for 5 minutes.",
+            ),
+            AlarmSpec(
+                construct_id=f"Replica{number}LowStorageAlarm",
+                anchor="replica-low-storage",
+                replica=number,
+                metric_name="FreeStorageSpace",
+                statistic="Minimum",
+                period_seconds=300,
+                evaluation_periods=6,
+                comparison=BELOW,
+                threshold=free,
+                summary=(
+                    f"Read replica {number}'s free storage has stayed below "
+                    f"{monitoring.free_storage_threshold_percent:g}% of {database.allocated_storage_gib} GiB for 30 "
+                    "minutes."
+                ),
+            ),
+        ]
     return specs
 
 
@@ -258,14 +299,14 @@ class Monitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: MonitoringSettings,
+        profile: Settings,
         environment_suffix: str,
         database: rds.DatabaseInstance,
-        database_settings: DatabaseSettings,
-        access_settings: AccessSettings,
+        replicas: Sequence[rds.IDatabaseInstance],
         proxy: rds.DatabaseProxy | None,
     ) -> None:
         super().__init__(scope, construct_id)
+        settings, database_settings = profile.monitoring, profile.database
 
         # Alarms publish as cloudwatch.amazonaws.com, which needs the topic's key to encrypt the message it sends
         # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services). Both
@@ -322,7 +363,7 @@ class Monitoring(Construct):
             f"#dashboards:name={dashboard_name}"
         )
         runbook = sections()
-        specs = alarm_specs(settings, database_settings, access_settings)
+        specs = alarm_specs(profile)
 
         def runbook_link(anchor: str) -> str:
             """An absolute link, so that it opens from an alert e-mail or chat message."""
@@ -337,6 +378,7 @@ class Monitoring(Construct):
             action=cloudwatch_actions.SnsAction(self.alert_topic),
             runbook_link=runbook_link,
             proxy_name=proxy.db_proxy_name if proxy else None,
+            replicas=replicas,
         )
         self.alarms = {spec.construct_id: factory.add(spec) for spec in specs}
 
@@ -444,6 +486,36 @@ class Monitoring(Construct):
                 )
             )
 
+        if replicas:
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="Read replicas: replication lag",
+                    left=[
+                        replica.metric("ReplicaLag", statistic="Maximum", period=minute, label=f"Replica {n}")
+                        for n, replica in enumerate(replicas, start=1)
+                    ],
+                    left_annotations=[
+                        cloudwatch.HorizontalAnnotation(value=settings.replica_lag_threshold_seconds, label="Alarm")
+                    ],
+                    left_y_axis=cloudwatch.YAxisProps(label="Seconds", min=0, show_units=False),
+                    width=12,
+                    height=6,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Read replicas: CPU and free storage",
+                    left=[
+                        replica.metric_cpu_utilization(label=f"Replica {n} CPU")
+                        for n, replica in enumerate(replicas, start=1)
+                    ],
+                    right=[
+                        replica.metric_free_storage_space(label=f"Replica {n} free storage")
+                        for n, replica in enumerate(replicas, start=1)
+                    ],
+                    width=12,
+                    height=6,
+                ),
+            )
+
         if proxy is not None:
 
             def proxy_metric(name: str, statistic: str, **dimensions: str) -> cloudwatch.Metric:
@@ -481,8 +553,8 @@ class Monitoring(Construct):
                 markdown="# Runbook\n\nFrom docs/runbook.md, one section per alarm.", width=24, height=2
             )
         )
-        for spec in specs:
-            section = runbook[spec.anchor]
+        for anchor in dict.fromkeys(spec.anchor for spec in specs):
+            section = runbook[anchor]
             markdown = f"## {section.title}\n\n{section.body}"
             # A grid row holds about three lines of text at full width; paragraphs wrap at about 160 characters.
             lines = sum(1 + len(line) // 160 for line in markdown.splitlines())

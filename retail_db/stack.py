@@ -54,6 +54,7 @@ class RetailDatabasePlatform(Stack):
                 self,
                 "DatabaseStack",
                 settings=settings.database,
+                replicas=settings.replicas,
                 removal=settings.removal,
                 environment_suffix=self.environment_suffix,
                 vpc=network.vpc,
@@ -78,11 +79,10 @@ class RetailDatabasePlatform(Stack):
             Monitoring(
                 self,
                 "MonitoringStack",
-                settings=settings.monitoring,
+                profile=settings,
                 environment_suffix=self.environment_suffix,
                 database=database.instance,
-                database_settings=settings.database,
-                access_settings=settings.access,
+                replicas=database.replicas,
                 proxy=access.proxy,
             )
 

@@ -185,7 +185,7 @@ def test_cpu_credit_alarm_exists_only_for_burstable_classes(synth: Callable[...,
 def test_which_classes_get_credit_and_ebs_burst_alarms(instance_class: str, credits: bool, ebs_burst: bool) -> None:
     dev = load_settings(environment_suffix="dev")
     database = dev.database.model_copy(update={"instance_class": instance_class})
-    ids = {spec.construct_id for spec in alarm_specs(dev.monitoring, database, dev.access)}
+    ids = {spec.construct_id for spec in alarm_specs(dev.model_copy(update={"database": database}))}
     assert ("LowCPUCreditBalanceAlarm" in ids) == credits
     assert ("LowEBSByteBalanceAlarm" in ids) == ebs_burst
     assert ("LowEBSIOBalanceAlarm" in ids) == ebs_burst
@@ -194,9 +194,8 @@ def test_which_classes_get_credit_and_ebs_burst_alarms(instance_class: str, cred
 def test_connections_share_follows_a_max_connections_parameter() -> None:
     dev = load_settings(environment_suffix="dev")
     database = dev.database.model_copy(update={"parameters": {**dev.database.parameters, "max_connections": "50"}})
-    (spec,) = [
-        s for s in alarm_specs(dev.monitoring, database, dev.access) if s.construct_id == "ConnectionsNearLimitAlarm"
-    ]
+    specs = alarm_specs(dev.model_copy(update={"database": database}))
+    (spec,) = [s for s in specs if s.construct_id == "ConnectionsNearLimitAlarm"]
     assert spec.threshold == 40
 
 

@@ -47,10 +47,7 @@ def render() -> str:
     profiles: dict[str, Settings] = {
         name: load_settings(environment_suffix=name, profile=name) for name in load_profiles()
     }
-    specs = {
-        name: {s.construct_id: s for s in alarm_specs(p.monitoring, p.database, p.access)}
-        for name, p in profiles.items()
-    }
+    specs = {name: {s.construct_id: s for s in alarm_specs(p)} for name, p in profiles.items()}
     order: list[str] = []
     for by_id in specs.values():
         order += [construct_id for construct_id in by_id if construct_id not in order]

@@ -95,10 +95,11 @@ class ResourceChange:
     update_replace_policy: str | None
     orphaned: bool
     new_properties: dict[str, Any] | None = field(default=None, compare=False)
+    read_replica: bool = False
 
     @property
     def stateful(self) -> bool:
-        return self.type in STATEFUL_TYPES
+        return self.type in STATEFUL_TYPES and not self.read_replica
 
     @property
     def replacement_causes(self) -> tuple[str, ...]:
@@ -127,10 +128,12 @@ class ResourceChange:
         elif self.action is Action.MODIFIED:
             text += f": {', '.join([p.name for p in self.properties] + list(self.other_changes))}"
         elif self.action is Action.UPGRADED:
-            engine = next(p for p in self.properties if p.name == "EngineVersion")
+            engine = next((p for p in self.properties if p.name == "EngineVersion"), None)
             text += (
                 f": PostgreSQL {engine.old} -> {engine.new} (AllowMajorVersionUpgrade, onto the replaced parameter "
                 "group of the new family)"
+                if engine
+                else ": read replica, upgraded with its source, onto the replaced parameter group of the new family"
             )
         elif self.action is Action.REMOVED and self.deletion_policy:
             text += f"; DeletionPolicy {self.deletion_policy}"
@@ -212,12 +215,17 @@ def _parse(raw: dict[str, Any]) -> Plan:
             update_replace_policy=_optional_str(item, "updateReplacePolicy"),
             orphaned=_field(item, "orphaned", bool),
             new_properties=item.get("newProperties") if isinstance(item.get("newProperties"), dict) else None,
+            read_replica=item.get("readReplica") is True,
         )
         for item in _field(raw, "resources", list)
     )
     by_id = {change.logical_id: change for change in changes}
     changes = tuple(
         replace(change, action=Action.UPGRADED) if _major_upgrade(change, by_id) else change for change in changes
+    )
+    by_id = {change.logical_id: change for change in changes}
+    changes = tuple(
+        replace(change, action=Action.UPGRADED) if _replica_follows(change, by_id) else change for change in changes
     )
     outputs = tuple(
         OutputChange(name=_field(item, "name", str), action=Action(_field(item, "action", str)))
@@ -260,6 +268,33 @@ def _major_upgrade(change: ResourceChange, by_id: dict[str, ResourceChange]) -> 
         return False
     family = next((p for p in group.properties if p.name == "Family"), None)
     return family is not None and family.new == f"postgres{new_major}"
+
+
+def _references(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and isinstance(value["Ref"], str):
+            return {value["Ref"]}
+        return set().union(*(_references(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_references(v) for v in value)) if value else set()
+    return set()
+
+
+def _replica_follows(change: ResourceChange, by_id: dict[str, ResourceChange]) -> bool:
+    """A read replica that moves to the new parameter group of its source's major upgrade: RDS upgrades in-Region
+    replicas together with their source
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.PostgreSQL.MajorVersion.html), and
+    CloudFormation updates the replica after its source, which it references."""
+    if change.type != INSTANCE or change.action is not Action.MAY_REPLACE or not change.read_replica:
+        return False
+    if change.replacement_causes != ("DBParameterGroupName",):
+        return False
+    new = change.new_properties or {}
+    sources = [by_id.get(ref) for ref in _references(new.get("SourceDBInstanceIdentifier"))]
+    source = next((s for s in sources if s is not None and s.action is Action.UPGRADED), None)
+    if source is None or not source.new_properties:
+        return False
+    return new.get("DBParameterGroupName") == source.new_properties.get("DBParameterGroupName")
 
 
 def compare(baseline: Path, template: Path) -> Plan:

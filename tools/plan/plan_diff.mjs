@@ -80,6 +80,8 @@ function describeResource(logicalId, change) {
     deletionPolicy: old.DeletionPolicy ?? null,
     updateReplacePolicy: old.UpdateReplacePolicy ?? null,
     orphaned: change.changeImpact === ResourceImpact.WILL_ORPHAN,
+    // A read replica holds no data of its own: its source has all of it.
+    readReplica: Boolean((change.oldValue ?? change.newValue)?.Properties?.SourceDBInstanceIdentifier),
     // The whole new definition: a rule about one property may depend on another that did not change.
     newProperties: change.newValue?.Properties ?? null,
   };
