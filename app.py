@@ -99,27 +99,23 @@ def synthesize(context: dict[str, Any], stacks: list[tuple[str, Settings]]) -> N
     import aws_cdk as cdk
 
     from retail_db.compliance import acknowledge, add_packs
-    from retail_db.stack import RetailDatabasePlatform
+    from retail_db.stack import build_platform
 
     app = cdk.App(context=context, outdir="cdk.out") if direct_run() else cdk.App()
     add_packs(app)
-    # The shared synthesis of every profile stays environment-agnostic, like the baselines it is compared with; the CLI
-    # would otherwise pin the region it defaults to, even without credentials.
+    # The shared synthesis of every profile stays environment-agnostic, like the baselines it is compared with (a
+    # profile's own region aside); the CLI would otherwise pin the region it defaults to, even without credentials.
     environment = (
         None
         if all_profiles(context)
         else cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
     )
     for environment_suffix, settings in stacks:
-        with building(f"the stack TapStack{environment_suffix}", f"profile {settings.profile}"):
-            stack = RetailDatabasePlatform(
-                app,
-                f"TapStack{environment_suffix}",
-                settings=settings,
-                environment_suffix=environment_suffix,
-                env=environment,
-            )
-            acknowledge(stack, settings)
+        with building(f"the stacks of TapStack{environment_suffix}", f"profile {settings.profile}"):
+            for stack in build_platform(
+                app, settings=settings, environment_suffix=environment_suffix, environment=environment
+            ):
+                acknowledge(stack, settings)
     profiles = ", ".join(sorted({settings.profile for _, settings in stacks}))
     with building("the templates and their cdk-nag checks (synthesis)", f"profile {profiles}"):
         app.synth()

@@ -161,7 +161,10 @@ class Access(Construct):
             self,
             "SecretsManagerEndpoint",
             vpc=vpc,
-            service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+            # The Region as the template's pseudo parameter, also where the profile names it: a changed ServiceName
+            # replaces the endpoint, and CloudFormation would create the new one, with the same private DNS name,
+            # before deleting the old.
+            service=ec2.InterfaceVpcEndpointService(f"com.amazonaws.{Aws.REGION}.secretsmanager", 443),
             subnets=isolated,
             private_dns_enabled=True,
             open=False,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from typing import TYPE_CHECKING
+
+from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
@@ -10,8 +12,35 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from retail_db.config import BUCKET_PREFIX, BackupSettings, RemovalSettings
+from retail_db.config import BUCKET_PREFIX, BackupSettings, RemovalSettings, recovery_bucket_name
+
+if TYPE_CHECKING:
+    from retail_db.recovery import DisasterRecovery
 from retail_db.removal import REMOVAL_POLICIES
+
+
+def dump_lifecycle_rules(settings: BackupSettings) -> list[s3.LifecycleRule]:
+    """Dumps move to cheaper storage as they age and expire after dump_expiry_days; so do their old versions."""
+    return [
+        s3.LifecycleRule(
+            id="DeleteOldBackups",
+            enabled=True,
+            transitions=[
+                s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=Duration.days(30)),
+                s3.Transition(storage_class=s3.StorageClass.GLACIER, transition_after=Duration.days(90)),
+            ],
+            expiration=Duration.days(settings.dump_expiry_days),
+        ),
+        s3.LifecycleRule(
+            id="CleanupIncompleteMultipartUploads",
+            enabled=True,
+            abort_incomplete_multipart_upload_after=Duration.days(7),
+        ),
+        s3.LifecycleRule(
+            id="ExpireNoncurrentVersions",
+            noncurrent_version_expiration=Duration.days(settings.noncurrent_version_expiry_days),
+        ),
+    ]
 
 
 class Backup(Construct):
@@ -23,8 +52,13 @@ class Backup(Construct):
         settings: BackupSettings,
         removal: RemovalSettings,
         environment_suffix: str,
+        recovery: DisasterRecovery | None,
+        copy_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.recovery = recovery
+        self.copy_retention_days = copy_retention_days
+        self.vault: backup.BackupVault | None = None
         self.settings = settings
         self.removal = removal
         self.environment_suffix = environment_suffix
@@ -76,7 +110,7 @@ class Backup(Construct):
                 server_access_logs_prefix="replica/",
                 # S3 does not replicate lifecycle actions: without rules of its own, every replicated dump would
                 # stay in S3 Standard for good. The replica ages exactly like its source.
-                lifecycle_rules=self._dump_lifecycle_rules(),
+                lifecycle_rules=dump_lifecycle_rules(settings),
                 removal_policy=bucket_removal,
                 auto_delete_objects=destroy,
             )
@@ -95,21 +129,10 @@ class Backup(Construct):
             versioned=True,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="backups/",
-            lifecycle_rules=self._dump_lifecycle_rules(),
+            lifecycle_rules=dump_lifecycle_rules(settings),
             # A second copy in another bucket survives a deleted or overwritten object and a mistaken lifecycle rule;
             # delete markers are not replicated, so a deletion here leaves the replica whole.
-            replication_rules=(
-                [
-                    s3.ReplicationRule(
-                        destination=replica,
-                        priority=0,
-                        sse_kms_encrypted_objects=True,
-                        kms_key=self.encryption_key,
-                    )
-                ]
-                if replica
-                else None
-            ),
+            replication_rules=self._replication_rules(replica) or None,
             removal_policy=bucket_removal,
             auto_delete_objects=destroy,
         )
@@ -121,34 +144,42 @@ class Backup(Construct):
             description="S3 bucket for database backups",
         )
 
-    def _dump_lifecycle_rules(self) -> list[s3.LifecycleRule]:
-        """Dumps move to cheaper storage as they age and expire after dump_expiry_days; so do their old versions."""
-        return [
-            s3.LifecycleRule(
-                id="DeleteOldBackups",
-                enabled=True,
-                transitions=[
-                    s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=Duration.days(30)),
-                    s3.Transition(storage_class=s3.StorageClass.GLACIER, transition_after=Duration.days(90)),
-                ],
-                expiration=Duration.days(self.settings.dump_expiry_days),
-            ),
-            s3.LifecycleRule(
-                id="CleanupIncompleteMultipartUploads",
-                enabled=True,
-                abort_incomplete_multipart_upload_after=Duration.days(7),
-            ),
-            s3.LifecycleRule(
-                id="ExpireNoncurrentVersions",
-                noncurrent_version_expiration=Duration.days(self.settings.noncurrent_version_expiry_days),
-            ),
-        ]
+    def _replication_rules(self, replica: s3.IBucket | None) -> list[s3.ReplicationRule]:
+        rules = []
+        if replica:
+            rules.append(
+                s3.ReplicationRule(
+                    destination=replica, priority=0, sse_kms_encrypted_objects=True, kms_key=self.encryption_key
+                )
+            )
+        if self.recovery:
+            # By name and ARN: a bucket and key of the DR stack would make the CDK add this stack's replication role
+            # to their policies, a reference back that CloudFormation cannot order. The key's default policy lets the
+            # role's own policy grant the use
+            # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html).
+            stack = Stack.of(self.recovery)
+            bucket_name = recovery_bucket_name(Aws.ACCOUNT_ID, self.environment_suffix)
+            rules.append(
+                s3.ReplicationRule(
+                    id="DisasterRecoveryRegion",
+                    destination=s3.Bucket.from_bucket_attributes(
+                        self,
+                        "RecoveryBucket",
+                        bucket_arn=f"arn:{Aws.PARTITION}:s3:::{bucket_name}",
+                        region=stack.region,
+                    ),
+                    priority=1,
+                    sse_kms_encrypted_objects=True,
+                    kms_key=kms.Key.from_key_arn(self, "RecoveryKey", self.recovery.key_arn),
+                )
+            )
+        return rules
 
     def add_backup_plan(self, instance: rds.DatabaseInstance) -> None:
         """Snapshots the instance on the configured schedule into a vault encrypted with the backup key."""
         if not self.settings.plan:
             return
-        vault = backup.BackupVault(
+        vault = self.vault = backup.BackupVault(
             self,
             "BackupVault",
             encryption_key=self.encryption_key,
@@ -163,6 +194,19 @@ class Backup(Construct):
                 rule_name="DailySnapshot",
                 schedule_expression=events.Schedule.expression(self.settings.plan_schedule),
                 delete_after=Duration.days(self.settings.plan_retention_days),
+                # Every recovery point is copied to the DR Region's vault, which keeps it for its own retention.
+                copy_actions=(
+                    [
+                        backup.BackupPlanCopyActionProps(
+                            destination_backup_vault=backup.BackupVault.from_backup_vault_arn(
+                                self, "RecoveryVault", self.recovery.vault_arn
+                            ),
+                            delete_after=Duration.days(self.copy_retention_days),
+                        )
+                    ]
+                    if self.recovery
+                    else None
+                ),
             )
         )
         plan.add_selection("Database", resources=[backup.BackupResource.from_rds_database_instance(instance)])

@@ -11,13 +11,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aws_cdk import Acknowledgment, App, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks
 from constructs import IConstruct
 
 from retail_db.config import ALWAYS, Settings, When
+from retail_db.recovery import DisasterRecovery
 
 PACKS: dict[str, Callable[[App], NagPack]] = {
     "AwsSolutions": AwsSolutionsChecks,
@@ -37,6 +38,8 @@ class Acknowledgement:
     reason: str
     where: When = ALWAYS
     """The profiles it applies to."""
+    stack: Literal["platform", "recovery"] = "platform"
+    """The main stack, or the DR stack."""
 
 
 def _in(packs: tuple[str, ...], rule: str) -> tuple[str, ...]:
@@ -186,6 +189,54 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         where=When("backup.replication", True),
     ),
     Acknowledgement(
+        rules=("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::retail-db-dr-<AWS::AccountId>-{suffix}/*]",),
+        resources=("BackupStack/DatabaseBackupBucket/ReplicationRole/DefaultPolicy/Resource",),
+        reason=(
+            "The S3 replication role writes every replicated object into the DR Region's copy of the backup bucket, "
+            "named by the DR stack; replication works on every object, so the object wildcard is the rule itself."
+        ),
+        where=When("recovery.dr_region", "", equal=False),
+    ),
+    Acknowledgement(
+        rules=(
+            "AwsSolutions-RDS2",
+            "AwsSolutions-RDS3",
+            "AwsSolutions-RDS10",
+            "AwsSolutions-RDS11",
+            *_in(COMPLIANCE_PACKS, "RDSStorageEncrypted"),
+            *_in(NIST_HIPAA, "RDSInBackupPlan"),
+            *_in(NIST_HIPAA, "RDSMultiAZSupport"),
+            *_in(NIST_HIPAA, "RDSInstanceDeletionProtectionEnabled"),
+        ),
+        resources=("DatabaseStack/ReadReplica*/Resource",),
+        reason=(
+            "A read replica holds nothing its source does not. It is encrypted with the source's key, which RDS "
+            "applies itself (CloudFormation refuses StorageEncrypted on a replica); it is backed up, Multi-AZ and "
+            "protected through its source, which the profile backs up and protects; RDS refuses a final snapshot of a "
+            "replica, so deletion protection would only stop a lower replicas.count; and it listens on the source's "
+            "port, behind the same security group."
+        ),
+        where=When("replicas.count", 0, equal=False),
+    ),
+    Acknowledgement(
+        rules=_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"),
+        resources=("BackupReplicaBucket/Resource",),
+        reason=(
+            "The DR Region's copy of the backup bucket, the destination of its replication: replicating it again "
+            "would only chain copies."
+        ),
+        stack="recovery",
+    ),
+    Acknowledgement(
+        rules=(*_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"), *_in(COMPLIANCE_PACKS, "S3DefaultEncryptionKMS")),
+        resources=("AccessLogsBucket/Resource",),
+        reason=(
+            "The DR Region's server access log bucket: S3 delivers access logs only to a bucket encrypted with "
+            "S3-managed keys, and a replica of logs about the replica would protect nothing their retention does not."
+        ),
+        stack="recovery",
+    ),
+    Acknowledgement(
         rules=INLINE_POLICY,
         resources=("NetworkStack/RetailVPC/FlowLog/IAMRole/DefaultPolicy/Resource",),
         reason=(
@@ -315,30 +366,40 @@ def add_packs(app: App) -> None:
 
 def acknowledge(stack: Stack, settings: Settings) -> None:
     """Acknowledges, in one stack, the findings accepted for its profile."""
+    kind = "recovery" if isinstance(stack, DisasterRecovery) else "platform"
     for acknowledgement in ACKNOWLEDGEMENTS:
-        if not acknowledgement.where.holds(settings):
+        if not acknowledgement.where.holds(settings) or acknowledgement.stack != kind:
             continue
+        suffix = getattr(stack, "environment_suffix", "")
         for path in acknowledgement.resources:
-            Validations.of(_find(stack, path)).acknowledge(
-                *(
-                    Acknowledgment(id=f"{_pack(rule)}::{rule}", reason=acknowledgement.reason)
-                    for rule in acknowledgement.rules
+            for construct in _find(stack, path):
+                Validations.of(construct).acknowledge(
+                    *(
+                        Acknowledgment(
+                            id=f"{_pack(rule)}::{rule.replace('{suffix}', suffix)}", reason=acknowledgement.reason
+                        )
+                        for rule in acknowledgement.rules
+                    )
                 )
-            )
 
 
 def _pack(rule: str) -> str:
     return rule.split("-", 1)[0]
 
 
-def _find(stack: Stack, path: str) -> IConstruct:
-    node: IConstruct = stack
+def _find(stack: Stack, path: str) -> list[IConstruct]:
+    """The constructs at ``path`` below the stack; a part may end with * for every child it begins."""
+    nodes: list[IConstruct] = [stack]
     for part in path.split("/"):
-        child = node.node.try_find_child(part)
-        if child is None:
+        nodes = [
+            child
+            for node in nodes
+            for child in node.node.children
+            if child.node.id == part or (part.endswith("*") and child.node.id.startswith(part[:-1]))
+        ]
+        if not nodes:
             raise LookupError(f"acknowledged resource {stack.node.id}/{path} does not exist")
-        node = child
-    return node
+    return nodes
 
 
 def nag_counts(outdir: Path, stack_name: str) -> dict[str, tuple[int, int, int]]:

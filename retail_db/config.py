@@ -33,6 +33,14 @@ PROFILES_FILE = Path(__file__).resolve().parent.parent / "profiles.toml"
 # The backup bucket, retail-db-backups-<12-digit account>-<suffix>, is the longest name built from the suffix;
 # S3 caps bucket names at 63 characters.
 BUCKET_PREFIX = "retail-db-backups-"
+# The DR Region's copy of it, retail-db-dr-<account>-<suffix>: shorter, so the suffix's rule covers it too.
+RECOVERY_BUCKET_PREFIX = "retail-db-dr-"
+
+
+def recovery_bucket_name(account: str, environment_suffix: str) -> str:
+    return f"{RECOVERY_BUCKET_PREFIX}{account}-{environment_suffix}"
+
+
 ACCOUNT_ID_LENGTH = 12
 MAX_SUFFIX_LENGTH = 63 - len(BUCKET_PREFIX) - ACCOUNT_ID_LENGTH - 1
 SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
@@ -70,6 +78,19 @@ NAME_RULES = (
         r"^(?!xn--|sthree-|amzn-s3-demo-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$(?<!-s3alias)(?<!--ol-s3)(?<!--x-s3)"
         r"(?<!--table-s3)",
         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
+    ),
+    NameRule(
+        "S3 bucket (DR Region)",
+        RECOVERY_BUCKET_PREFIX + "123456789012-{suffix}",
+        r"^(?!xn--|sthree-|amzn-s3-demo-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$(?<!-s3alias)(?<!--ol-s3)(?<!--x-s3)"
+        r"(?<!--table-s3)",
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
+    ),
+    NameRule(
+        "AWS Backup vault (DR Region)",
+        "retail-db-dr-{suffix}",
+        r"^[a-zA-Z0-9\-_]{2,50}$",
+        "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_CreateBackupVault.html",
     ),
     NameRule(
         "CloudFormation stack",

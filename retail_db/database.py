@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -17,6 +17,9 @@ from constructs import Construct
 from retail_db.config import MASTER_USERNAME, DatabaseSettings, RemovalSettings, ReplicaSettings
 from retail_db.removal import REMOVAL_POLICIES
 from retail_db.retention import LOG_RETENTION
+
+if TYPE_CHECKING:
+    from retail_db.recovery import DisasterRecovery
 
 DATABASE_NAME = "retaildb"
 # Characters that break connection strings, shells or JSON when they appear in a password.
@@ -40,6 +43,8 @@ class Database(Construct):
         settings: DatabaseSettings,
         replicas: ReplicaSettings,
         removal: RemovalSettings,
+        recovery: DisasterRecovery | None,
+        automated_backup_retention_days: int,
         environment_suffix: str,
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
@@ -161,6 +166,13 @@ class Database(Construct):
         )
 
         cfn_instance = cast(rds.CfnDBInstance, self.instance.node.default_child)
+        if recovery is not None:
+            # RDS copies the automated backups (snapshots and transaction logs) to the DR Region, re-encrypted with
+            # its key, so that point-in-time restore works there
+            # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReplicateBackups.html).
+            cfn_instance.automatic_backup_replication_region = Stack.of(recovery).region
+            cfn_instance.automatic_backup_replication_kms_key_id = recovery.key_arn
+            cfn_instance.automatic_backup_replication_retention_period = automated_backup_retention_days
         self.master_secret: secretsmanager.ISecret
         if generated_secret is None:
             self.master_secret = secretsmanager.Secret.from_secret_attributes(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack, Tags
+from aws_cdk import CrossStackReferences, Environment, ReferenceStrength, Stack, Tags
 from constructs import Construct
 
 from retail_db.access import Access
@@ -18,9 +18,16 @@ from retail_db.config import Settings
 from retail_db.database import Database
 from retail_db.monitoring import Monitoring
 from retail_db.network import Network
+from retail_db.recovery import DisasterRecovery, recovery_stack_id
 from retail_db.removal import apply_stack_wide
 
 APPLICATION_TAG = "RetailDatabase"
+
+
+def tag(stack: Stack, environment_suffix: str) -> None:
+    for key, value in (("Environment", environment_suffix), ("Application", APPLICATION_TAG), ("ManagedBy", "CDK")):
+        # A proxy's target group takes no tags (CloudFormation refuses the property).
+        Tags.of(stack).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
 
 
 class RetailDatabasePlatform(Stack):
@@ -31,9 +38,16 @@ class RetailDatabasePlatform(Stack):
         *,
         settings: Settings,
         environment_suffix: str | None = None,
+        recovery: DisasterRecovery | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, termination_protection=settings.termination_protection, **kwargs)
+        if recovery is not None:
+            # Weak: CloudFormation resolves the references to the DR stack (Fn::GetStackOutput) each time it deploys
+            # this one, and neither stack blocks the other's updates; a strong cross-Region reference needs CDK's
+            # custom resources in both Regions
+            # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-getstackoutput.html).
+            CrossStackReferences.of(self).consume(ReferenceStrength.WEAK)
         self.environment_suffix: str = environment_suffix or self.node.try_get_context("environmentSuffix") or "dev"
 
         profile = settings.profile
@@ -48,6 +62,8 @@ class RetailDatabasePlatform(Stack):
                 settings=settings.backup,
                 removal=settings.removal,
                 environment_suffix=self.environment_suffix,
+                recovery=recovery,
+                copy_retention_days=settings.recovery.copy_retention_days,
             )
         with building("the database (DatabaseStack)", f"[{profile}.database] and [{profile}.removal]"):
             database = Database(
@@ -56,6 +72,8 @@ class RetailDatabasePlatform(Stack):
                 settings=settings.database,
                 replicas=settings.replicas,
                 removal=settings.removal,
+                recovery=recovery,
+                automated_backup_retention_days=settings.recovery.automated_backup_retention_days,
                 environment_suffix=self.environment_suffix,
                 vpc=network.vpc,
                 security_group=network.database_security_group,
@@ -88,10 +106,37 @@ class RetailDatabasePlatform(Stack):
 
         apply_stack_wide(self, settings.removal)
 
-        for key, value in (
-            ("Environment", self.environment_suffix),
-            ("Application", APPLICATION_TAG),
-            ("ManagedBy", "CDK"),
-        ):
-            # A proxy's target group takes no tags (CloudFormation refuses the property).
-            Tags.of(self).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
+        tag(self, self.environment_suffix)
+
+
+def build_platform(
+    app: Construct, *, settings: Settings, environment_suffix: str, environment: Environment | None = None
+) -> list[Stack]:
+    """The stacks of one environment: the platform, and first the DR stack it refers to when the profile has one.
+
+    A profile that names its Region pins both stacks' Regions (a cross-Region reference needs both); the account
+    stays whatever ``environment`` says, or unresolved.
+    """
+    account = environment.account if environment else None
+    region = settings.region or (environment.region if environment else None)
+    stacks: list[Stack] = []
+    recovery = None
+    if settings.recovery.dr_region:
+        recovery = DisasterRecovery(
+            app,
+            recovery_stack_id(environment_suffix),
+            settings=settings,
+            environment_suffix=environment_suffix,
+            env=Environment(account=account, region=settings.recovery.dr_region),
+        )
+        tag(recovery, environment_suffix)
+        stacks.append(recovery)
+    platform = RetailDatabasePlatform(
+        app,
+        f"TapStack{environment_suffix}",
+        settings=settings,
+        environment_suffix=environment_suffix,
+        recovery=recovery,
+        env=Environment(account=account, region=region) if account or region else None,
+    )
+    return [platform, *stacks]

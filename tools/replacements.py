@@ -17,11 +17,10 @@ from typing import Any
 import aws_cdk as cdk
 
 from retail_db.config import Settings, load_profiles, load_settings, parse_settings
-from retail_db.stack import RetailDatabasePlatform
 from tools import paths
 from tools.docs import change_safety
 from tools.plan import Action, compare
-from tools.synth import cdk_json_context
+from tools.synth import build_stack
 
 CHANGES: list[tuple[str, Any]] = [
     ("environmentSuffix", "dev2"),
@@ -72,9 +71,8 @@ def changed(path: str, value: Any) -> Settings:
 
 
 def synthesize(settings: Settings, suffix: str, directory: Path) -> Path:
-    app = cdk.App(context={**cdk_json_context(), "environmentSuffix": suffix})
-    stack = RetailDatabasePlatform(app, f"TapStack{suffix}", settings=settings, environment_suffix=suffix)
-    template = app.synth().get_stack_by_name(stack.stack_name).template
+    stack = build_stack(environment_suffix=suffix, settings=settings)
+    template = cdk.App.of(stack).synth().get_stack_by_name(stack.stack_name).template  # type: ignore[union-attr]
     path = directory / f"{suffix}-{len(list(directory.iterdir()))}.json"
     path.write_text(json.dumps(template))
     return path

@@ -24,6 +24,8 @@ from retail_db.config import Settings, load_profiles, load_settings
 from tools import paths
 
 if TYPE_CHECKING:
+    from aws_cdk import Stack
+
     from retail_db.stack import RetailDatabasePlatform
 
 FINGERPRINT = paths.PROFILES_OUT / "fingerprint"
@@ -80,15 +82,20 @@ def synthesize_profiles(*, force: bool = False) -> Path:
     return paths.PROFILES_OUT
 
 
-def template_path(profile: str) -> Path:
-    return paths.PROFILES_OUT / f"TapStack{profile}.template.json"
+def template_path(profile: str, *, recovery: bool = False) -> Path:
+    return paths.PROFILES_OUT / f"TapStack{profile}{'DR' if recovery else ''}.template.json"
 
 
-def profile_template(profile: str) -> dict[str, Any]:
-    """A profile's template from the shared synthesis, synthesizing first if an input changed."""
+def profile_template(profile: str, *, recovery: bool = False) -> dict[str, Any]:
+    """A profile's template (or its DR stack's) from the shared synthesis, synthesizing first if an input changed."""
     synthesize_profiles()
-    template: dict[str, Any] = json.loads(template_path(profile).read_text())
+    template: dict[str, Any] = json.loads(template_path(profile, recovery=recovery).read_text())
     return template
+
+
+def has_recovery(profile: str) -> bool:
+    synthesize_profiles()
+    return template_path(profile, recovery=True).is_file()
 
 
 def logical_ids(template: dict[str, Any]) -> dict[str, str]:
@@ -127,19 +134,28 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
+def build_stacks(
+    *, environment_suffix: str = "dev", profile: str | None = None, settings: Settings | None = None, app: Any = None
+) -> list[Stack]:
+    """The stacks of the profile, or of ``settings`` (validated, say an edited copy of a profile) when given: the
+    platform first, then its DR stack if it has one. ``app`` collects several environments in one synthesis."""
+    import aws_cdk as cdk
+
+    from retail_db.stack import build_platform
+
+    app = app or cdk.App(context={**cdk_json_context(), "environmentSuffix": environment_suffix})
+    settings = settings or load_settings(environment_suffix=environment_suffix, profile=profile)
+    return build_platform(app, settings=settings, environment_suffix=environment_suffix)
+
+
 def build_stack(
     *, environment_suffix: str = "dev", profile: str | None = None, settings: Settings | None = None
 ) -> RetailDatabasePlatform:
-    """A stack of the profile, or of ``settings`` (validated, say an edited copy of a profile) when given."""
-    import aws_cdk as cdk
-
     from retail_db.stack import RetailDatabasePlatform
 
-    app = cdk.App(context={**cdk_json_context(), "environmentSuffix": environment_suffix})
-    settings = settings or load_settings(environment_suffix=environment_suffix, profile=profile)
-    return RetailDatabasePlatform(
-        app, f"TapStack{environment_suffix}", settings=settings, environment_suffix=environment_suffix
-    )
+    platform = build_stacks(environment_suffix=environment_suffix, profile=profile, settings=settings)[0]
+    assert isinstance(platform, RetailDatabasePlatform)
+    return platform
 
 
 @dataclass(frozen=True)
@@ -147,6 +163,8 @@ class Synthesis:
     template: dict[str, Any]
     logical_ids: dict[str, str]
     """Construct path below the stack -> logical ID, for every CloudFormation resource."""
+    recovery_template: dict[str, Any] | None = None
+    """The DR stack's template, where the profile has one."""
 
 
 def synthesize(
@@ -154,19 +172,22 @@ def synthesize(
 ) -> Synthesis:
     import aws_cdk as cdk
 
-    stack = build_stack(environment_suffix=environment_suffix, profile=profile, settings=settings)
-    template: dict[str, Any] = cdk.App.of(stack).synth().get_stack_by_name(stack.stack_name).template  # type: ignore[union-attr]
+    stack, *others = build_stacks(environment_suffix=environment_suffix, profile=profile, settings=settings)
+    assembly = cdk.App.of(stack).synth()  # type: ignore[union-attr]
+    template: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template
     ids = {
         element.node.path.split("/", 1)[1]: stack.resolve(element.logical_id)
         for element in stack.node.find_all()
         if isinstance(element, cdk.CfnResource)
     }
-    return Synthesis(template=template, logical_ids=ids)
+    recovery = assembly.get_stack_by_name(others[0].stack_name).template if others else None
+    return Synthesis(template=template, logical_ids=ids, recovery_template=recovery)
 
 
 def shared_synthesis(profile: str) -> Synthesis:
     template = profile_template(profile)
-    return Synthesis(template=template, logical_ids=logical_ids(template))
+    recovery = profile_template(profile, recovery=True) if has_recovery(profile) else None
+    return Synthesis(template=template, logical_ids=logical_ids(template), recovery_template=recovery)
 
 
 def main() -> int:
