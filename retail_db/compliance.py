@@ -219,6 +219,47 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         where=When("replicas.count", 0, equal=False),
     ),
     Acknowledgement(
+        rules=(
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]",
+        ),
+        resources=("RestoreTesting/RestoreTestingRole/Resource",),
+        reason=(
+            "The restore testing role uses the managed policy AWS Backup documents for restores: it creates the "
+            "restored instance from the recovery point and deletes it after validation, across the resource types "
+            "AWS Backup supports, and AWS keeps it current as restores change."
+        ),
+        where=When("recovery.restore_testing", True),
+    ),
+    Acknowledgement(
+        rules=(
+            "AwsSolutions-IAM5[Resource::*]",
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:db:*]",
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+        ),
+        resources=("RestoreTesting/RestoreValidationPolicy/Resource",),
+        reason=(
+            "The restore validation function reads the restore job and the instance it restored, and reports its "
+            "verdict on that job: AWS Backup names both at run time, so neither is known when the stack deploys. "
+            "DescribeDBInstances only reads. The key wildcard is SNS's set for encrypting a message, on the alerts "
+            "key only, and only through SNS."
+        ),
+        where=When("recovery.restore_testing", True),
+    ),
+    Acknowledgement(
+        rules=(
+            *_in(COMPLIANCE_PACKS, "LambdaInsideVPC"),
+            *_in(NIST_HIPAA, "LambdaDLQ"),
+        ),
+        resources=("RestoreTesting/RestoreValidationFunction/Resource",),
+        reason=(
+            "The restore validation function calls only AWS APIs (AWS Backup, RDS, SNS), never the database, and the "
+            "isolated VPC has no route to them; in the VPC it would need three more interface endpoints for nothing. "
+            "EventBridge retries a failed invocation twice; a restore test without a verdict shows as such in AWS "
+            "Backup, and its validation window expires."
+        ),
+        where=When("recovery.restore_testing", True),
+    ),
+    Acknowledgement(
         rules=_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"),
         resources=("BackupReplicaBucket/Resource",),
         reason=(

@@ -97,7 +97,7 @@ class Database(Construct):
         else:
             credentials = rds.Credentials.from_secret(generated_secret)
 
-        subnet_group = rds.SubnetGroup(
+        self.subnet_group = subnet_group = rds.SubnetGroup(
             self,
             "DatabaseSubnetGroup",
             description="Subnet group for RDS PostgreSQL",

@@ -8,11 +8,13 @@ when it fires and when it clears.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import jsii
 from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
@@ -288,6 +290,17 @@ def proxy_alarm_specs() -> list[AlarmSpec]:
     ]
 
 
+# The event categories of a DB instance that need a human (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html).
+RDS_EVENT_CATEGORIES = ("failover", "failure", "low storage", "maintenance", "configuration change", "notification")
+# AWS Backup's job events that mean a job did not do its work, per detail type, and the field carrying the state
+# (https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html).
+BACKUP_JOB_FAILURES = {
+    "BackupJobFailedRule": ("Backup Job State Change", "state", ("FAILED", "ABORTED", "EXPIRED"), "backup-job-failed"),
+    "CopyJobFailedRule": ("Copy Job State Change", "state", ("FAILED", "ABORTED"), "copy-job-failed"),
+    "RestoreJobFailedRule": ("Restore Job State Change", "status", ("FAILED", "ABORTED"), "restore-job-failed"),
+}
+
+
 def postgresql_log_group_name(database: rds.IDatabaseInstance) -> str:
     """RDS names the exported log's group after the instance identifier, which CloudFormation generates."""
     return f"/aws/rds/instance/{database.instance_identifier}/postgresql"
@@ -381,6 +394,8 @@ class Monitoring(Construct):
             replicas=replicas,
         )
         self.alarms = {spec.construct_id: factory.add(spec) for spec in specs}
+        self._rds_events(environment_suffix, [database, *replicas])
+        self.backup_rules = self._backup_events(profile, runbook_link)
 
         instance = INSTANCE_CLASSES[database_settings.instance_class]
         self.dashboard = cloudwatch.Dashboard(self, "DatabaseDashboard", dashboard_name=dashboard_name)
@@ -564,6 +579,12 @@ class Monitoring(Construct):
 
         CfnOutput(
             self,
+            "AlertsTopicArn",
+            value=self.alert_topic.topic_arn,
+            description="SNS topic of the alarms, RDS events and AWS Backup job failures",
+        )
+        CfnOutput(
+            self,
             "DashboardURL",
             # The reference's value, a reference to the dashboard. The alarms cannot use one: the dashboard's alarm
             # widget already refers to them, and the two references would form a cycle.
@@ -573,3 +594,112 @@ class Monitoring(Construct):
             ),
             description="CloudWatch Dashboard URL",
         )
+
+    def _rds_events(self, environment_suffix: str, instances: Sequence[rds.IDatabaseInstance]) -> None:
+        """RDS publishes the instance's and the replicas' events to the alerts topic as events.rds.amazonaws.com, which
+        the topic policy and the topic's key must allow, for these instances only
+        (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.GrantingPermissions.html,
+        https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
+        arns = [instance.instance_arn for instance in instances]
+        these_instances = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}, "ArnLike": {"aws:SourceArn": arns}}
+        principal = iam.ServicePrincipal("events.rds.amazonaws.com")
+        self.alerts_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowRdsEventsToPublish",
+                principals=[principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=these_instances,
+            )
+        )
+        self.alert_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowRdsEventsToPublish",
+                principals=[principal],
+                actions=["sns:Publish"],
+                resources=[self.alert_topic.topic_arn],
+                conditions=these_instances,
+            )
+        )
+        self.event_subscription = rds.CfnEventSubscription(
+            self,
+            "DatabaseEventSubscription",
+            subscription_name=f"retail-db-{environment_suffix}-events",
+            sns_topic_arn=self.alert_topic.topic_arn,
+            source_type="db-instance",
+            source_ids=[instance.instance_identifier for instance in instances],
+            event_categories=list(RDS_EVENT_CATEGORIES),
+            enabled=True,
+        )
+        # RDS checks that it may publish when the subscription is created.
+        self.event_subscription.node.add_dependency(self.alert_topic, self.alerts_key)
+
+    def _backup_events(self, profile: Settings, runbook_link: Callable[[str], str]) -> list[events.Rule]:
+        """EventBridge rules for AWS Backup jobs that did not do their work, to the alerts topic with the runbook's
+        section. EventBridge publishes as events.amazonaws.com: the topic's key must allow it, for these rules only
+        (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions)."""
+        if not profile.backup.plan:
+            return []
+        rules = []
+        for construct_id, (detail_type, field, states, anchor) in BACKUP_JOB_FAILURES.items():
+            if construct_id == "CopyJobFailedRule" and not profile.recovery.dr_region:
+                continue
+            rule = events.Rule(
+                self,
+                construct_id,
+                rule_name=f"{self.alarm_name_prefix}{anchor}",
+                description=f"AWS Backup: {detail_type}, {' or '.join(states)}",
+                event_pattern=events.EventPattern(
+                    source=["aws.backup"], detail_type=[detail_type], detail={field: list(states)}
+                ),
+            )
+            message = events.RuleTargetInput.from_object(
+                {
+                    "alert": f"AWS Backup: {detail_type}: {events.EventField.from_path(f'$.detail.{field}')}",
+                    "runbook": runbook_link(anchor),
+                    "detail": events.EventField.from_path("$.detail"),
+                }
+            )
+            rule.add_target(_TopicTarget(self.alert_topic, message))
+            rules.append(rule)
+        # By name: the rules refer to the topic, which refers to this key.
+        these_rules = {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/"
+                f"{self.alarm_name_prefix}*"
+            },
+        }
+        principal = iam.ServicePrincipal("events.amazonaws.com")
+        self.alerts_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBackupJobRulesToPublish",
+                principals=[principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=these_rules,
+            )
+        )
+        self.alert_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBackupJobRulesToPublish",
+                principals=[principal],
+                actions=["sns:Publish"],
+                resources=[self.alert_topic.topic_arn],
+                conditions=these_rules,
+            )
+        )
+        return rules
+
+
+@jsii.implements(events.IRuleTarget)
+class _TopicTarget:
+    """The alerts topic as a rule's target. CDK's SnsTopic target would add a topic policy statement for every rule
+    of EventBridge in any account; the statement above admits these rules only."""
+
+    def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput) -> None:
+        self.topic = topic
+        self.message = message
+
+    def bind(self, rule: events.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self.topic.topic_arn, input=self.message)

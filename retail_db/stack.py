@@ -20,6 +20,7 @@ from retail_db.monitoring import Monitoring
 from retail_db.network import Network
 from retail_db.recovery import DisasterRecovery, recovery_stack_id
 from retail_db.removal import apply_stack_wide
+from retail_db.restore_testing import RestoreTesting
 
 APPLICATION_TAG = "RetailDatabase"
 
@@ -94,7 +95,7 @@ class RetailDatabasePlatform(Stack):
                 log_retention_days=settings.database.log_retention_days,
             )
         with building("the monitoring (MonitoringStack)", f"[{profile}.monitoring]"):
-            Monitoring(
+            monitoring = Monitoring(
                 self,
                 "MonitoringStack",
                 profile=settings,
@@ -103,6 +104,22 @@ class RetailDatabasePlatform(Stack):
                 replicas=database.replicas,
                 proxy=access.proxy,
             )
+
+        if settings.recovery.restore_testing and backup.vault is not None:
+            with building("the restore tests (RestoreTesting)", f"[{profile}.recovery]"):
+                RestoreTesting(
+                    self,
+                    "RestoreTesting",
+                    settings=settings,
+                    environment_suffix=self.environment_suffix,
+                    vpc=network.vpc,
+                    instance=database.instance,
+                    subnet_group=database.subnet_group,
+                    vault=backup.vault,
+                    alerts=monitoring.alert_topic,
+                    alerts_key=monitoring.alerts_key,
+                    log_key=network.log_key,
+                )
 
         apply_stack_wide(self, settings.removal)
 
