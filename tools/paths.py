@@ -18,5 +18,6 @@ PROFILES_OUT = CDK_OUT / "profiles"
 PLAN_OUT = CDK_OUT / "plan"
 
 
-def baseline(profile: str) -> Path:
-    return BASELINES / f"{profile}.template.json"
+def baseline(profile: str, *, recovery: bool = False) -> Path:
+    """A profile's baseline, or its DR stack's."""
+    return BASELINES / f"{profile}{'.dr' if recovery else ''}.template.json"

@@ -20,15 +20,20 @@ from retail_db.config import load_profiles, resolve_profile_name
 from tools import paths
 from tools.plan.diff import Plan, PlanError, compare, compare_many
 from tools.plan.parameters import parameter_notes
-from tools.synth import SynthError, profile_template, without_cdk_metadata
+from tools.synth import SynthError, has_recovery, profile_template, without_cdk_metadata
 
 
-def write_template(profile: str, directory: Path) -> Path:
+def write_template(profile: str, directory: Path, *, recovery: bool = False) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{profile}.template.json"
-    template = without_cdk_metadata(profile_template(profile))
+    path = directory / paths.baseline(profile, recovery=recovery).name
+    template = without_cdk_metadata(profile_template(profile, recovery=recovery))
     path.write_text(json.dumps(template, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def stacks_of(profile: str) -> list[tuple[str, bool]]:
+    """(label, recovery) of each stack of the profile: the platform, and its DR stack if it has one."""
+    return [(profile, False), *([(f"{profile} (DR)", True)] if has_recovery(profile) else [])]
 
 
 def _relative(path: Path) -> str:
@@ -74,16 +79,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         selected = list(profiles)
 
     try:
+        stacks = [(profile, label, recovery) for profile in selected for label, recovery in stacks_of(profile)]
         if args.write_baseline:
-            for profile in selected:
-                print(f"baseline: wrote {_relative(write_template(profile, paths.BASELINES))}")
+            for profile, _, recovery in stacks:
+                written = write_template(profile, paths.BASELINES, recovery=recovery)
+                print(f"baseline: wrote {_relative(written)}")
             return 0
-        templates = {profile: write_template(profile, paths.PLAN_OUT) for profile in selected}
+        templates = {
+            label: write_template(profile, paths.PLAN_OUT, recovery=recovery) for profile, label, recovery in stacks
+        }
+        baselines = {label: paths.baseline(profile, recovery=recovery) for profile, label, recovery in stacks}
     except SynthError as error:
         print(f"plan: synthesis failed: {error}", file=sys.stderr)
         return 2
 
-    pairs = [(paths.baseline(profile), template) for profile, template in templates.items()]
+    pairs = [(baselines[label], template) for label, template in templates.items()]
     try:
         plans = compare_many(pairs)
     except PlanError as error:
