@@ -266,6 +266,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "The DR Region's copy of the backup bucket, the destination of its replication: replicating it again "
             "would only chain copies."
         ),
+        where=When("recovery.dr_region", "", equal=False),
         stack="recovery",
     ),
     Acknowledgement(
@@ -275,6 +276,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "The DR Region's server access log bucket: S3 delivers access logs only to a bucket encrypted with "
             "S3-managed keys, and a replica of logs about the replica would protect nothing their retention does not."
         ),
+        where=When("recovery.dr_region", "", equal=False),
         stack="recovery",
     ),
     Acknowledgement(

@@ -126,9 +126,8 @@ class Database(Construct):
             subnet_group=subnet_group,
             security_groups=[security_group],
             credentials=credentials,
-            # Unset rather than false in secret mode, so that a stack deployed from the reference sees no change;
-            # false in rotated mode, which RDS needs to hand the password back from its own secret to the template's.
-            manage_master_user_password=True if managed else (False if settings.credentials == "rotated" else None),
+            # Unset in secret mode, so that a stack deployed from the reference sees no change.
+            manage_master_user_password=managed or None,
             iam_authentication=True,
             allocated_storage=settings.allocated_storage_gib,
             max_allocated_storage=settings.max_allocated_storage_gib,
@@ -166,6 +165,10 @@ class Database(Construct):
         )
 
         cfn_instance = cast(rds.CfnDBInstance, self.instance.node.default_child)
+        if settings.credentials == "rotated":
+            # Written out: the CDK leaves a false flag unset, which would leave switching off RDS's management to the
+            # default of an absent property.
+            cfn_instance.manage_master_user_password = False
         if recovery is not None:
             # RDS copies the automated backups (snapshots and transaction logs) to the DR Region, re-encrypted with
             # its key, so that point-in-time restore works there

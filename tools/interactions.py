@@ -27,10 +27,22 @@ RESOURCE_POLICY_TYPES = {
 }
 
 
+# A stack whose profile names its Region gets the partition and the Region written out by the CDK; the table is
+# written with the pseudo parameters, which is what they resolve to.
+_LITERAL_PARTITION = re.compile(r"\barn:aws:")
+_LITERAL_REGION = re.compile(r"(?<=[:.])[a-z]{2}(?:-[a-z]+)+-\d(?=[:.])")
+
+
+def canonical(text: str) -> str:
+    return _LITERAL_REGION.sub("${AWS::Region}", _LITERAL_PARTITION.sub("arn:${AWS::Partition}:", text))
+
+
 def render(value: Any) -> Any:
     """A template value with its intrinsic functions written out: ``{"Ref": "X"}`` becomes ``"${X}"``."""
     if isinstance(value, list):
         return [render(item) for item in value]
+    if isinstance(value, str):
+        return canonical(value)
     if not isinstance(value, Mapping):
         return value
     if len(value) == 1:
@@ -42,7 +54,7 @@ def render(value: Any) -> Any:
             return f"${{{parts[0]}.{parts[1]}}}"
         if key == "Fn::Join":
             separator, items = argument
-            return separator.join(str(render(item)) for item in items)
+            return canonical(separator.join(str(render(item)) for item in items))
         if key == "Fn::Sub" and isinstance(argument, str):
             return argument
     return {key: render(item) for key, item in value.items()}

@@ -31,7 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Resources: {len(resources)} ({', '.join(f'{n} {s}' for s, n in sorted(by_service.items()))})")
     print(f"Outputs:   {len(template.get('Outputs', {}))}")
     print(f"Template:  {template_path}")
-    cost = estimate(template)
+    # The DR stack, where the profile has one, deploys with the same `cdk deploy --all` and is priced with it.
+    recovery_path = args.outdir / f"{stack_name}DR.template.json"
+    priced = template
+    if recovery_path.exists():
+        recovery = json.loads(recovery_path.read_text())
+        print(f"DR stack:  {stack_name}DR, {len(recovery['Resources'])} resources, {recovery_path}")
+        priced = {**template, "Resources": {**resources, **recovery["Resources"]}}
+        for pack, (errors, warnings, acknowledged) in nag_counts(args.outdir, f"{stack_name}DR").items():
+            print(f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged (DR)")
+    cost = estimate(priced)
     unpriced = f", {len(cost.unpriced)} resources not priced" if cost.unpriced else ""
     for pack, (errors, warnings, acknowledged) in nag_counts(args.outdir, stack_name).items():
         print(f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from retail_db.config import load_profiles
+from retail_db.config import load_profiles, load_settings
 from tests.logical_ids import DB
 from tools import paths
 from tools.synth import synthesize_profiles, template_path
@@ -32,12 +32,22 @@ def test_the_assembly_holds_one_stack_per_profile(outdir: Path, profile: str) ->
     assert stack["type"] == "aws:cloudformation:stack"
     # The manifest names the CloudFormation stack only when it differs from the artifact ID.
     assert stack["properties"].get("stackName", stack_name) == stack_name
-    # Environment-agnostic, like the baselines the gate compares it with.
-    assert stack["environment"] == "aws://unknown-account/unknown-region"
+    # Account-agnostic, like the baselines the gate compares it with; in the profile's Region where it names one.
+    settings = load_settings(environment_suffix=profile, profile=profile)
+    assert stack["environment"] == f"aws://unknown-account/{settings.region or 'unknown-region'}"
+    recovery = f"TapStack{profile}DR"
+    if settings.recovery.dr_region:
+        dr = json.loads((outdir / "manifest.json").read_text())["artifacts"][recovery]
+        assert dr["environment"] == f"aws://unknown-account/{settings.recovery.dr_region}"
+        # `cdk deploy --all` deploys the DR stack first: the platform reads its outputs.
+        assert recovery in stack["dependencies"]
+    else:
+        assert not (outdir / f"{recovery}.template.json").exists()
 
 
 def test_cfn_lint_reports_nothing(outdir: Path) -> None:
     templates = [str(template_path(profile)) for profile in PROFILES]
+    templates += [str(template_path(p, recovery=True)) for p in PROFILES if template_path(p, recovery=True).exists()]
     result = subprocess.run(
         [str(BIN / "cfn-lint"), "--format", "parseable", *templates],
         cwd=paths.ROOT,

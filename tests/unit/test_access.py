@@ -25,6 +25,7 @@ from tests.logical_ids import (
     DATABASE_KEY,
     DATABASE_ROLES,
     DB,
+    MASTER_ATTACHMENT,
     PROVISIONER_FUNCTION,
     PROVISIONER_ROLE,
     PROVISIONER_SECURITY_GROUP,
@@ -135,12 +136,12 @@ def test_the_provisioner_runs_in_the_isolated_subnets_one_at_a_time(dev_template
     )
 
 
-@pytest.mark.parametrize(("profile", "master"), [("dev", {"Ref": SECRET}), ("prod", None)])
+# dev: the reference's secret itself; prod (rotated): the secret's attachment, which adds host and port.
+@pytest.mark.parametrize(("profile", "master"), [("dev", {"Ref": SECRET}), ("prod", {"Ref": MASTER_ATTACHMENT})])
 def test_the_provisioners_policy_names_its_secrets_and_key(
     synth: Callable[..., Template], profile: str, master: Any
 ) -> None:
     template = synth(profile)
-    master = master or {"Fn::GetAtt": [DB, "MasterUserSecret.SecretArn"]}
     (policy,) = [
         p["Properties"]
         for p in resources(template, "AWS::IAM::ManagedPolicy").values()
@@ -287,14 +288,43 @@ def test_password_roles_have_their_own_rotated_secret(synth: Callable[..., Templ
     kept = settings.removal.secret == "retain"
     assert secret["DeletionPolicy"] == ("RetainExceptOnCreate" if kept else "Delete")
     (attachment,) = _attachments(template, REPORTING_SECRET)
-    (rotation,) = resources(template, "AWS::SecretsManager::RotationSchedule").values()
+    (rotation,) = [
+        r
+        for r in resources(template, "AWS::SecretsManager::RotationSchedule").values()
+        if r["Properties"]["SecretId"] == {"Ref": attachment}
+    ]
     hosted = rotation["Properties"]["HostedRotationLambda"]
     assert rotation["Properties"]["SecretId"] == {"Ref": attachment}
     assert rotation["Properties"]["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
     assert hosted["RotationType"] == "PostgreSQLSingleUser"
     assert hosted["KmsKeyArn"] == {"Fn::GetAtt": [DATABASE_KEY, "Arn"]}
     assert hosted["VpcSecurityGroupIds"] == _group(PROVISIONER_SECURITY_GROUP)
-    assert template["Transform"] == "AWS::SecretsManager-2024-09-16"
+    transforms = template["Transform"] if isinstance(template["Transform"], list) else [template["Transform"]]
+    assert transforms == ["AWS::SecretsManager-2024-09-16"]
+
+
+@pytest.mark.parametrize("profile", ["staging", "prod", "ephemeral"])
+def test_rotated_credentials_rotate_the_master_password_in_the_vpc(
+    synth: Callable[..., Template], profile: str
+) -> None:
+    template = synth(profile)
+    db = resource(template, DB)["Properties"]
+    assert db["MasterUsername"] == "dbadmin", "written out, as in managed mode: switching keeps the instance"
+    assert db["ManageMasterUserPassword"] is False
+    assert db["MasterUserPassword"] == {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": SECRET}, ":SecretString:password::}}"]]
+    }
+    (rotation,) = [
+        r
+        for r in resources(template, "AWS::SecretsManager::RotationSchedule").values()
+        if r["Properties"]["SecretId"] == {"Ref": MASTER_ATTACHMENT}
+    ]
+    assert rotation["Properties"]["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
+    hosted = rotation["Properties"]["HostedRotationLambda"]
+    assert hosted["RotationType"] == "PostgreSQLSingleUser"
+    assert hosted["VpcSecurityGroupIds"] == _group(PROVISIONER_SECURITY_GROUP)
+    # The first rotation starts at once; it waits for the provisioner, which logs in with the master secret.
+    assert rotation["DependsOn"] == [DATABASE_ROLES]
 
 
 def test_the_asset_carries_the_handler_its_driver_and_the_rds_ca_bundle(dev_template: Template, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from retail_db.instance_classes import INSTANCE_CLASSES
 from retail_db.monitoring import alarm_specs
 from retail_db.runbook import sections
 from tests.helpers import Template, props, resource, resources
-from tests.logical_ids import DB, TOPIC
+from tests.logical_ids import DB, READ_REPLICA, TOPIC
 from tools.interactions import render
 
 GIB = 2**30
@@ -80,6 +80,13 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "LowEBSIOBalanceAlarm": ("EBSIOBalance%", "Minimum", 300, 20, LT, 2, 2, "ignore"),
     },
 }
+# prod's one read replica (db.m7g.large, the instance's 100 GiB): its alarms watch the replica, not the instance.
+REPLICA_EXPECTED: dict[str, dict[str, Expected]] = {
+    "prod": {
+        "Replica1LagAlarm": ("ReplicaLag", "Maximum", 60, 300, GT, 5, 5, "ignore"),
+        "Replica1LowStorageAlarm": ("FreeStorageSpace", "Minimum", 300, 10 * GIB, LT, 6, 6, "ignore"),
+    },
+}
 PERCENTILE = re.compile(r"^p\d+(\.\d+)?$")
 # Where a profile has an RDS Proxy (access.proxy): its alarms, on the proxy's metrics.
 PROXY_EXPECTED: dict[str, tuple[Expected, list[tuple[str, str]]]] = {
@@ -115,7 +122,34 @@ def template(synth: Callable[..., Template], profile: str) -> Template:
 
 def test_each_profile_has_exactly_the_expected_alarms(template: Template, profile: str) -> None:
     proxy = list(PROXY_EXPECTED) if load_settings(environment_suffix=profile).access.proxy else []
-    assert sorted(alarms_by_construct_id(template)) == sorted([*EXPECTED[profile], *proxy])
+    replicas = list(REPLICA_EXPECTED.get(profile, {}))
+    assert sorted(alarms_by_construct_id(template)) == sorted([*EXPECTED[profile], *proxy, *replicas])
+
+
+@pytest.mark.parametrize(("construct_id", "expected"), REPLICA_EXPECTED["prod"].items())
+def test_replica_alarm(synth: Callable[..., Template], construct_id: str, expected: Expected) -> None:
+    alarm = alarms_by_construct_id(synth("prod"))[construct_id]
+    metric, statistic, period, threshold, comparison, evaluation, datapoints, missing = expected
+    assert alarm["Dimensions"] == [{"Name": "DBInstanceIdentifier", "Value": {"Ref": READ_REPLICA}}]
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (metric, statistic, period)
+    assert alarm["Threshold"] == pytest.approx(threshold)
+    assert (alarm["ComparisonOperator"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (
+        comparison,
+        evaluation,
+        datapoints,
+    )
+    assert alarm["TreatMissingData"] == missing
+    assert alarm["AlarmActions"] == [{"Ref": TOPIC}]
+    name = {"Replica1LagAlarm": "replica1-lag", "Replica1LowStorageAlarm": "replica1-low-storage"}[construct_id]
+    assert alarm["AlarmName"] == f"retail-db-prod-{name}"
+
+
+def test_the_dashboard_graphs_the_replicas(synth: Callable[..., Template]) -> None:
+    titles = [w["properties"].get("title") for w in _dashboard_widgets(synth("prod"))]
+    assert "Read replicas: replication lag" in titles
+    assert "Read replicas: replication lag" not in [
+        w["properties"].get("title") for w in _dashboard_widgets(synth("dev"))
+    ]
 
 
 @pytest.mark.parametrize("construct_id", PROXY_EXPECTED)
@@ -216,14 +250,17 @@ def _runbook_link(alarm: dict[str, Any]) -> tuple[str, str]:
 def test_every_alarm_links_to_its_runbook_section_on_the_dashboard(template: Template, profile: str) -> None:
     """An absolute console link opens from an alert e-mail or chat message; a repository path does not."""
     titles = {section.title: anchor for anchor, section in sections().items()}
+    # A profile that names its Region has it written into the link; otherwise the template's pseudo parameter.
+    region = load_settings(environment_suffix=profile).region or "${AWS::Region}"
     for construct_id, alarm in alarms_by_construct_id(template).items():
         url, title = _runbook_link(alarm)
         assert url == (
-            "https://console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}"
-            f"#dashboards:name=retail-database-{profile}"
+            f"https://console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name=retail-database-{profile}"
         )
         assert title in titles, f"{construct_id} names the section {title!r}, which docs/runbook.md does not have"
-        assert alarm["AlarmName"] == f"retail-db-{profile}-{titles[title]}"
+        replica = re.match(r"Replica(\d+)", construct_id)
+        name = f"replica{replica[1]}-{titles[title].removeprefix('replica-')}" if replica else titles[title]
+        assert alarm["AlarmName"] == f"retail-db-{profile}-{name}"
 
 
 def test_the_dashboard_carries_each_alarms_runbook_section(template: Template) -> None:

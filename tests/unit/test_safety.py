@@ -18,6 +18,11 @@ from tests.logical_ids import (
     DB,
     FLOW_LOG_GROUP,
     FLOW_LOG_KEY,
+    READ_REPLICA,
+    RECOVERY_ACCESS_LOGS_BUCKET,
+    RECOVERY_BUCKET,
+    RECOVERY_KEY,
+    RECOVERY_VAULT,
     REPLICA_BUCKET,
     REPORTING_SECRET,
     SECRET,
@@ -28,7 +33,7 @@ from tests.logical_ids import (
     VPC,
 )
 from tools.plan import STATEFUL_TYPES
-from tools.synth import synthesize_profiles
+from tools.synth import Synthesis, synthesize_profiles
 
 PLACEMENT = {
     VPC,
@@ -48,12 +53,14 @@ COMMON = {
     *PLACEMENT,
 }
 # The secret exists only with credentials = "secret"; with "managed", RDS owns the master user's secret.
+# A read replica is an RDS instance, but holds no data of its own: the gate does not block its removal.
 STATEFUL_IDS = {
     "dev": COMMON | {SECRET},
-    "staging": COMMON | {REPLICA_BUCKET, VAULT},
-    "prod": COMMON | {REPLICA_BUCKET, VAULT},
-    "ephemeral": COMMON,
+    "staging": COMMON | {SECRET, REPLICA_BUCKET, VAULT},
+    "prod": COMMON | {SECRET, REPLICA_BUCKET, VAULT, READ_REPLICA},
+    "ephemeral": COMMON | {SECRET},
 }
+RECOVERY_IDS = {RECOVERY_KEY, RECOVERY_VAULT, RECOVERY_BUCKET, RECOVERY_ACCESS_LOGS_BUCKET}
 PROFILES = sorted(load_profiles())
 
 
@@ -74,9 +81,24 @@ def test_stateful_logical_ids_are_pinned(synth: Callable[..., Template], profile
     )
 
 
+@pytest.mark.parametrize("profile", ["staging", "prod"])
+def test_the_dr_stacks_stateful_logical_ids_are_pinned(synthesis: Callable[..., Synthesis], profile: str) -> None:
+    template = synthesis(profile, profile).recovery_template
+    found = {k for k, v in template["Resources"].items() if v["Type"] in STATEFUL_TYPES}
+    assert found == RECOVERY_IDS
+
+
+@pytest.mark.parametrize("profile", ["staging", "prod"])
+def test_the_dr_stack_keeps_everything(synthesis: Callable[..., Synthesis], profile: str) -> None:
+    template = synthesis(profile, profile).recovery_template
+    for logical_id in RECOVERY_IDS:
+        res = template["Resources"][logical_id]
+        assert (res["DeletionPolicy"], res["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
+
+
 POLICIES = {
     "dev": {DB: "Snapshot", DATABASE_KEY: "Retain", SECRET: "Delete", BACKUP_BUCKET: "Retain", FLOW_LOG_KEY: "Retain"},
-    "staging": {DB: "Snapshot", DATABASE_KEY: "Retain", BACKUP_BUCKET: "Retain", VAULT: "Retain"},
+    "staging": {DB: "Snapshot", DATABASE_KEY: "Retain", SECRET: "Retain", BACKUP_BUCKET: "Retain", VAULT: "Retain"},
     "prod": {
         DB: "Snapshot",
         DATABASE_KEY: "Retain",
@@ -88,6 +110,9 @@ POLICIES = {
         REPLICA_BUCKET: "Retain",
         VAULT: "Retain",
         FLOW_LOG_GROUP: "Retain",
+        SECRET: "Retain",
+        # A replica holds no data of its own, and RDS refuses a final snapshot of one.
+        READ_REPLICA: "Delete",
     },
     "ephemeral": {
         DB: "Delete",
@@ -98,6 +123,7 @@ POLICIES = {
         BACKUP_BUCKET: "Delete",
         ACCESS_LOGS_BUCKET: "Delete",
         FLOW_LOG_GROUP: "Delete",
+        SECRET: "Delete",
     },
 }
 

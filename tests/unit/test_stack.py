@@ -15,7 +15,6 @@ from tests.logical_ids import (
     CPU_ALARM,
     DB,
     PROVISIONER_SECURITY_GROUP,
-    REPORTING_SECRET,
     SECRET,
     SECURITY_GROUP,
     SUBNET_GROUP,
@@ -366,16 +365,6 @@ def _secret_arn_outputs(template: Template) -> list[Any]:
 
 def test_secret_arn_output(dev_template: Template) -> None:
     assert _secret_arn_outputs(dev_template) == [{"Ref": SECRET}]
-
-
-def test_managed_credentials_keep_the_secret_arn_output_and_drop_the_generated_secret(synth: Any) -> None:
-    template = synth("staging")
-    assert _secret_arn_outputs(template) == [{"Fn::GetAtt": [DB, "MasterUserSecret.SecretArn"]}]
-    db = resource(template, DB)["Properties"]
-    assert db["ManageMasterUserPassword"] is True
-    assert db["MasterUserSecret"] == {"KmsKeyId": {"Fn::GetAtt": [KEY, "Arn"]}}
-    assert "MasterUserPassword" not in db
-    assert list(resources(template, "AWS::SecretsManager::Secret")) == [REPORTING_SECRET], "only the roles' secrets"
 
 
 def test_dashboard_url_output(dev_template: Template) -> None:

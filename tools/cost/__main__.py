@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from retail_db.config import load_profiles, load_settings
-from tools.cost.estimator import estimate
+from tools.cost.estimator import estimate, profile_template
 from tools.cost.prices import PRICES_PATH, load_prices
 from tools.cost.report import format_estimate
-from tools.synth import profile_template
 
 
 def table() -> str:

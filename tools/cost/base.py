@@ -281,6 +281,16 @@ class Base:
         texts.append(str(self.prices.data["not_included"]))
         return tuple(texts)
 
+    def _inter_region(self, r: Resource, allocated: float) -> None:
+        """One day's changes per day, sent to the other Region."""
+        self._add(
+            "Data transfer to another Region",
+            [r.logical_id],
+            allocated * self._assume("rds_daily_change_fraction") * self.hours / 24,
+            "GB",
+            self.prices.rate("data_transfer", "inter_region_gb"),
+        )
+
     def _snapshot_gb(self, allocated: float, retention_days: float) -> float:
         """GB held by snapshots kept `retention_days`: one full copy plus each retained day's changes."""
         if retention_days <= 0:

@@ -17,6 +17,17 @@ def estimate(template: Mapping[str, Any], prices: Prices | None = None) -> Estim
     return Estimator(template, prices or load_prices()).run()
 
 
+def profile_template(profile: str) -> dict[str, Any]:
+    """A profile's stacks as one template to price: the platform, and its DR stack's resources where it has one."""
+    from tools import synth
+
+    template = synth.profile_template(profile)
+    if synth.has_recovery(profile):
+        recovery = synth.profile_template(profile, recovery=True)
+        template = {**template, "Resources": {**template["Resources"], **recovery["Resources"]}}
+    return template
+
+
 class Estimator(RdsPricing, ServicePricing):
     def run(self) -> Estimate:
         handlers: dict[str, Callable[[Resource], None]] = {
@@ -30,6 +41,7 @@ class Estimator(RdsPricing, ServicePricing):
             "AWS::EC2::NatGateway": self._nat_gateway,
             BUCKET: self._bucket,
             "AWS::Backup::BackupPlan": self._backup_plan,
+            "AWS::Backup::RestoreTestingPlan": self._restore_testing_plan,
             LOG_GROUP: self._log_group,
         }
         handlers |= dict.fromkeys(self.prices.data["flat_rate"], self._flat_rate)

@@ -60,18 +60,44 @@ class RdsPricing(Base):
             )
         else:
             self._unpriced(r, f"instance hours: no price for DBInstanceClass {show(instance_class)} in prices.json")
-        allocated = self._rds_storage(r, copies, deployment)
-        if allocated is not None:
+        source = self._replica_source(r)
+        if source is not None:
+            deployment = f"read replica of {source.logical_id}"
+        allocated = self._rds_storage(r, copies, deployment, source)
+        if allocated is not None and source is None:
             retention = self._number(r, "BackupRetentionPeriod")
             self.rds_backups.append((r.logical_id, self._snapshot_gb(allocated, retention), allocated))
+            self._backup_replication(r, allocated)
         self._insights(r, instance_class, copies)
         self._managed_master_secret(r)
         self._enhanced_monitoring(r)
         self._log_exports(r)
 
-    def _rds_storage(self, r: Resource, copies: int, deployment: str) -> float | None:
-        """Price the storage lines and return the allocated GB, or None when it is unknown."""
-        allocated = literal_number(r.props.get("AllocatedStorage"))
+    def _replica_source(self, r: Resource) -> Resource | None:
+        """The instance a read replica follows, when the template holds it."""
+        sources = refs(r.props.get("SourceDBInstanceIdentifier")) & set(self.resources)
+        return self.resources[min(sources)] if sources else None
+
+    def _backup_replication(self, r: Resource, allocated: float) -> None:
+        """Automated backups replicated to another Region: backup storage there, with no free allowance, and the
+        daily changes sent across Regions (https://aws.amazon.com/rds/postgresql/pricing/, Backup storage)."""
+        if not r.props.get("AutomaticBackupReplicationRegion"):
+            return
+        retention = literal_number(r.props.get("AutomaticBackupReplicationRetentionPeriod"))
+        days = retention if retention is not None else self._number(r, "BackupRetentionPeriod")
+        self._add(
+            f"RDS automated backups replicated to another Region (kept {days:g} days)",
+            [r.logical_id],
+            self._snapshot_gb(allocated, days),
+            "GB-month",
+            self.prices.rate("rds", "backup_storage_gb_month"),
+        )
+        self._inter_region(r, allocated)
+
+    def _rds_storage(self, r: Resource, copies: int, deployment: str, source: Resource | None = None) -> float | None:
+        """Price the storage lines and return the allocated GB, or None when it is unknown. A read replica starts
+        with its source's allocation."""
+        allocated = literal_number((source or r).props.get("AllocatedStorage"))
         if allocated is None:
             self._unpriced(r, f"storage and backups: AllocatedStorage is {show(r.props.get('AllocatedStorage'))}")
             return None

@@ -144,6 +144,61 @@ class ServicePricing(Base):
             item, key = "S3 Standard storage, bucket", "s3_bucket_gb"
         price = self.prices.rate("s3", "standard_gb_month")
         self._add(item, [r.logical_id], self._assume(key), "GB-month", price)
+        replication = r.props.get("ReplicationConfiguration")
+        rules = replication.get("Rules") if isinstance(replication, Mapping) else None
+        # A destination named by ARN rather than by a resource of the template is in the other stack's Region.
+        elsewhere = [
+            rule
+            for rule in rules or []
+            if isinstance(rule, Mapping) and not refs(rule.get("Destination", {}).get("Bucket")) & set(self.resources)
+        ]
+        if elsewhere:
+            self._add(
+                "Data transfer to another Region (S3 replication)",
+                [r.logical_id],
+                self._assume("s3_replicated_gb_month") * len(elsewhere),
+                "GB",
+                self.prices.rate("data_transfer", "inter_region_gb"),
+            )
+
+    def _restore_testing_plan(self, r: Resource) -> None:
+        """The restored instances: each test runs one, of the backed-up class and storage, while AWS Backup restores
+        it and through its validation window, then deletes it. Restoring an RDS snapshot is free."""
+        plan_name = r.props.get("RestoreTestingPlanName")
+        selections = [
+            s
+            for s in self.resources.values()
+            if s.type == "AWS::Backup::RestoreTestingSelection"
+            and (s.props.get("RestoreTestingPlanName") == plan_name or r.logical_id in refs(s.props))
+        ]
+        runs = _runs_per_month(r.props.get("ScheduleExpression"), self.hours)
+        if runs is None:
+            self._unpriced(r, f"ScheduleExpression {show(r.props.get('ScheduleExpression'))} is not understood")
+            return
+        hourly = self.prices.table("rds", "instance_hour")
+        storage = self.prices.table("rds", "storage", "gp3")["gb_month"]
+        for selection in selections:
+            window = literal_number(selection.props.get("ValidationWindowHours")) or 0
+            hours = runs * (window + self._assume("restore_test_restore_hours"))
+            for db_id in sorted(refs(selection.props.get("ProtectedResourceArns")) & set(self.resources)):
+                db = self.resources[db_id].props
+                instance_class = db.get("DBInstanceClass")
+                if isinstance(instance_class, str) and instance_class in hourly:
+                    self._add(
+                        f"Restore tests: {instance_class} restored {runs:.2f} times a month",
+                        [r.logical_id],
+                        hours,
+                        "h",
+                        hourly[instance_class],
+                    )
+                allocated = literal_number(db.get("AllocatedStorage")) or 0
+                self._add(
+                    "Restore tests: the restored instance's storage",
+                    [r.logical_id],
+                    allocated * hours / self.hours,
+                    "GB-month",
+                    storage,
+                )
 
     def _backup_plan(self, r: Resource) -> None:
         plan = r.props.get("BackupPlan")
@@ -171,8 +226,26 @@ class ServicePricing(Base):
                 "GB-month",
                 self.prices.rate("backup", "rds_snapshot_gb_month"),
             )
-            if rule.get("CopyActions"):
-                self._unpriced(r, f"rule {name}: copies to another vault (CopyActions) are not priced")
+            for copy in rule.get("CopyActions") or []:
+                copy_lifecycle = copy.get("Lifecycle") if isinstance(copy, Mapping) else None
+                copy_days = (
+                    literal_number(copy_lifecycle.get("DeleteAfterDays"))
+                    if isinstance(copy_lifecycle, Mapping)
+                    else None
+                )
+                if copy_days is None:
+                    copy_days = days
+                # Copies are incremental after the first: the vault elsewhere holds what this one does, for its own
+                # retention, and each day's changes cross Regions once.
+                self._add(
+                    f"AWS Backup RDS snapshot copies in another vault, rule {name} (kept {copy_days:g} days)",
+                    [r.logical_id],
+                    sum(self._snapshot_gb(gb, copy_days) for gb in allocated),
+                    "GB-month",
+                    self.prices.rate("backup", "rds_snapshot_gb_month"),
+                )
+                for gb in allocated:
+                    self._inter_region(r, gb)
 
     def _backed_up_databases(self, plan: Resource) -> list[str]:
         """The DB instances the plan's selections name; every DB instance when they select by tag or wildcard."""
@@ -202,3 +275,20 @@ class ServicePricing(Base):
                         f"AWS Backup of {logical_id} ({self.resources[logical_id].type}) is not priced",
                     )
         return sorted(databases)
+
+
+def _runs_per_month(expression: Any, hours_per_month: float) -> float | None:
+    """How often a cron(min hour day-of-month month day-of-week year) schedule runs in a month of this length."""
+    if not isinstance(expression, str) or not expression.startswith("cron(") or not expression.endswith(")"):
+        return None
+    fields = expression[5:-1].split()
+    if len(fields) != 6 or any(not part or "/" in part or "-" in part for part in fields[1:5]):
+        return None
+    _, hours, day_of_month, _, day_of_week, _ = fields
+    per_day = len(hours.split(","))
+    days = hours_per_month / 24
+    if day_of_week not in ("*", "?"):
+        return per_day * len(day_of_week.split(",")) * days / 7
+    if day_of_month not in ("*", "?"):
+        return per_day * len(day_of_month.split(","))
+    return per_day * days

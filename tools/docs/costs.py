@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tools.cost import estimate, load_prices
 from tools.cost.__main__ import table
-from tools.synth import profile_template
+from tools.cost.estimator import profile_template
 
 HEADER = """# Costs
 
