@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from retail_db import engine_versions
 from retail_db.config import (
     ConfigError,
     RemovalSettings,
@@ -138,3 +139,81 @@ def test_the_default_roles_are_a_migrations_owner_an_iam_writer_and_a_password_r
         assert (roles["migrator"].auth, dict(roles["migrator"].schemas)) == ("iam", {"app": "owner"})
         assert (roles["app"].auth, dict(roles["app"].schemas)) == ("iam", {"app": "write"})
         assert (roles["reporting"].auth, dict(roles["reporting"].schemas)) == ("password", {"app": "read"})
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(raw: dict[str, Any]) -> None:
+        *sections, name = path.split(".")
+        node = raw
+        for section in sections:
+            node = node[section]
+        node[name] = value
+
+    return edit
+
+
+def _both(*edits: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def edit(raw: dict[str, Any]) -> None:
+        for one in edits:
+            one(raw)
+
+    return edit
+
+
+LATEST_17 = [v for v in engine_versions.offered() if v.startswith("17.")][-1]
+# (profile, edit, the setting named, the rule's words)
+DAY_TWO_RULES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
+    ("prod", _set("database.credentials", "managed"), "prod.replicas.count=1", "RDS refuses read replicas"),
+    (
+        "dev",
+        _both(_set("replicas.count", 1), _set("database.backup_retention_days", 0)),
+        "dev.replicas.count=1",
+        "only of an instance with automated backups",
+    ),
+    (
+        "prod",
+        _set("replicas.instance_class", "db.t3.micro"),
+        "prod.replicas.instance_class='db.t3.micro'",
+        "max_connections up to 112, below the instance's 800",
+    ),
+    ("prod", _set("replicas.count", 16), "prod.replicas.count=16", "0 to 15"),
+    ("prod", _set("recovery.dr_region", "us-east-1"), "prod.recovery.dr_region='us-east-1'", "another Region"),
+    ("prod", _set("recovery.dr_region", "us-west-9"), "prod.recovery.dr_region='us-west-9'", "not an AWS Region"),
+    ("prod", _set("recovery.dr_region", "cn-north-1"), "prod.recovery.dr_region='cn-north-1'", "partition, aws"),
+    ("prod", _set("recovery.dr_region", ""), "prod.recovery.dr_region=''", "a Region's loss would lose every backup"),
+    ("prod", _set("recovery.restore_testing", False), "prod.recovery.restore_testing=False", "not known to restore"),
+    ("staging", _set("region", ""), "staging.region=''", "must name the stack's Region"),
+    ("staging", _set("region", "mars-east-1"), "staging.region='mars-east-1'", "not an AWS Region"),
+    ("dev", _set("recovery.restore_testing", True), "dev.backup.plan=False", "recovery.restore_testing"),
+    (
+        "staging",
+        _set("recovery.automated_backup_retention_days", 36),
+        "staging.recovery.automated_backup_retention_days=36",
+        "1 to 35",
+    ),
+    # A major upgrade is checked against the new version's catalogue: PostgreSQL 17 removed db_user_namespace.
+    (
+        "dev",
+        _both(_set("database.engine_version", LATEST_17), _set("database.parameters.db_user_namespace", "off")),
+        "dev.database.parameters.db_user_namespace='off'",
+        "17",
+    ),
+]
+
+
+@pytest.mark.parametrize(("profile", "edit", "named", "rule"), DAY_TWO_RULES, ids=[c[2] for c in DAY_TWO_RULES])
+def test_day_two_rules(profile: str, edit: Callable[[dict[str, Any]], None], named: str, rule: str) -> None:
+    raw = copy.deepcopy(load_profiles()[profile])
+    edit(raw)
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(profile, raw)
+    message = str(refused.value)
+    assert message.startswith(f"invalid setting {named}") and rule in message, message
+    assert "\n" not in message
+
+
+def test_the_16_parameters_of_every_profile_are_valid_on_17() -> None:
+    """Every profile can take the upgrade as it stands: its parameters exist in PostgreSQL 17's catalogue."""
+    for profile, raw in load_profiles().items():
+        raw["database"]["engine_version"] = LATEST_17
+        assert parse_settings(profile, raw).database.engine_major_version == "17"
