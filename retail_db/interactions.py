@@ -63,6 +63,15 @@ RESOURCES: Mapping[str, str] = {
     "ReportingSecretAttachment": "Access/ReportingCredentials/Attachment/Resource",
     "Proxy": "Access/Proxy/Resource",
     "ProxyRole": "Access/ProxyRole/Resource",
+    "ReadReplica1": "DatabaseStack/ReadReplica1/Resource",
+    "BackupPlan": "BackupStack/BackupPlan/Resource",
+    "EventSubscription": "MonitoringStack/DatabaseEventSubscription",
+    "RestoreTestingRole": "RestoreTesting/RestoreTestingRole/Resource",
+    "RestoreTestingSelection": "RestoreTesting/RestoreTestingSelection",
+    "RestoreValidationRole": "RestoreTesting/RestoreValidationRole/Resource",
+    "RestoreValidationFunction": "RestoreTesting/RestoreValidationFunction/Resource",
+    # The DR stack's, below that stack.
+    "RecoveryKey": "RecoveryKey/Resource",
 }
 
 ACCOUNT_ROOT = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
@@ -108,6 +117,8 @@ class Interaction:
     """The conditions the role's statement must carry, exactly."""
     wiring: tuple[Wire, ...] = ()
     where: When = ALWAYS
+    stack: Literal["platform", "recovery"] = "platform"
+    """The stack whose template holds the target: the platform's, or the DR stack's."""
 
 
 ALARMS_OF_THIS_STACK = {
@@ -184,9 +195,8 @@ def _replication(
         actions=actions,
         target=target,
         resources=resources,
-        where=When("backup.replication", True),
         source=source,
-        **more,
+        **{"where": When("backup.replication", True), **more},
     )
 
 
@@ -232,6 +242,63 @@ def _emptied_before_deletion(bucket: str) -> tuple[Interaction, Interaction]:
             actions=("s3:DeleteObject", "s3:DeleteObjectVersion"),
             resources=(f"${{{bucket}.Arn}}/*",),
             **common,
+        ),
+    )
+
+
+DR_REGION = When("recovery.dr_region", "", equal=False)
+RESTORE_TESTS = When("recovery.restore_testing", True)
+BACKUP_PLAN = When("backup.plan", True)
+THE_DR_STACK_OUTPUT = {"Fn::GetStackOutput.StackName": "TapStack{suffix}DR", "Fn::GetStackOutput.Region": "{dr_region}"}
+RDS_EVENTS_DOC = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.GrantingPermissions.html"
+SNS_KEY_DOC = "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services"
+EVENTBRIDGE_SNS_DOC = (
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions"
+)
+_INSTANCE_ARN = "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:"
+BACKUP_JOB_RULES = {
+    "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+    "ArnLike": {
+        "aws:SourceArn": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/retail-db-{suffix}-*"
+    },
+}
+
+
+def _rds_events(replicas: int) -> tuple[Interaction, Interaction]:
+    """RDS publishes the events of the instance and its replicas, and only theirs, to the encrypted alerts topic."""
+    instances = [
+        f"{_INSTANCE_ARN}${{Database}}",
+        *(f"{_INSTANCE_ARN}${{ReadReplica{n}}}" for n in range(1, replicas + 1)),
+    ]
+    conditions: Mapping[str, Mapping[str, Any]] = {
+        "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
+        "ArnLike": {"aws:SourceArn": instances},
+    }
+    where = When("replicas.count", replicas)
+    return (
+        Interaction(
+            name=f"RDS events of the instance{' and its replica' if replicas else ''} notify the alerts topic",
+            service="events.rds.amazonaws.com",
+            actions=("sns:Publish",),
+            target="AlertsTopic",
+            resources=("${AlertsTopic}",),
+            resource_policy="service",
+            conditions=conditions,
+            wiring=(Wire("EventSubscription", "SnsTopicArn", "${AlertsTopic}"),),
+            where=where,
+            source=RDS_EVENTS_DOC,
+        ),
+        Interaction(
+            name=f"RDS events of the instance{' and its replica' if replicas else ''} encrypt with the alerts key",
+            service="events.rds.amazonaws.com",
+            actions=("kms:Decrypt", "kms:GenerateDataKey"),
+            target="AlertsKey",
+            resources=("*",),
+            resource_policy="service",
+            conditions=conditions,
+            wiring=(Wire("AlertsTopic", "KmsMasterKeyId", "${AlertsKey.Arn}"),),
+            where=where,
+            source=SNS_KEY_DOC,
         ),
     )
 
@@ -607,4 +674,130 @@ INTERACTIONS: tuple[Interaction, ...] = (
     _function_logs("log retention", "LogRetentionFunction", "LogRetentionRole", LOG_EXPORTS),
     _function_logs("bucket emptying", "AutoDeleteFunction", "AutoDeleteRole", DESTROYED_BUCKETS),
     _function_logs("provider framework", "ProviderFunction", "ProviderRole", ALWAYS),
+    *_rds_events(0),
+    *_rds_events(1),
+    Interaction(
+        name="EventBridge rules for failed AWS Backup jobs notify the alerts topic",
+        service="events.amazonaws.com",
+        actions=("sns:Publish",),
+        target="AlertsTopic",
+        resources=("${AlertsTopic}",),
+        resource_policy="service",
+        conditions=BACKUP_JOB_RULES,
+        where=BACKUP_PLAN,
+        source=EVENTBRIDGE_SNS_DOC,
+    ),
+    Interaction(
+        name="EventBridge rules for failed AWS Backup jobs encrypt with the alerts key",
+        service="events.amazonaws.com",
+        actions=("kms:Decrypt", "kms:GenerateDataKey"),
+        target="AlertsKey",
+        resources=("*",),
+        resource_policy="service",
+        conditions=BACKUP_JOB_RULES,
+        where=BACKUP_PLAN,
+        source=EVENTBRIDGE_SNS_DOC,
+    ),
+    Interaction(
+        name="RDS replicates its automated backups to the DR Region, encrypted with the DR key",
+        service="rds.amazonaws.com",
+        actions=("kms:CreateGrant", "kms:DescribeKey"),
+        target="Database",
+        resources=("*",),
+        role_policy=False,
+        wiring=(
+            Wire("Database", "AutomaticBackupReplicationRegion", "{dr_region}"),
+            Wire("Database", "AutomaticBackupReplicationKmsKeyId", THE_DR_STACK_OUTPUT),
+        ),
+        where=DR_REGION,
+        source="https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReplicateBackups.html",
+    ),
+    Interaction(
+        name="The DR key lets the account's principals and services use it through IAM (replicated backups, copies, "
+        "replicated dumps)",
+        service="rds.amazonaws.com",
+        actions=("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey", "kms:CreateGrant"),
+        target="RecoveryKey",
+        resources=("*",),
+        resource_policy="account",
+        role_policy=False,
+        where=DR_REGION,
+        stack="recovery",
+        source=KEY_POLICY_DOC,
+    ),
+    Interaction(
+        name="AWS Backup copies every recovery point to the DR Region's vault",
+        service="backup.amazonaws.com",
+        role="BackupRole",
+        actions=("backup:CopyIntoBackupVault",),
+        target="BackupPlan",
+        resources=("*",),
+        managed_policy="service-role/AWSBackupServiceRolePolicyForBackup",
+        wiring=(Wire("BackupSelection", "BackupSelection.IamRoleArn", "${BackupRole.Arn}"),),
+        where=DR_REGION,
+        source="https://docs.aws.amazon.com/aws-backup/latest/devguide/cross-region-backup.html",
+    ),
+    _replication(
+        name="S3 replicates the backup bucket's objects to the DR Region's bucket",
+        actions=("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"),
+        target="BackupBucket",
+        resources=("arn:${AWS::Partition}:s3:::retail-db-dr-${AWS::AccountId}-{suffix}/*",),
+        wiring=(Wire("BackupBucket", "ReplicationConfiguration.Role", "${ReplicationRole.Arn}"),),
+        where=DR_REGION,
+    ),
+    Interaction(
+        name="AWS Backup restores the latest recovery point for the restore tests",
+        service="backup.amazonaws.com",
+        role="RestoreTestingRole",
+        actions=("rds:RestoreDBInstanceFromDBSnapshot",),
+        target="Database",
+        resources=("*",),
+        managed_policy="service-role/AWSBackupServiceRolePolicyForRestores",
+        wiring=(Wire("RestoreTestingSelection", "IamRoleArn", "${RestoreTestingRole.Arn}"),),
+        where=RESTORE_TESTS,
+        source="https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing.html",
+    ),
+    Interaction(
+        name="The restore validation function reads the restore job and reports its verdict",
+        service="lambda.amazonaws.com",
+        role="RestoreValidationRole",
+        actions=("backup:DescribeRestoreJob", "backup:PutRestoreValidationResult"),
+        target="RestoreValidationFunction",
+        resources=("*",),
+        wiring=(Wire("RestoreValidationFunction", "Role", "${RestoreValidationRole.Arn}"),),
+        where=RESTORE_TESTS,
+        source="https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html",
+    ),
+    Interaction(
+        name="The restore validation function describes the restored instance",
+        service="lambda.amazonaws.com",
+        role="RestoreValidationRole",
+        actions=("rds:DescribeDBInstances",),
+        target="RestoreValidationFunction",
+        resources=(f"{_INSTANCE_ARN}awsbackup-restore-test-example",),
+        where=RESTORE_TESTS,
+        source="https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html",
+    ),
+    Interaction(
+        name="The restore validation function alerts on the alerts topic",
+        service="lambda.amazonaws.com",
+        role="RestoreValidationRole",
+        actions=("sns:Publish",),
+        target="AlertsTopic",
+        resources=("${AlertsTopic}",),
+        where=RESTORE_TESTS,
+        source="https://docs.aws.amazon.com/sns/latest/dg/sns-using-identity-based-policies.html",
+    ),
+    Interaction(
+        name="The restore validation function encrypts its alert with the alerts key, through SNS only",
+        service="lambda.amazonaws.com",
+        role="RestoreValidationRole",
+        actions=("kms:GenerateDataKey", "kms:Decrypt"),
+        target="AlertsKey",
+        resources=("${AlertsKey.Arn}",),
+        resource_policy="account",
+        role_conditions={"StringEquals": {"kms:ViaService": "sns.${AWS::Region}.amazonaws.com"}},
+        where=RESTORE_TESTS,
+        source=SNS_KEY_DOC,
+    ),
 )

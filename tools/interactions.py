@@ -77,10 +77,11 @@ class Result:
 class Checker:
     """Reads one synthesized template; ``logical_ids`` maps construct paths below the stack to logical IDs."""
 
-    def __init__(self, template: Template, logical_ids: Mapping[str, str], suffix: str) -> None:
+    def __init__(self, template: Template, logical_ids: Mapping[str, str], suffix: str, dr_region: str = "") -> None:
         self.resources: Mapping[str, Any] = template["Resources"]
         self.logical_ids = logical_ids
         self.suffix = suffix
+        self.dr_region = dr_region
 
     def resolve(self, text: str) -> str:
         """An expression of the table with aliases and the suffix replaced by what the template holds."""
@@ -91,7 +92,8 @@ class Checker:
                 return match[0]
             return f"${{{self.logical_id(name)}{attribute}}}"
 
-        return re.sub(r"\$\{([A-Za-z0-9]+)(\.[A-Za-z.]+)?\}", alias, text.replace("{suffix}", self.suffix))
+        text = text.replace("{suffix}", self.suffix).replace("{dr_region}", self.dr_region)
+        return re.sub(r"\$\{([A-Za-z0-9]+)(\.[A-Za-z.]+)?\}", alias, text)
 
     def logical_id(self, alias: str) -> str:
         return self.logical_ids[RESOURCES[alias]]
@@ -215,9 +217,12 @@ class Checker:
                 for location in matches:
                     result.found(location)
 
-    def _resolve_conditions(self, conditions: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    def _resolve_conditions(self, conditions: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
         return {
-            operator: {key: self.resolve(value) for key, value in entries.items()}
+            operator: {
+                key: [self.resolve(v) for v in value] if isinstance(value, list) else self.resolve(value)
+                for key, value in entries.items()
+            }
             for operator, entries in conditions.items()
         }
 

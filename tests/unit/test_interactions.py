@@ -8,14 +8,16 @@ catches the kind of defect that made every alarm notification fail.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 
 import pytest
 
 from retail_db.config import load_profiles, load_settings
 from retail_db.interactions import INTERACTIONS, RESOURCES, Interaction
+from tests.helpers import Template
 from tools.interactions import Checker, remove, render
-from tools.synth import Synthesis
+from tools.synth import Synthesis, logical_ids
 
 PROFILES = sorted(load_profiles())
 CASES = [
@@ -26,14 +28,25 @@ CASES = [
 ]
 
 
-def _checker(synthesis: Callable[..., Synthesis], profile: str) -> Checker:
+def _stack(
+    synthesis: Callable[..., Synthesis], profile: str, interaction: Interaction
+) -> tuple[Template, dict[str, str]]:
+    """The template that holds the row's target, and its logical IDs."""
     built = synthesis(profile, profile)
-    return Checker(built.template, built.logical_ids, profile)
+    if interaction.stack == "recovery":
+        assert built.recovery_template is not None
+        return built.recovery_template, logical_ids(built.recovery_template)
+    return built.template, built.logical_ids
+
+
+def _checker(template: Template, ids: dict[str, str], profile: str) -> Checker:
+    dr_region = load_settings(environment_suffix=profile, profile=profile).recovery.dr_region
+    return Checker(template, ids, profile, dr_region)
 
 
 @pytest.mark.parametrize(("profile", "interaction"), CASES)
 def test_interaction_is_granted(synthesis: Callable[..., Synthesis], profile: str, interaction: Interaction) -> None:
-    result = _checker(synthesis, profile).check(interaction)
+    result = _checker(*_stack(synthesis, profile, interaction), profile).check(interaction)
     assert result.missing == []
     assert result.evidence, "an interaction must rest on at least one statement or property"
 
@@ -42,12 +55,12 @@ def test_interaction_is_granted(synthesis: Callable[..., Synthesis], profile: st
 def test_removing_any_grant_fails_the_check(
     synthesis: Callable[..., Synthesis], profile: str, interaction: Interaction
 ) -> None:
-    built = synthesis(profile, profile)
-    evidence = Checker(built.template, built.logical_ids, profile).check(interaction).evidence
+    template, ids = _stack(synthesis, profile, interaction)
+    evidence = _checker(template, ids, profile).check(interaction).evidence
     for location in evidence:
-        edited = copy.deepcopy(built.template)
+        edited = copy.deepcopy(template)
         remove(edited, location)
-        result = Checker(edited, built.logical_ids, profile).check(interaction)
+        result = _checker(edited, ids, profile).check(interaction)
         assert result.missing, f"deleting {location} left {interaction.name!r} granted: the check is too lenient"
 
 
@@ -57,7 +70,8 @@ def test_every_profile_has_interactions_and_every_alias_is_used() -> None:
     wired = [
         w.value if isinstance(w.value, str) else " ".join(w.value.values()) for i in INTERACTIONS for w in i.wiring
     ]
-    in_expressions = " ".join([*(" ".join(i.resources) for i in INTERACTIONS), *wired])
+    conditions = [json.dumps([i.conditions, i.role_conditions]) for i in INTERACTIONS]
+    in_expressions = " ".join([*(" ".join(i.resources) for i in INTERACTIONS), *wired, *conditions])
     named = {a for a in RESOURCES if f"${{{a}." in in_expressions or f"${{{a}}}" in in_expressions}
     assert set(RESOURCES) == used | named
     for profile in PROFILES:
