@@ -38,7 +38,7 @@ RESTORE_TESTING_PLAN = "RestoreTestingRestoreTestingPlan331C9DF5"
 RESTORE_TESTING_SELECTION = "RestoreTestingRestoreTestingSelection28915CA0"
 RESTORE_TESTING_ROLE = "RestoreTestingRestoreTestingRoleA82CF6DF"
 RESTORE_VALIDATION_FUNCTION = "RestoreTestingRestoreValidationFunction1B4952BE"
-BACKUP_PLAN = "BackupStackBackupPlan7D0EDEBA"
+BACKUP_PLAN = "BackupStackBackupPlan1BCE8460"
 # The DR stack's.
 RECOVERY_KEY = "RecoveryKeyFE74B151"
 RECOVERY_VAULT = "RecoveryVaultB58CDB41"

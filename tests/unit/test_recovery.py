@@ -1,0 +1,241 @@
+"""Day two in the templates: the DR stack, what the platform sends there, the rehearsed restores and the events that
+reach the alerts topic, value by value."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from retail_db.config import load_settings
+from retail_db.monitoring import RDS_EVENT_CATEGORIES
+from tests.helpers import Template, resource, resources
+from tests.logical_ids import (
+    ALERTS_KEY,
+    BACKUP_BUCKET,
+    BACKUP_PLAN,
+    DB,
+    EVENT_SUBSCRIPTION,
+    READ_REPLICA,
+    RECOVERY_BUCKET,
+    RECOVERY_KEY,
+    RECOVERY_VAULT,
+    RESTORE_TESTING_PLAN,
+    RESTORE_TESTING_ROLE,
+    RESTORE_TESTING_SELECTION,
+    RESTORE_VALIDATION_FUNCTION,
+    SUBNET_GROUP,
+    TOPIC,
+    VAULT,
+)
+from tools.synth import Synthesis
+
+DR_PROFILES = ("staging", "prod")
+
+
+def output_of(recovery: Template, reference: dict[str, Any], profile: str) -> Any:
+    """What a Fn::GetStackOutput of the platform reads: the DR stack's output it names, checked to be that stack's."""
+    spec = reference["Fn::GetStackOutput"]
+    settings = load_settings(environment_suffix=profile, profile=profile)
+    assert (spec["StackName"], spec["Region"]) == (f"TapStack{profile}DR", settings.recovery.dr_region)
+    return recovery["Outputs"][spec["OutputName"]]["Value"]
+
+
+@pytest.fixture(params=DR_PROFILES)
+def built(request: pytest.FixtureRequest, synthesis: Callable[..., Synthesis]) -> tuple[str, Template, Template]:
+    profile: str = request.param
+    synthesized = synthesis(profile, profile)
+    assert synthesized.recovery_template is not None
+    return profile, synthesized.template, synthesized.recovery_template
+
+
+def test_the_dr_stack_holds_a_rotating_key_a_vault_and_the_bucket_copy(built: tuple[str, Template, Template]) -> None:
+    profile, _, recovery = built
+    key = resource(recovery, RECOVERY_KEY)["Properties"]
+    assert key["EnableKeyRotation"] is True
+    vault = resource(recovery, RECOVERY_VAULT)["Properties"]
+    assert vault["BackupVaultName"] == f"retail-db-dr-{profile}"
+    assert vault["EncryptionKeyArn"] == {"Fn::GetAtt": [RECOVERY_KEY, "Arn"]}
+    bucket = resource(recovery, RECOVERY_BUCKET)["Properties"]
+    assert bucket["BucketName"] == {"Fn::Join": ["", ["retail-db-dr-", {"Ref": "AWS::AccountId"}, f"-{profile}"]]}
+    encryption = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert encryption["ServerSideEncryptionByDefault"] == {
+        "KMSMasterKeyID": {"Fn::GetAtt": [RECOVERY_KEY, "Arn"]},
+        "SSEAlgorithm": "aws:kms",
+    }
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+
+
+def test_every_recovery_point_is_copied_to_the_dr_vault(built: tuple[str, Template, Template]) -> None:
+    profile, template, recovery = built
+    settings = load_settings(environment_suffix=profile, profile=profile)
+    (rule,) = resource(template, BACKUP_PLAN)["Properties"]["BackupPlan"]["BackupPlanRule"]
+    assert rule["TargetBackupVault"] == {"Fn::GetAtt": [VAULT, "BackupVaultName"]}
+    (copy,) = rule["CopyActions"]
+    assert copy["Lifecycle"] == {"DeleteAfterDays": settings.recovery.copy_retention_days}
+    assert output_of(recovery, copy["DestinationBackupVaultArn"], profile) == {
+        "Fn::GetAtt": [RECOVERY_VAULT, "BackupVaultArn"]
+    }
+
+
+def test_rds_replicates_its_automated_backups_to_the_dr_region(built: tuple[str, Template, Template]) -> None:
+    profile, template, recovery = built
+    settings = load_settings(environment_suffix=profile, profile=profile)
+    db = resource(template, DB)["Properties"]
+    assert db["AutomaticBackupReplicationRegion"] == settings.recovery.dr_region
+    assert db["AutomaticBackupReplicationRetentionPeriod"] == settings.recovery.automated_backup_retention_days
+    key = output_of(recovery, db["AutomaticBackupReplicationKmsKeyId"], profile)
+    assert key == {"Fn::GetAtt": [RECOVERY_KEY, "Arn"]}
+
+
+def test_the_backup_bucket_replicates_to_the_dr_bucket(built: tuple[str, Template, Template]) -> None:
+    profile, template, recovery = built
+    rules = resource(template, BACKUP_BUCKET)["Properties"]["ReplicationConfiguration"]["Rules"]
+    (dr,) = [r for r in rules if r.get("Id") == "DisasterRecoveryRegion"]
+    assert dr["Destination"]["Bucket"] == {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":s3:::retail-db-dr-", {"Ref": "AWS::AccountId"}, f"-{profile}"],
+        ]
+    }
+    key = output_of(recovery, dr["Destination"]["EncryptionConfiguration"]["ReplicaKmsKeyID"], profile)
+    assert key == {"Fn::GetAtt": [RECOVERY_KEY, "Arn"]}
+    assert dr["SourceSelectionCriteria"] == {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
+    assert (dr["Status"], dr["DeleteMarkerReplication"]) == ("Enabled", {"Status": "Disabled"})
+
+
+def test_profiles_without_a_dr_region_have_no_dr_stack(synthesis: Callable[..., Synthesis]) -> None:
+    for profile in ("dev", "ephemeral"):
+        built = synthesis(profile, profile)
+        assert built.recovery_template is None
+        db = resource(built.template, DB)["Properties"]
+        assert "AutomaticBackupReplicationRegion" not in db
+        assert not resources(built.template, "AWS::Backup::RestoreTestingPlan")
+
+
+def test_the_restore_test_restores_into_the_isolated_subnets_and_is_validated(
+    built: tuple[str, Template, Template],
+) -> None:
+    profile, template, _ = built
+    settings = load_settings(environment_suffix=profile, profile=profile)
+    plan = resource(template, RESTORE_TESTING_PLAN)["Properties"]
+    assert plan["RestoreTestingPlanName"] == f"retail_db_{profile}"
+    assert plan["ScheduleExpression"] == settings.recovery.restore_testing_schedule
+    assert plan["RecoveryPointSelection"] == {
+        "Algorithm": "LATEST_WITHIN_WINDOW",
+        "IncludeVaults": [{"Fn::GetAtt": [VAULT, "BackupVaultArn"]}],
+        "RecoveryPointTypes": ["SNAPSHOT"],
+        "SelectionWindowDays": 7,
+    }
+    selection = resource(template, RESTORE_TESTING_SELECTION)["Properties"]
+    assert selection["ProtectedResourceType"] == "RDS"
+    assert json.dumps(selection["ProtectedResourceArns"]).count(DB) == 1
+    assert selection["IamRoleArn"] == {"Fn::GetAtt": [RESTORE_TESTING_ROLE, "Arn"]}
+    assert selection["ValidationWindowHours"] == 2
+    overrides = selection["RestoreMetadataOverrides"]
+    assert overrides["dbsubnetgroupname"] == {"Ref": SUBNET_GROUP}
+    (group_id,) = [r for r in resources(template, "AWS::EC2::SecurityGroup") if "RestoredInstance" in r]
+    assert overrides["vpcsecuritygroupids"] == {"Fn::Join": ["", ['["', {"Fn::GetAtt": [group_id, "GroupId"]}, '"]']]}
+    # The restored instance admits nothing and reaches nothing.
+    group = resource(template, group_id)["Properties"]
+    assert "SecurityGroupIngress" not in group
+    assert group["SecurityGroupEgress"][0]["CidrIp"] == "255.255.255.255/32"
+    assert not [
+        r
+        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    ]
+    function = resource(template, RESTORE_VALIDATION_FUNCTION)["Properties"]
+    assert function["Environment"]["Variables"] == {
+        "EXPECTED_MAJOR_VERSION": settings.database.engine_major_version,
+        "EXPECTED_SUBNET_GROUP": {"Ref": SUBNET_GROUP},
+        "EXPECTED_SECURITY_GROUP": {"Fn::GetAtt": [group_id, "GroupId"]},
+        "ALERTS_TOPIC_ARN": {"Ref": TOPIC},
+    }
+    (rule,) = [
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if r["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [RESTORE_VALIDATION_FUNCTION, "Arn"]}
+    ]
+    assert rule["EventPattern"] == {
+        "source": ["aws.backup"],
+        "detail-type": ["Restore Job State Change"],
+        "detail": {
+            "status": ["COMPLETED"],
+            "restoreTestingPlanArn": [{"Fn::GetAtt": [RESTORE_TESTING_PLAN, "RestoreTestingPlanArn"]}],
+        },
+    }
+
+
+def test_rds_events_of_the_instance_and_its_replicas_reach_the_alerts_topic(
+    synthesis: Callable[..., Synthesis],
+) -> None:
+    for profile, instances in (("dev", [DB]), ("prod", [DB, READ_REPLICA])):
+        template = synthesis(profile, profile).template
+        subscription = resource(template, EVENT_SUBSCRIPTION)["Properties"]
+        assert subscription == {
+            "Enabled": True,
+            "EventCategories": list(RDS_EVENT_CATEGORIES),
+            "SnsTopicArn": {"Ref": TOPIC},
+            "SourceIds": [{"Ref": i} for i in instances],
+            "SourceType": "db-instance",
+            "SubscriptionName": f"retail-db-{profile}-events",
+            "Tags": subscription["Tags"],
+        }
+    assert set(RDS_EVENT_CATEGORIES) == {
+        "failover",
+        "failure",
+        "low storage",
+        "maintenance",
+        "configuration change",
+        "notification",
+    }
+
+
+@pytest.mark.parametrize(
+    ("profile", "rules"),
+    [
+        ("dev", set()),
+        ("staging", {"backup-job-failed", "copy-job-failed", "restore-job-failed"}),
+        ("prod", {"backup-job-failed", "copy-job-failed", "restore-job-failed"}),
+    ],
+)
+def test_failed_backup_jobs_reach_the_alerts_topic_with_their_runbook_section(
+    synthesis: Callable[..., Synthesis], profile: str, rules: set[str]
+) -> None:
+    template = synthesis(profile, profile).template
+    found = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if r["Properties"].get("Name", "").startswith(f"retail-db-{profile}-")
+    }
+    assert {name.removeprefix(f"retail-db-{profile}-") for name in found} == rules
+    patterns = {
+        "backup-job-failed": ("Backup Job State Change", {"state": ["FAILED", "ABORTED", "EXPIRED"]}),
+        "copy-job-failed": ("Copy Job State Change", {"state": ["FAILED", "ABORTED"]}),
+        "restore-job-failed": ("Restore Job State Change", {"status": ["FAILED", "ABORTED"]}),
+    }
+    for name, rule in found.items():
+        anchor = name.removeprefix(f"retail-db-{profile}-")
+        detail_type, detail = patterns[anchor]
+        assert rule["EventPattern"] == {"source": ["aws.backup"], "detail-type": [detail_type], "detail": detail}
+        (target,) = rule["Targets"]
+        assert target["Arn"] == {"Ref": TOPIC}
+        assert f'(section \\"{anchor.replace("-", " ").capitalize()}\\")' in target["InputTransformer"]["InputTemplate"]
+
+
+def test_the_alerts_key_admits_rds_events_and_the_rules_for_this_stack_only(
+    synthesis: Callable[..., Synthesis],
+) -> None:
+    template = synthesis("prod", "prod").template
+    statements = {s.get("Sid"): s for s in resource(template, ALERTS_KEY)["Properties"]["KeyPolicy"]["Statement"]}
+    rds = statements["AllowRdsEventsToPublish"]
+    assert rds["Principal"] == {"Service": "events.rds.amazonaws.com"}
+    assert rds["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert len(rds["Condition"]["ArnLike"]["aws:SourceArn"]) == 2
+    rules = statements["AllowBackupJobRulesToPublish"]
+    assert rules["Principal"] == {"Service": "events.amazonaws.com"}
+    assert "rule/retail-db-prod-*" in json.dumps(rules["Condition"]["ArnLike"])
