@@ -97,10 +97,11 @@ bench: setup
 	$(VENV)/bin/python -m tools.bench
 
 diff: setup
-	cdk diff $(CONTEXT)
+	cdk diff --all $(CONTEXT)
 
+# --all: a profile with a DR Region has a second stack there, which the CDK deploys first.
 deploy: setup
-	cdk deploy $(CONTEXT)
+	cdk deploy --all $(CONTEXT)
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,13 @@ Reading its output, one line a change:
 - `replaced (may)`: CloudFormation's specification says the property replaces the resource in some cases.
 - `[stateful]`: one of {stateful}. The gate fails (exit 1) when any of them would be replaced, may be replaced, or
   removed.
+- `upgraded in place`: a major version upgrade of an RDS instance (the engine's major version goes up,
+  `AllowMajorVersionUpgrade` is set, and the only cause of replacement is a move to a replaced parameter group of the
+  new family), or a read replica following its source. Any other cause of replacement still blocks.
+- A read replica is not `[stateful]`: it holds no data its source lacks, so a lower `replicas.count` passes.
+
+A profile with a DR Region has a second stack; the gate compares it with `tests/baselines/<profile>.dr.template.json`
+the same way.
 
 Retained resources carry `DeletionPolicy: RetainExceptOnCreate`: kept by every update and stack deletion, deleted
 only when the deploy that created them rolls back, so a failed first deploy can be retried without deleting the

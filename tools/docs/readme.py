@@ -6,12 +6,13 @@ from collections.abc import Callable
 
 from tools import paths
 from tools.cost.__main__ import table
-from tools.docs import diagram
+from tools.docs import diagram, recovery
 from tools.synth import profile_template
 
 BLOCKS: dict[str, Callable[[], str]] = {
     "architecture": lambda: diagram.render(profile_template("prod")),
     "profiles": table,
+    "recovery": recovery.table,
 }
 
 
