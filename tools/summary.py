@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Resources: {len(resources)} ({', '.join(f'{n} {s}' for s, n in sorted(by_service.items()))})")
     print(f"Outputs:   {len(template.get('Outputs', {}))}")
     print(f"Template:  {template_path}")
+    for pack, (errors, warnings, acknowledged) in nag_counts(args.outdir, stack_name).items():
+        print(f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged")
     # The DR stack, where the profile has one, deploys with the same `cdk deploy --all` and is priced with it.
     recovery_path = args.outdir / f"{stack_name}DR.template.json"
     priced = template
@@ -42,8 +44,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged (DR)")
     cost = estimate(priced)
     unpriced = f", {len(cost.unpriced)} resources not priced" if cost.unpriced else ""
-    for pack, (errors, warnings, acknowledged) in nag_counts(args.outdir, stack_name).items():
-        print(f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged")
     print(
         f"Cost:      ${cost.total:,.2f}/month estimated from month {cost.steady_from_month} on, us-east-1 on-demand"
         f"{unpriced} (details: make cost)"

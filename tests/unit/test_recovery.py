@@ -239,3 +239,13 @@ def test_the_alerts_key_admits_rds_events_and_the_rules_for_this_stack_only(
     rules = statements["AllowBackupJobRulesToPublish"]
     assert rules["Principal"] == {"Service": "events.amazonaws.com"}
     assert "rule/retail-db-prod-*" in json.dumps(rules["Condition"]["ArnLike"])
+
+
+def test_every_event_category_and_backup_rule_has_its_runbook_section() -> None:
+    from retail_db.monitoring import BACKUP_JOB_FAILURES
+    from retail_db.runbook import sections
+
+    anchors = set(sections())
+    assert {f"rds-event-{category.replace(' ', '-')}" for category in RDS_EVENT_CATEGORIES} <= anchors
+    assert {anchor for *_, anchor in BACKUP_JOB_FAILURES.values()} <= anchors
+    assert "restore-test-validation-failed" in anchors
