@@ -123,6 +123,25 @@ NAME_RULES = (
         "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html",
     ),
     NameRule(
+        "EventBridge rule",
+        "retail-db-{suffix}-restore-job-failed",
+        r"^[\.\-_A-Za-z0-9]{1,64}$",
+        "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html",
+    ),
+    NameRule(
+        "RDS event subscription",
+        "retail-db-{suffix}-events",
+        r"^[A-Za-z][A-Za-z0-9-]{0,254}$",
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateEventSubscription.html",
+    ),
+    # The suffix's hyphens become underscores in this one (retail_db/restore_testing.py); the length is what binds.
+    NameRule(
+        "AWS Backup restore testing plan",
+        "retail_db_{suffix}",
+        r"^[A-Za-z0-9_-]{1,50}$",
+        "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RestoreTestingPlanForCreate.html",
+    ),
+    NameRule(
         "AWS Backup plan",
         "retail-db-{suffix}",
         r"^[A-Za-z0-9_.-]{1,50}$",

@@ -249,3 +249,14 @@ def test_every_event_category_and_backup_rule_has_its_runbook_section() -> None:
     assert {f"rds-event-{category.replace(' ', '-')}" for category in RDS_EVENT_CATEGORIES} <= anchors
     assert {anchor for *_, anchor in BACKUP_JOB_FAILURES.values()} <= anchors
     assert "restore-test-validation-failed" in anchors
+
+
+def test_the_restore_testing_plan_name_is_valid_for_every_allowed_suffix() -> None:
+    """AWS Backup takes letters, digits and underscores only, at most 50."""
+    import re
+
+    from retail_db.config import MAX_SUFFIX_LENGTH
+    from retail_db.restore_testing import restore_testing_plan_name
+
+    for suffix in ("a", "a-b-c-d", "9" * MAX_SUFFIX_LENGTH, "pr-123"):
+        assert re.fullmatch(r"[A-Za-z0-9_]{1,50}", restore_testing_plan_name(suffix)), suffix
