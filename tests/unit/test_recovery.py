@@ -260,3 +260,22 @@ def test_the_restore_testing_plan_name_is_valid_for_every_allowed_suffix() -> No
 
     for suffix in ("a", "a-b-c-d", "9" * MAX_SUFFIX_LENGTH, "pr-123"):
         assert re.fullmatch(r"[A-Za-z0-9_]{1,50}", restore_testing_plan_name(suffix)), suffix
+
+
+def test_the_replication_role_encrypts_with_the_dr_key(built: tuple[str, Template, Template]) -> None:
+    """The role's side of replicating into the DR bucket: its own policy, since the DR key's policy delegates to IAM."""
+    profile, template, recovery = built
+    (policy,) = [
+        body["Properties"]["PolicyDocument"]["Statement"]
+        for logical_id, body in resources(template, "AWS::IAM::Policy").items()
+        if logical_id.startswith("BackupStackDatabaseBackupBucketReplicationRoleDefaultPolicy")
+    ]
+    (encrypt,) = [s for s in policy if "kms:Encrypt" in s["Action"]]
+    dr_keys = [r for r in encrypt["Resource"] if isinstance(r, dict) and "Fn::GetStackOutput" in r]
+    assert [output_of(recovery, key, profile) for key in dr_keys] == [{"Fn::GetAtt": [RECOVERY_KEY, "Arn"]}]
+    (replicate,) = [s for s in policy if "s3:ReplicateObject" in s["Action"]]
+    name = ["arn:", {"Ref": "AWS::Partition"}, ":s3:::retail-db-dr-", {"Ref": "AWS::AccountId"}, f"-{profile}/*"]
+    assert {"Fn::Join": ["", name]} in replicate["Resource"]
+    # The DR key's default statement: the account's IAM policies decide.
+    (root,) = [s for s in resource(recovery, RECOVERY_KEY)["Properties"]["KeyPolicy"]["Statement"]]
+    assert (root["Action"], root["Effect"]) == ("kms:*", "Allow")
