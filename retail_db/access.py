@@ -259,7 +259,7 @@ class Access(Construct):
             attached = secret.attach(database.instance)
             self._rotate(attached, vpc, security_group)
             secrets[role.name] = attached
-        if database.credentials_mode == "rotated":
+        if database.credentials_mode in ("rotated", "secret"):
             self._rotate(database.master_secret, vpc, security_group)
         return secrets
 

@@ -106,17 +106,6 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         where=When("backup.plan", False),
     ),
     Acknowledgement(
-        rules=("AwsSolutions-SMG4", *_in(NIST_HIPAA, "SecretsManagerRotationEnabled")),
-        resources=("DatabaseStack/DatabaseCredentials/Resource",),
-        reason=(
-            "The reference design's generated secret, kept so that a stack deployed from it keeps its credentials "
-            "resource. Rotating it would need the rotation Lambda inside this isolated VPC and a Secrets Manager "
-            'interface endpoint; credentials = "managed" has RDS rotate the password with neither, and is what '
-            "profiles with customer data use."
-        ),
-        where=When("database.credentials", "secret"),
-    ),
-    Acknowledgement(
         rules=_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"),
         resources=("BackupStack/DatabaseBackupBucket/Resource",),
         reason=(

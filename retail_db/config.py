@@ -319,7 +319,8 @@ class DatabaseSettings(_Model):
     credentials: Literal["managed", "rotated", "secret"] = setting(
         "managed: RDS keeps and rotates the master password, and refuses read replicas and blue/green deployments; "
         "rotated: the stack's secret, rotated by Secrets Manager every 30 days, with replicas allowed; secret: the "
-        "reference's generated secret, not rotated, kept for stacks deployed from the reference.",
+        "reference's generated secret, rotated the same way, its username read from the secret (kept for stacks "
+        "deployed from the reference).",
         "managed, rotated or secret; rotated or secret when replicas > 0",
     )
     # The one source of the exported PostgreSQL logs and their retention: the database and its monitoring read both.

@@ -67,8 +67,8 @@ class Database(Construct):
         # - rotated: the stack's secret, rotated by Secrets Manager's hosted single-user rotation (retail_db/access.py).
         #   The username is written into the template, as in managed mode, so that switching from managed keeps
         #   MasterUsername, which CloudFormation cannot change without replacing the instance.
-        # - secret: the reference's secret, with the username read from it: kept for stacks deployed from the
-        #   reference, whose MasterUsername is that dynamic reference. It does not rotate.
+        # - secret: the reference's secret, rotated the same way, with the username read from it: kept for stacks
+        #   deployed from the reference, whose MasterUsername is that dynamic reference.
         self.credentials_mode = settings.credentials
         managed = settings.credentials == "managed"
         generated_secret = (
@@ -188,7 +188,8 @@ class Database(Construct):
             # The attachment adds host, port and engine, which the rotation function reads to connect.
             self.master_secret = generated_secret.attach(self.instance)
         else:
-            self.master_secret = generated_secret
+            # The CDK attaches the reference's secret to the instance itself.
+            self.master_secret = self.instance.secret or generated_secret
 
         # Same-Region replicas for read-only traffic. They share the instance's parameter group (a standby needs the
         # primary's max_connections at least), key, subnets and security group; RDS upgrades them together with the

@@ -30,6 +30,7 @@ RESOURCES: Mapping[str, str] = {
     "Database": "DatabaseStack/RetailDatabase/Resource",
     "DatabaseKey": "DatabaseStack/DatabaseEncryptionKey/Resource",
     "DatabaseSecret": "DatabaseStack/DatabaseCredentials/Resource",
+    "DatabaseSecretAttachment": "DatabaseStack/DatabaseCredentials/Attachment/Resource",
     "S3ImportRole": "DatabaseStack/RetailDatabase/S3ImportRole/Resource",
     "S3ExportRole": "DatabaseStack/RetailDatabase/S3ExportRole/Resource",
     "MonitoringRole": "DatabaseStack/RetailDatabase/MonitoringRole/Resource",
@@ -613,7 +614,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         ),
         source="https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html",
     ),
-    _reads_master_secret("${DatabaseSecret}", When("database.credentials", "secret")),
+    _reads_master_secret("${DatabaseSecretAttachment}", When("database.credentials", "managed", equal=False)),
     _reads_master_secret("${Database.MasterUserSecret.SecretArn}", When("database.credentials", "managed")),
     Interaction(
         name="The roles' provisioner reads each password role's secret (reporting)",

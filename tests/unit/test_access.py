@@ -136,8 +136,10 @@ def test_the_provisioner_runs_in_the_isolated_subnets_one_at_a_time(dev_template
     )
 
 
-# dev: the reference's secret itself; prod (rotated): the secret's attachment, which adds host and port.
-@pytest.mark.parametrize(("profile", "master"), [("dev", {"Ref": SECRET}), ("prod", {"Ref": MASTER_ATTACHMENT})])
+# The master secret's attachment, which adds host and port: dev (the reference's secret) and prod (rotated) alike.
+@pytest.mark.parametrize(
+    ("profile", "master"), [("dev", {"Ref": MASTER_ATTACHMENT}), ("prod", {"Ref": MASTER_ATTACHMENT})]
+)
 def test_the_provisioners_policy_names_its_secrets_and_key(
     synth: Callable[..., Template], profile: str, master: Any
 ) -> None:
@@ -367,4 +369,4 @@ def test_every_password_role_gets_a_secret_and_no_connect_policy(variant: Templa
     }
     assert secrets == {"dbadmin", "reporting", "etl"}
     assert not [i for i in resources(variant, "AWS::IAM::ManagedPolicy") if i.startswith("AccessEtlConnect")]
-    assert len(resources(variant, "AWS::SecretsManager::RotationSchedule")) == 2
+    assert len(resources(variant, "AWS::SecretsManager::RotationSchedule")) == 3, "the master's and both roles'"

@@ -14,6 +14,7 @@ from tests.logical_ids import (
     CLIENT_SECURITY_GROUP,
     CPU_ALARM,
     DB,
+    MASTER_ATTACHMENT,
     PROVISIONER_SECURITY_GROUP,
     SECRET,
     SECURITY_GROUP,
@@ -364,7 +365,7 @@ def _secret_arn_outputs(template: Template) -> list[Any]:
 
 
 def test_secret_arn_output(dev_template: Template) -> None:
-    assert _secret_arn_outputs(dev_template) == [{"Ref": SECRET}]
+    assert _secret_arn_outputs(dev_template) == [{"Ref": MASTER_ATTACHMENT}]
 
 
 def test_dashboard_url_output(dev_template: Template) -> None:

@@ -16,7 +16,7 @@ Every synthesis (`make synth`, `make test`, `cdk deploy`) runs the cdk-nag packs
 finding with its reason. What a production retail platform should have anyway is fixed, not acknowledged: flow logs,
 the default security group closed, customer-key encryption of the backup bucket, secret, topic and Performance
 Insights, SSL-only bucket and topic policies, access logs, noncurrent-version expiry, PostgreSQL log exports, IAM
-database authentication, `rds.force_ssl`, RDS-managed rotating credentials, AWS Backup. The reference design's
+database authentication, `rds.force_ssl`, master passwords rotated every 30 days, AWS Backup. The reference design's
 template has 44 errors and 3 warnings across the four packs; every profile here has none.
 
 cfn-lint (pinned in `pyproject.toml`) reports nothing on any profile's template; `.cfnlintrc.yaml` turns off only
