@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jsii
 from aws_cdk import Aws, CfnOutput, Duration, Stack
@@ -294,11 +295,32 @@ def proxy_alarm_specs() -> list[AlarmSpec]:
 # The event categories of a DB instance that need a human (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html).
 RDS_EVENT_CATEGORIES = ("failover", "failure", "low storage", "maintenance", "configuration change", "notification")
 # AWS Backup's job events that mean a job did not do its work, per detail type, and the field carrying the state
-# (https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html).
-BACKUP_JOB_FAILURES = {
-    "BackupJobFailedRule": ("Backup Job State Change", "state", ("FAILED", "ABORTED", "EXPIRED"), "backup-job-failed"),
-    "CopyJobFailedRule": ("Copy Job State Change", "state", ("FAILED", "ABORTED"), "copy-job-failed"),
-    "RestoreJobFailedRule": ("Restore Job State Change", "status", ("FAILED", "ABORTED"), "restore-job-failed"),
+# (https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html). A restore job that a restore testing plan
+# started names the plan (restoreTestingPlanArn, as in
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html); other restores do not.
+BACKUP_JOB_FAILURES: dict[str, tuple[str, str, tuple[str, ...], str, dict[str, Any]]] = {
+    "BackupJobFailedRule": (
+        "Backup Job State Change",
+        "state",
+        ("FAILED", "ABORTED", "EXPIRED"),
+        "backup-job-failed",
+        {},
+    ),
+    "CopyJobFailedRule": ("Copy Job State Change", "state", ("FAILED", "ABORTED"), "copy-job-failed", {}),
+    "RestoreJobFailedRule": (
+        "Restore Job State Change",
+        "status",
+        ("FAILED", "ABORTED"),
+        "restore-job-failed",
+        {"restoreTestingPlanArn": [{"exists": False}]},
+    ),
+    "RestoreTestFailedRule": (
+        "Restore Job State Change",
+        "status",
+        ("FAILED", "ABORTED"),
+        "restore-test-failed",
+        {"restoreTestingPlanArn": [{"exists": True}]},
+    ),
 }
 
 
@@ -642,8 +664,10 @@ class Monitoring(Construct):
         if not profile.backup.plan:
             return []
         rules = []
-        for construct_id, (detail_type, field, states, anchor) in BACKUP_JOB_FAILURES.items():
+        for construct_id, (detail_type, field, states, anchor, more) in BACKUP_JOB_FAILURES.items():
             if construct_id == "CopyJobFailedRule" and not profile.recovery.dr_region:
+                continue
+            if construct_id == "RestoreTestFailedRule" and not profile.recovery.restore_testing:
                 continue
             rule = events.Rule(
                 self,
@@ -651,7 +675,7 @@ class Monitoring(Construct):
                 rule_name=f"{self.alarm_name_prefix}{anchor}",
                 description=f"AWS Backup: {detail_type}, {' or '.join(states)}",
                 event_pattern=events.EventPattern(
-                    source=["aws.backup"], detail_type=[detail_type], detail={field: list(states)}
+                    source=["aws.backup"], detail_type=[detail_type], detail={field: list(states), **more}
                 ),
             )
             message = events.RuleTargetInput.from_object(

@@ -199,8 +199,8 @@ def test_rds_events_of_the_instance_and_its_replicas_reach_the_alerts_topic(
     ("profile", "rules"),
     [
         ("dev", set()),
-        ("staging", {"backup-job-failed", "copy-job-failed", "restore-job-failed"}),
-        ("prod", {"backup-job-failed", "copy-job-failed", "restore-job-failed"}),
+        ("staging", {"backup-job-failed", "copy-job-failed", "restore-job-failed", "restore-test-failed"}),
+        ("prod", {"backup-job-failed", "copy-job-failed", "restore-job-failed", "restore-test-failed"}),
     ],
 )
 def test_failed_backup_jobs_reach_the_alerts_topic_with_their_runbook_section(
@@ -216,7 +216,14 @@ def test_failed_backup_jobs_reach_the_alerts_topic_with_their_runbook_section(
     patterns = {
         "backup-job-failed": ("Backup Job State Change", {"state": ["FAILED", "ABORTED", "EXPIRED"]}),
         "copy-job-failed": ("Copy Job State Change", {"state": ["FAILED", "ABORTED"]}),
-        "restore-job-failed": ("Restore Job State Change", {"status": ["FAILED", "ABORTED"]}),
+        "restore-job-failed": (
+            "Restore Job State Change",
+            {"status": ["FAILED", "ABORTED"], "restoreTestingPlanArn": [{"exists": False}]},
+        ),
+        "restore-test-failed": (
+            "Restore Job State Change",
+            {"status": ["FAILED", "ABORTED"], "restoreTestingPlanArn": [{"exists": True}]},
+        ),
     }
     for name, rule in found.items():
         anchor = name.removeprefix(f"retail-db-{profile}-")
@@ -247,7 +254,7 @@ def test_every_event_category_and_backup_rule_has_its_runbook_section() -> None:
 
     anchors = set(sections())
     assert {f"rds-event-{category.replace(' ', '-')}" for category in RDS_EVENT_CATEGORIES} <= anchors
-    assert {anchor for *_, anchor in BACKUP_JOB_FAILURES.values()} <= anchors
+    assert {anchor for _, _, _, anchor, _ in BACKUP_JOB_FAILURES.values()} <= anchors
     assert "restore-test-validation-failed" in anchors
 
 
