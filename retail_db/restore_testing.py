@@ -102,7 +102,7 @@ class RestoreTesting(Construct):
             },
             validation_window_hours=VALIDATION_WINDOW_HOURS,
         )
-        self.selection.add_dependency(self.plan)
+        self.selection.node.add_dependency(self.plan)
 
         log_group = logs.LogGroup(
             self,

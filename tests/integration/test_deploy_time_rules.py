@@ -74,19 +74,21 @@ def test_storage_ceiling_must_be_10_percent_above_the_allocation(tmp_path: Path)
 
 
 def test_storage_ceiling_below_26_percent_warns_and_synthesizes(tmp_path: Path) -> None:
-    """Also the one full synthesis through app.py in the normal mode: another suffix with an explicit profile."""
-    old, new = "max_allocated_storage_gib = 200", "max_allocated_storage_gib = 62"
-    profiles_file = profiles_with(tmp_path, "staging", old, new)
-    result = run_app(tmp_path, {"environmentSuffix": "pr123", "profile": "staging", "profilesFile": profiles_file})
+    """Also the one full synthesis through app.py in the normal mode: another suffix with an explicit profile (the
+    pull-request profile, whose single stack keeps this run short)."""
+    old, new = "max_allocated_storage_gib = 100", "max_allocated_storage_gib = 25"
+    profiles_file = profiles_with(tmp_path, "ephemeral", old, new)
+    result = run_app(tmp_path, {"environmentSuffix": "pr123", "profile": "ephemeral", "profilesFile": profiles_file})
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("retail-db: warning: ")]
     assert warnings == [
-        "retail-db: warning: staging.database.max_allocated_storage_gib=62 is less than 26 % above the 50 GiB "
-        "allocated (at least 63 recommended): one autoscaling step can reach the ceiling (RDS-EVENT-0225)"
+        "retail-db: warning: ephemeral.database.max_allocated_storage_gib=25 is less than 26 % above the 20 GiB "
+        "allocated (at least 26 recommended): one autoscaling step can reach the ceiling (RDS-EVENT-0225)"
     ]
     template = json.loads((tmp_path / "out" / "TapStackpr123.template.json").read_text())
     db = template["Resources"][DB]["Properties"]
-    assert (db["DBInstanceClass"], db["MultiAZ"], db["MaxAllocatedStorage"]) == ("db.m7g.large", True, 62)
+    assert (db["DBInstanceClass"], db["MultiAZ"], db["MaxAllocatedStorage"]) == ("db.t3.micro", False, 25)
+    assert db["DeletionProtection"] is False, "the profile's settings, not the suffix's default"
 
 
 @pytest.mark.parametrize("ending", ["-s3alias", "--ol-s3", "--x-s3", "--table-s3"])
