@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_validation import assert_rejected, profiles_with, run_app
+from tests.integration.test_validation import assert_rejected, profiles_with, reject, run_app
 from tests.logical_ids import DB
 from tools.synth import template_path
 
@@ -49,7 +49,7 @@ PARAMETERS = [
 
 @pytest.mark.parametrize(("old", "new", "named", "rule"), PARAMETERS, ids=[c[2] for c in PARAMETERS])
 def test_parameter_rules(tmp_path: Path, old: str, new: str, named: str, rule: str) -> None:
-    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+    result = reject(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
     assert_rejected(result, named, rule)
 
 
@@ -63,13 +63,13 @@ ENGINE = [
 @pytest.mark.parametrize(("version", "rule", "nearest"), ENGINE)
 def test_engine_version_rules(tmp_path: Path, version: str, rule: str, nearest: str) -> None:
     old, new = 'engine_version = "16.13"', f'engine_version = "{version}"'
-    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+    result = reject(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
     assert_rejected(result, f"dev.database.engine_version='{version}'", rule, nearest)
 
 
 def test_storage_ceiling_must_be_10_percent_above_the_allocation(tmp_path: Path) -> None:
     old, new = "max_allocated_storage_gib = 100", "max_allocated_storage_gib = 21"
-    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+    result = reject(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
     assert_rejected(result, "dev.database.max_allocated_storage_gib=21", "at least 10 % above", "(at least 22)")
 
 
@@ -94,7 +94,7 @@ def test_storage_ceiling_below_26_percent_warns_and_synthesizes(tmp_path: Path) 
 @pytest.mark.parametrize("ending", ["-s3alias", "--ol-s3", "--x-s3", "--table-s3"])
 def test_suffix_must_not_end_a_bucket_name_the_way_s3_reserves(tmp_path: Path, ending: str) -> None:
     suffix = f"pr1{ending}"
-    result = run_app(tmp_path, {"environmentSuffix": suffix})
+    result = reject(tmp_path, {"environmentSuffix": suffix})
     assert_rejected(result, f"environmentSuffix='{suffix}'", f"must not end with {ending}")
 
 

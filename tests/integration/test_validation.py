@@ -1,11 +1,15 @@
-"""Every configuration rule, through the real entry point: app.py run the way `cdk synth` runs it.
+"""Every configuration rule, through the real entry point: app.py's main, given what `cdk synth` gives it.
 
 The CLI hands app.py its context in CDK_CONTEXT_JSON and its output folder in CDK_OUTDIR; each case checks the exit
-code and that stderr is the one line naming the setting, the value and the rule, with no traceback.
+code and that stderr is the one line naming the setting, the value and the rule, with no traceback. The rules run
+through `main()` in this process (validation happens before the CDK is imported, so nothing else would differ); one
+case runs app.py as its own process, to hold the process to the same contract.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -34,6 +38,30 @@ def run_app(tmp_path: Path, context: dict[str, Any]) -> subprocess.CompletedProc
     return subprocess.run(
         [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def reject(tmp_path: Path, context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """app.py's main with the environment the CLI gives it, in this process: its exit code and its stderr."""
+    import app
+
+    environment = {
+        # The CLI merges cdk.json's context (the feature flags) into what it hands the app.
+        "CDK_CONTEXT_JSON": json.dumps({**cdk_json_context(), **context}),
+        "CDK_OUTDIR": str(tmp_path / "out"),
+    }
+    saved = {name: os.environ.get(name) for name in environment}
+    stderr = io.StringIO()
+    try:
+        os.environ.update(environment)
+        with contextlib.redirect_stderr(stderr):
+            code = app.main()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return subprocess.CompletedProcess(["app.py"], code, "", stderr.getvalue())
 
 
 def profiles_with(tmp_path: Path, profile: str, old: str, new: str) -> str:
@@ -68,11 +96,11 @@ def assert_rejected(result: subprocess.CompletedProcess[str], *fragments: str) -
     ],
 )
 def test_environment_suffix_rules(tmp_path: Path, suffix: str, rule: str) -> None:
-    assert_rejected(run_app(tmp_path, {"environmentSuffix": suffix}), "environmentSuffix", repr(suffix), rule)
+    assert_rejected(reject(tmp_path, {"environmentSuffix": suffix}), "environmentSuffix", repr(suffix), rule)
 
 
 def test_unknown_profile(tmp_path: Path) -> None:
-    result = run_app(tmp_path, {"environmentSuffix": "pr123", "profile": "production"})
+    result = reject(tmp_path, {"environmentSuffix": "pr123", "profile": "production"})
     assert_rejected(result, "profile='production'", "must be one of dev, ephemeral, prod, staging")
 
 
@@ -206,5 +234,15 @@ CASES = [
 @pytest.mark.parametrize(("profile", "old", "new", "named", "rule"), CASES, ids=[c[3] for c in CASES])
 def test_setting_rules(tmp_path: Path, profile: str, old: str, new: str, named: str, rule: str) -> None:
     profiles_file = profiles_with(tmp_path, profile, old, new)
-    result = run_app(tmp_path, {"environmentSuffix": profile, "profilesFile": profiles_file})
+    result = reject(tmp_path, {"environmentSuffix": profile, "profilesFile": profiles_file})
     assert_rejected(result, named, rule)
+
+
+def test_a_bad_setting_stops_app_py_as_a_process_with_exit_code_2_and_one_line(tmp_path: Path) -> None:
+    """The rules above run through main() in-process; here the process itself: the exit code the CLI sees, one line
+    on stderr, no traceback, and nothing written."""
+    profiles_file = profiles_with(tmp_path, "prod", 'dr_region = "us-west-2"', 'dr_region = "us-east-1"')
+    result = run_app(tmp_path, {"environmentSuffix": "prod", "profilesFile": profiles_file})
+    assert_rejected(result, "prod.recovery.dr_region='us-east-1'", "another Region than region")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tools import paths
-from tools.docs import alarms, change_safety, compliance, configuration, costs, diagram, readme
+from tools.docs import alarms, architecture, change_safety, compliance, configuration, costs, diagram, readme
 from tools.interactions import render_doc as interactions_page
 
 PAGES: dict[str, Callable[[], str]] = {
@@ -20,6 +20,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "docs/compliance.md": compliance.render,
     "docs/costs.md": costs.render,
     "docs/change-safety.md": change_safety.render,
+    "docs/architecture.md": architecture.render,
     "README.md": readme.render,
 }
 

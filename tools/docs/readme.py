@@ -1,4 +1,4 @@
-"""The README's generated blocks: the architecture diagram (from prod's template) and the profiles' costs."""
+"""The README's generated blocks: the profiles' costs and the recovery objectives."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ from collections.abc import Callable
 
 from tools import paths
 from tools.cost.__main__ import table
-from tools.docs import diagram, recovery
-from tools.synth import profile_template
+from tools.docs import recovery
 
 BLOCKS: dict[str, Callable[[], str]] = {
-    "architecture": lambda: diagram.render(profile_template("prod")),
     "profiles": table,
     "recovery": recovery.table,
 }
