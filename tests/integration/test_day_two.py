@@ -17,9 +17,11 @@ import pytest
 
 from retail_db import engine_versions
 from retail_db.config import load_profiles, parse_settings
+from retail_db.interactions import INTERACTIONS
 from tests.helpers import Template, resource
 from tests.logical_ids import DB, READ_REPLICA, SECRET
 from tools import paths
+from tools.interactions import Checker
 from tools.plan import Action, Plan
 from tools.plan.diff import compare_many
 from tools.synth import build_stacks, without_cdk_metadata
@@ -52,7 +54,13 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def logical_ids() -> dict[str, dict[str, str]]:
+    """Construct path -> logical ID of each variant's platform stack, for the interaction checks."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory, logical_ids: dict[str, dict[str, str]]) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("day-two")
     built = {}
     for name, (profile, raw) in VARIANTS.items():
@@ -60,6 +68,11 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         template = cdk.App.of(stack).synth().get_stack_by_name(stack.stack_name).template  # type: ignore[union-attr]
         built[name] = directory / f"{name}.json"
         built[name].write_text(json.dumps(without_cdk_metadata(template)))
+        logical_ids[name] = {
+            element.node.path.split("/", 1)[1]: stack.resolve(element.logical_id)
+            for element in stack.node.find_all()
+            if isinstance(element, cdk.CfnResource)
+        }
     return built
 
 
@@ -122,3 +135,19 @@ def test_managed_credentials_leave_the_secret_to_rds(builds: dict[str, Path]) ->
     assert SECRET not in template["Resources"]
     outputs = [o["Value"] for k, o in template["Outputs"].items() if k.startswith("DatabaseStackDatabaseSecretArn")]
     assert outputs == [{"Fn::GetAtt": [DB, "MasterUserSecret.SecretArn"]}]
+
+
+def test_managed_credentials_grant_what_rds_and_the_provisioner_need(
+    builds: dict[str, Path], logical_ids: dict[str, dict[str, str]]
+) -> None:
+    """The interaction rows that only a profile with managed credentials has, on both sides, on the managed build."""
+    settings = parse_settings("prod", VARIANTS["prod-managed"][1])
+    rows = [i for i in INTERACTIONS if i.stack == "platform" and i.where.holds(settings)]
+    managed_only = [i for i in rows if i.where.path == "database.credentials"]
+    assert managed_only, "the table has rows for managed credentials"
+    template: Template = json.loads(builds["prod-managed"].read_text())
+    checker = Checker(template, logical_ids["prod-managed"], "prod", settings.recovery.dr_region)
+    for interaction in managed_only:
+        result = checker.check(interaction)
+        assert result.missing == [], interaction.name
+        assert result.evidence, interaction.name
