@@ -530,7 +530,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         conditions={"StringEquals": {"kms:ViaService": "secretsmanager.${AWS::Region}.amazonaws.com"}},
         role_policy=False,
         wiring=(Wire("DatabaseSecret", "KmsKeyId", "${DatabaseKey.Arn}"),),
-        where=When("database.credentials", "secret"),
+        where=When("database.credentials", "managed", equal=False),
         source="https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
     ),
     Interaction(
