@@ -3,19 +3,79 @@
 Invoked by EventBridge when a restore job of the plan completes
 (https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html). The restored instance must be
 available, encrypted, PostgreSQL of the source's major version, private, and inside the isolated subnets and the
-closed security group the plan restores into. AWS Backup deletes it after the validation window either way. A failure
-is also published to the alerts topic, with the runbook section to follow.
+closed security group the plan restores into. AWS Backup deletes it after the validation window either way.
+
+Every problem is published to the alerts topic, with the runbook section to follow: a bad restore, a restore job that
+is not this plan's, and a verdict AWS Backup did not take. When the function could not record a verdict, it raises
+after alerting, so that Lambda counts an error and retries; when it could not alert, it raises too.
+
+The function reads everything it acts on from AWS Backup's own record of the job (DescribeRestoreJob), not from the
+event, and touches only the RDS instance that record says this plan's job created.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 RUNBOOK_SECTION = "Restore test validation failed"
+SUBJECT = "retail-db: restore test validation failed"
+
+# Verdicts that end a job's validation. "Once a validation status is set, it cannot be changed"
+# (https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html), so a job that already has
+# one is never put again: a retry or a duplicate delivery would only be refused. VALIDATING is not among them: it is
+# a progress report, and this function never sets it.
+FINAL_VERDICTS = frozenset({"SUCCESSFUL", "FAILED", "TIMED_OUT"})
+
+# The API reference states no length limit for ValidationStatusMessage
+# (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_PutRestoreValidationResult.html); a long list of
+# problems is cut here so that its length can never be why a verdict is refused. The alert carries the whole list.
+MESSAGE_LIMIT = 1000
+
+# A call that hangs must not use up the function's minute before the alert goes out; what still runs past it is a
+# Lambda timeout, which counts as a function error too
+# (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+
+# DB instance identifiers: a letter, then up to 62 letters, digits or hyphens
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
+INSTANCE_IDENTIFIER = "[A-Za-z][A-Za-z0-9-]{0,62}"
+
+
+class ValidationNotDelivered(RuntimeError):
+    """The job has no verdict from this run, or the alert about it was not sent: Lambda must count an error."""
+
+
+@dataclass
+class Outcome:
+    job_id: str
+    resource: str | None = None
+    # What is wrong with the restore: reported to AWS Backup as FAILED, and alerted.
+    problems: list[str] = field(default_factory=list)
+    # What kept this run from recording a verdict: alerted, then raised.
+    failures: list[str] = field(default_factory=list)
+    # The verdict AWS Backup holds for the job once this run is over, and whether an earlier run recorded it.
+    verdict: str | None = None
+    recorded_before: bool = False
+    message: str = ""
+
+    def alert_body(self) -> str:
+        return json.dumps(
+            {
+                "restoreJobId": self.job_id,
+                "restoredResource": self.resource,
+                "verdict": self.verdict,
+                "problems": self.problems + self.failures,
+                "runbook": RUNBOOK_SECTION,
+            },
+            indent=1,
+        )
 
 
 def problems(instance: dict[str, Any], *, major: str, subnet_group: str, security_group: str) -> list[str]:
@@ -36,34 +96,144 @@ def problems(instance: dict[str, Any], *, major: str, subnet_group: str, securit
     return found
 
 
-def handler(event: dict[str, Any], _context: Any, *, clients: dict[str, Any] | None = None) -> dict[str, str]:
-    clients = clients or {name: boto3.client(name) for name in ("backup", "rds", "sns")}
-    job_id = event["detail"]["restoreJobId"]
-    job = clients["backup"].describe_restore_job(RestoreJobId=job_id)
-    arn = job["CreatedResourceArn"]
-    described = clients["rds"].describe_db_instances(DBInstanceIdentifier=arn)["DBInstances"]
-    found = (
+def instance_arn_pattern(plan_arn: str) -> re.Pattern[str] | None:
+    """The ARNs of the DB instances this plan can create. Its selection restores into a subnet group and a security
+    group of the plan's own account and Region (restore_testing.py), so an instance anywhere else is not its restore."""
+    parts = plan_arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "backup" or not parts[5].startswith("restore-testing-plan:"):
+        return None
+    _, partition, _, region, account, _ = parts
+    return re.compile(re.escape(f"arn:{partition}:rds:{region}:{account}:db:") + INSTANCE_IDENTIFIER)
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _take_recorded(outcome: Outcome, job: dict[str, Any]) -> bool:
+    """Adopts the verdict AWS Backup already holds for the job, if it holds one; it cannot be changed."""
+    recorded = job.get("ValidationStatus")
+    if recorded not in FINAL_VERDICTS:
+        return False
+    outcome.verdict = recorded
+    outcome.recorded_before = True
+    outcome.message = str(job.get("ValidationStatusMessage", ""))
+    outcome.problems.clear()
+    outcome.failures.clear()
+    if recorded != "SUCCESSFUL":
+        # A run that recorded FAILED and then could not alert was retried into this one: alert again rather than
+        # risk that nobody heard. A SUCCESSFUL verdict was heard of once and needs no repeat.
+        outcome.problems.append(f"AWS Backup already holds the verdict {recorded}: {outcome.message}")
+    return True
+
+
+def _inspect(outcome: Outcome, arn: str | None, pattern: re.Pattern[str], rds: Any) -> None:
+    if not arn:
+        outcome.problems.append("the completed restore job names no created resource")
+        return
+    if not pattern.fullmatch(arn):
+        # Never describe, let alone judge, a resource this plan cannot have created.
+        outcome.problems.append(f"{arn} is not an RDS DB instance of this plan's account and Region")
+        return
+    # DescribeDBInstances accepts the instance's ARN as its identifier and then describes that instance only
+    # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBInstances.html).
+    try:
+        described = rds.describe_db_instances(DBInstanceIdentifier=arn)["DBInstances"]
+    except rds.exceptions.DBInstanceNotFoundFault:
+        outcome.problems.append(f"{arn} does not exist: the restored instance is gone")
+        return
+    matching = [instance for instance in described if instance.get("DBInstanceArn") == arn]
+    if len(matching) != 1:
+        outcome.problems.append(f"RDS described {len(described)} instances for {arn}, none of them that one")
+        return
+    outcome.problems.extend(
         problems(
-            described[0],
+            matching[0],
             major=os.environ["EXPECTED_MAJOR_VERSION"],
             subnet_group=os.environ["EXPECTED_SUBNET_GROUP"],
             security_group=os.environ["EXPECTED_SECURITY_GROUP"],
         )
-        if described
-        else [f"{arn} does not exist"]
     )
-    status = "FAILED" if found else "SUCCESSFUL"
-    message = "; ".join(found) if found else f"{arn} is available, encrypted and isolated"
-    clients["backup"].put_restore_validation_result(
-        RestoreJobId=job_id, ValidationStatus=status, ValidationStatusMessage=message[:1000]
-    )
-    if found:
-        clients["sns"].publish(
-            TopicArn=os.environ["ALERTS_TOPIC_ARN"],
-            Subject="retail-db: restore test validation failed",
-            Message=json.dumps(
-                {"restoreJobId": job_id, "restoredResource": arn, "problems": found, "runbook": RUNBOOK_SECTION},
-                indent=1,
-            ),
+
+
+def _validate(outcome: Outcome, clients: dict[str, Any]) -> None:
+    plan_arn = os.environ["RESTORE_TESTING_PLAN_ARN"]
+    if not outcome.job_id:
+        outcome.failures.append("the event names no restore job")
+        return
+    pattern = instance_arn_pattern(plan_arn)
+    if pattern is None:
+        outcome.failures.append(f"RESTORE_TESTING_PLAN_ARN {plan_arn!r} is not a restore testing plan's ARN")
+        return
+    backup = clients["backup"]
+    job = backup.describe_restore_job(RestoreJobId=outcome.job_id)
+    # CreatedBy names the restore testing plan that started the job
+    # (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RestoreJobCreator.html); the event's own claim is
+    # not trusted.
+    job_plan = (job.get("CreatedBy") or {}).get("RestoreTestingPlanArn")
+    if job_plan != plan_arn:
+        outcome.failures.append(
+            f"restore job {outcome.job_id} was started by {job_plan or 'no restore testing plan'}, not by {plan_arn}:"
+            " it was left untouched"
         )
-    return {"restoreJobId": job_id, "validationStatus": status, "message": message}
+        return
+    outcome.resource = job.get("CreatedResourceArn") or None
+    if _take_recorded(outcome, job):
+        return
+    _inspect(outcome, outcome.resource, pattern, clients["rds"])
+
+    status = "FAILED" if outcome.problems else "SUCCESSFUL"
+    message = (
+        "; ".join(outcome.problems) if outcome.problems else f"{outcome.resource} is available, encrypted and isolated"
+    )
+    try:
+        backup.put_restore_validation_result(
+            RestoreJobId=outcome.job_id, ValidationStatus=status, ValidationStatusMessage=message[:MESSAGE_LIMIT]
+        )
+    except Exception as error:
+        put_error = _error_text(error)
+    else:
+        outcome.verdict, outcome.message = status, message
+        return
+    # A concurrent or earlier run may have recorded a verdict that DescribeRestoreJob had not shown yet: then the
+    # job has its verdict, and this run's refusal is no failure.
+    try:
+        if _take_recorded(outcome, backup.describe_restore_job(RestoreJobId=outcome.job_id)):
+            return
+    except Exception as error:
+        outcome.failures.append(f"reading the restore job again failed: {_error_text(error)}")
+    outcome.failures.insert(0, f"AWS Backup did not take the verdict {status}: {put_error}")
+
+
+def _alert(outcome: Outcome, sns: Any) -> str | None:
+    """Publishes the outcome; returns why it could not, if it could not."""
+    try:
+        sns.publish(TopicArn=os.environ["ALERTS_TOPIC_ARN"], Subject=SUBJECT, Message=outcome.alert_body())
+    except Exception as error:
+        return _error_text(error)
+    return None
+
+
+def handler(event: dict[str, Any], _context: Any, *, clients: dict[str, Any] | None = None) -> dict[str, str]:
+    clients = clients or {name: boto3.client(name, config=CLIENT_CONFIG) for name in ("backup", "rds", "sns")}
+    detail = event.get("detail")
+    outcome = Outcome(job_id=str(detail.get("restoreJobId") or "") if isinstance(detail, dict) else "")
+    try:
+        _validate(outcome, clients)
+    except Exception as error:
+        # Whatever stopped the run (an AWS error, a missing setting) left the job without a verdict from it.
+        outcome.failures.append(f"the validation stopped: {_error_text(error)}")
+
+    alert_error = _alert(outcome, clients["sns"]) if outcome.problems or outcome.failures else None
+    # The function's log is the record of last resort when the alert could not be sent.
+    print(json.dumps({"outcome": json.loads(outcome.alert_body()), "alertError": alert_error}))
+    if alert_error is not None:
+        raise ValidationNotDelivered(f"the alert was not sent ({alert_error}): {outcome.alert_body()}")
+    if outcome.failures:
+        raise ValidationNotDelivered("; ".join(outcome.failures))
+    return {
+        "restoreJobId": outcome.job_id,
+        "validationStatus": outcome.verdict or "",
+        "message": outcome.message,
+        "recordedBefore": str(outcome.recorded_before).lower(),
+    }
