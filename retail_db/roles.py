@@ -10,18 +10,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from retail_db.config import (
-    IDENTIFIER_PATTERN,
-    RESERVED_ROLE_PREFIXES,
-    RESERVED_ROLES,
-    AccessSettings,
-    DatabaseRole,
-)
-
-RULES = json.dumps(
-    {"pattern": IDENTIFIER_PATTERN, "reserved_roles": RESERVED_ROLES, "reserved_prefixes": RESERVED_ROLE_PREFIXES},
-    separators=(",", ":"),
-)
+from retail_db.config import AccessSettings, DatabaseRole
 
 
 def password_roles(access: AccessSettings) -> list[DatabaseRole]:
@@ -61,6 +50,5 @@ def resource_properties(
         "Database": database,
         "MasterSecretArn": master_secret_arn,
         "Roles": to_json(roles),
-        "Rules": RULES,
         "OnDelete": "drop" if drop_on_delete else "keep",
     }
