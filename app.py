@@ -98,7 +98,7 @@ def main() -> int:
 def synthesize(context: dict[str, Any], stacks: list[tuple[str, Settings]]) -> None:
     import aws_cdk as cdk
 
-    from retail_db.compliance import acknowledge, add_packs
+    from retail_db.compliance import add_packs
     from retail_db.stack import build_platform
 
     app = cdk.App(context=context, outdir="cdk.out") if direct_run() else cdk.App()
@@ -112,10 +112,7 @@ def synthesize(context: dict[str, Any], stacks: list[tuple[str, Settings]]) -> N
     )
     for environment_suffix, settings in stacks:
         with building(f"the stacks of TapStack{environment_suffix}", f"profile {settings.profile}"):
-            for stack in build_platform(
-                app, settings=settings, environment_suffix=environment_suffix, environment=environment
-            ):
-                acknowledge(stack, settings)
+            build_platform(app, settings=settings, environment_suffix=environment_suffix, environment=environment)
     profiles = ", ".join(sorted({settings.profile for _, settings in stacks}))
     with building("the templates and their cdk-nag checks (synthesis)", f"profile {profiles}"):
         app.synth()

@@ -183,6 +183,7 @@ class Access(Construct):
         )
 
         self.rotations: list[secretsmanager.RotationSchedule] = []
+        self.rotated_secrets: list[secretsmanager.ISecret] = []
         self.role_secrets = self._role_secrets(settings, removal, database, provisioner_security_group, vpc)
         provisioner = self._provisioner(
             settings=settings,
@@ -265,6 +266,7 @@ class Access(Construct):
 
     def _rotate(self, secret: secretsmanager.ISecret, vpc: ec2.IVpc, security_group: ec2.ISecurityGroup) -> None:
         """Secrets Manager's hosted single-user rotation: the user changes its own password, in the VPC."""
+        self.rotated_secrets.append(secret)
         self.rotations.append(
             secret.add_rotation_schedule(
                 "Rotation",
@@ -356,8 +358,6 @@ class Access(Construct):
             security_groups=[security_group],
             timeout=Duration.minutes(5),
             memory_size=256,
-            # One convergence at a time: two concurrent deploys must not interleave their transactions' locks.
-            reserved_concurrent_executions=1,
             log_group=log_group,
         )
         secret_arns = {name: secret.secret_arn for name, secret in self.role_secrets.items()}
@@ -373,6 +373,7 @@ class Access(Construct):
             ),
         )
         instance = database.instance
+        self.provisioner_function = function
         return CustomResource(
             self,
             "DatabaseRoles",

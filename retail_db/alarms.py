@@ -7,7 +7,7 @@ evaluate" section; the defaults below are what most alarms use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Duration
@@ -44,6 +44,10 @@ class AlarmSpec:
     """A metric of the RDS Proxy, not the instance: its ProxyName and these further dimensions."""
     replica: int | None = None
     """A metric of this read replica (numbered from 1), not the instance."""
+    namespace: str = "AWS/RDS"
+    watched: str | None = None
+    """A metric of a resource the stack registered with the factory under this name (a function, the event rules),
+    not of the database: summed over the resource's dimension sets where it has several."""
 
     @property
     def name(self) -> str:
@@ -70,6 +74,11 @@ class AlarmFactory:
         self.name_prefix = name_prefix
         self.action = action
         self.runbook_link = runbook_link
+        self.watched: dict[str, list[Mapping[str, str]]] = {}
+
+    def watch(self, name: str, dimensions: Mapping[str, str]) -> None:
+        """Registers one dimension set of the resource that specs with ``watched=name`` alarm on."""
+        self.watched.setdefault(name, []).append(dimensions)
 
     def add(self, spec: AlarmSpec) -> cloudwatch.Alarm:
         datapoints = spec.evaluation_periods if spec.datapoints_to_alarm == EVERY_PERIOD else spec.datapoints_to_alarm
@@ -91,6 +100,27 @@ class AlarmFactory:
 
     def metric(self, spec: AlarmSpec) -> cloudwatch.IMetric:
         period = Duration.seconds(spec.period_seconds)
+        if spec.watched is not None:
+            if spec.watched not in self.watched:
+                raise ValueError(f"{spec.construct_id} watches {spec.watched}, which this stack has not registered")
+            metrics = {
+                f"m{number}": cloudwatch.Metric(
+                    namespace=spec.namespace,
+                    metric_name=spec.metric_name,
+                    dimensions_map=dict(dimensions),
+                    statistic=spec.statistic,
+                    period=period,
+                )
+                for number, dimensions in enumerate(self.watched[spec.watched])
+            }
+            if len(metrics) == 1:
+                return metrics["m0"]
+            return cloudwatch.MathExpression(
+                expression=f"SUM([{','.join(metrics)}])",
+                using_metrics=metrics,
+                label=f"{spec.metric_name} of {spec.watched}",
+                period=period,
+            )
         if spec.replica is not None:
             return self.replicas[spec.replica - 1].metric(spec.metric_name, statistic=spec.statistic, period=period)
         if spec.proxy_dimensions is None:

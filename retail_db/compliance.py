@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from aws_cdk import Acknowledgment, App, Stack, Validations
+from aws_cdk import Acknowledgment, App, CfnResource, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NagPack, NIST80053R5Checks, PCIDSS321Checks
 from constructs import IConstruct
 
@@ -46,6 +46,15 @@ def _in(packs: tuple[str, ...], rule: str) -> tuple[str, ...]:
     return tuple(f"{pack}-{rule}" for pack in packs)
 
 
+# checkov, the independent scanner `make test` runs on every template (tools/scan), reads its acknowledgements from
+# the resource's metadata; they are declared here with cdk-nag's and carry the same reason.
+CHECKOV = "checkov:"
+
+
+def _checkov(*checks: str) -> tuple[str, ...]:
+    return tuple(f"{CHECKOV}{check}" for check in checks)
+
+
 COMPLIANCE_PACKS = ("PCI.DSS.321", "NIST.800.53.R5", "HIPAA.Security")
 NIST_HIPAA = ("NIST.800.53.R5", "HIPAA.Security")
 INLINE_POLICY = _in(COMPLIANCE_PACKS, "IAMNoInlinePolicy")
@@ -71,11 +80,44 @@ PROVIDER_FRAMEWORK_REASON = (
     "The onEvent function of aws-cdk-lib's custom resource provider framework, in front of the database roles' "
     "provisioner: it invokes the provisioner and answers CloudFormation, and holds no credentials and no data. Its "
     "code, role and inline policy are the CDK's. Outside the VPC it reaches the Lambda API and CloudFormation's "
-    "response URL without interface endpoints; CloudFormation calls it once per deploy, synchronously, so reserved "
-    "concurrency and a dead-letter queue have nothing to limit or catch. The provisioner itself runs in the VPC."
+    "response URL without interface endpoints. CloudFormation invokes it once per deploy: reserved concurrency has "
+    "nothing to limit, and an event parked in a dead-letter queue could not be replayed once CloudFormation's "
+    "response URL expires; a failure fails the deploy. Its environment holds only the provisioner's function name. "
+    "The provisioner itself runs in the VPC."
+)
+
+NO_RESERVED_CONCURRENCY_REASON = (
+    "Lambda keeps at least 100 executions of an account unreserved, so an account with a lower concurrency quota (new "
+    "accounts have one) refuses any reservation and the first deploy fails "
+    "(https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html). {what}: there is nothing to limit."
+)
+CDK_HANDLERS_CHECKOV = _checkov("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117")
+LOG_KEY_POLICY_REASON = (
+    "CDK writes each AwsCustomResource's policy inline on its provider's role: here logs:AssociateKmsKey on one "
+    'exported RDS log group, to encrypt it with the log key. The group\'s ARN ends in ":*", the form IAM policies '
+    "name a log group by for most CloudWatch Logs actions "
+    "(https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_LogGroup.html): it covers that group "
+    "and no other."
+)
+# The finding on an exported log group's ARN, which names the instance's logical ID and the export: both are filled
+# in for each resource the acknowledgement finds.
+EXPORTED_LOG_GROUP = (
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+    "/aws/rds/instance/<{instance}>/{export}:*]"
 )
 
 ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
+    Acknowledgement(
+        rules=CDK_HANDLERS_CHECKOV,
+        resources=(f"{LOG_RETENTION_FUNCTION}/Resource", "Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler"),
+        reason=CDK_FUNCTION_REASON.format(what=" (the RDS log groups' retention; closing the default security group)"),
+    ),
+    Acknowledgement(
+        rules=CDK_HANDLERS_CHECKOV,
+        resources=("Custom::S3AutoDeleteObjectsCustomResourceProvider/Handler",),
+        reason=CDK_FUNCTION_REASON.format(what=" (emptying the buckets before deletion)"),
+        where=When("removal.buckets", "destroy"),
+    ),
     Acknowledgement(
         rules=("AwsSolutions-RDS11",),
         resources=("DatabaseStack/RetailDatabase/Resource",),
@@ -86,7 +128,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         ),
     ),
     Acknowledgement(
-        rules=("AwsSolutions-RDS3", *_in(NIST_HIPAA, "RDSMultiAZSupport")),
+        rules=("AwsSolutions-RDS3", *_in(NIST_HIPAA, "RDSMultiAZSupport"), *_checkov("CKV_AWS_157")),
         resources=("DatabaseStack/RetailDatabase/Resource",),
         reason=(
             "A single-AZ instance halves the cost of a profile that serves no customer traffic. An AZ failure means "
@@ -124,13 +166,17 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         where=When("backup.replication", True),
     ),
     Acknowledgement(
-        rules=(*_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"), *_in(COMPLIANCE_PACKS, "S3DefaultEncryptionKMS")),
+        rules=(
+            *_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"),
+            *_in(COMPLIANCE_PACKS, "S3DefaultEncryptionKMS"),
+            *_checkov("CKV_AWS_18"),
+        ),
         resources=("BackupStack/AccessLogsBucket/Resource",),
         reason=(
             "The server access log bucket. S3 delivers access logs only to a bucket encrypted with S3-managed keys "
             "(SSE-S3), so it cannot use the customer key. Its objects are logs about the backup buckets, not "
             "customer data, written by the S3 logging service alone; a replica of them would protect nothing the "
-            "log retention (access_log_retention_days) does not."
+            "log retention (access_log_retention_days) does not, and logging its own access would log into itself."
         ),
     ),
     Acknowledgement(
@@ -196,14 +242,16 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             *_in(NIST_HIPAA, "RDSInBackupPlan"),
             *_in(NIST_HIPAA, "RDSMultiAZSupport"),
             *_in(NIST_HIPAA, "RDSInstanceDeletionProtectionEnabled"),
+            *_checkov("CKV_AWS_16", "CKV_AWS_157"),
         ),
         resources=("DatabaseStack/ReadReplica*/Resource",),
         reason=(
             "A read replica holds nothing its source does not. It is encrypted with the source's key, which RDS "
-            "applies itself (CloudFormation refuses StorageEncrypted on a replica); it is backed up, Multi-AZ and "
-            "protected through its source, which the profile backs up and protects; RDS refuses a final snapshot of a "
-            "replica, so deletion protection would only stop a lower replicas.count; and it listens on the source's "
-            "port, behind the same security group."
+            "applies itself (CloudFormation refuses StorageEncrypted on a replica); it is backed up and protected "
+            "through its source, which the profile backs up and protects. It serves reports, not the application: "
+            "if its AZ fails, reads wait for it or go to the instance, so a standby of its own would double its "
+            "cost for reports only. RDS refuses a final snapshot of a replica, so deletion protection would only "
+            "stop a lower replicas.count; and it listens on the source's port, behind the same security group."
         ),
         where=When("replicas.count", 0, equal=False),
     ),
@@ -235,18 +283,48 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         where=When("recovery.restore_testing", True),
     ),
     Acknowledgement(
-        rules=(
-            *_in(COMPLIANCE_PACKS, "LambdaInsideVPC"),
-            *_in(NIST_HIPAA, "LambdaDLQ"),
-        ),
+        rules=(*_in(COMPLIANCE_PACKS, "LambdaInsideVPC"), *_checkov("CKV_AWS_117")),
         resources=("RestoreTesting/RestoreValidationFunction/Resource",),
         reason=(
-            "The restore validation function calls only AWS APIs (AWS Backup, RDS, SNS), never the database, and the "
-            "isolated VPC has no route to them; in the VPC it would need three more interface endpoints for nothing. "
-            "EventBridge retries a failed invocation twice; a restore test without a verdict shows as such in AWS "
-            "Backup, and its validation window expires."
+            "The restore validation function calls only AWS APIs (AWS Backup, RDS, SNS, SQS), never the database, and "
+            "the isolated VPC has no route to them; in the VPC it would need four more interface endpoints in two "
+            "AZs for nothing."
         ),
         where=When("recovery.restore_testing", True),
+    ),
+    Acknowledgement(
+        rules=(*_in(NIST_HIPAA, "LambdaConcurrency"), *_checkov("CKV_AWS_115")),
+        resources=("Access/ProvisionerFunction/Resource",),
+        reason=NO_RESERVED_CONCURRENCY_REASON.format(what="The provisioner runs once per deploy"),
+    ),
+    Acknowledgement(
+        rules=(*_in(NIST_HIPAA, "LambdaConcurrency"), *_checkov("CKV_AWS_115")),
+        resources=("RestoreTesting/RestoreValidationFunction/Resource",),
+        reason=NO_RESERVED_CONCURRENCY_REASON.format(what="The restore validation runs once per weekly restore test"),
+        where=When("recovery.restore_testing", True),
+    ),
+    Acknowledgement(
+        rules=("AwsSolutions-SQS3",),
+        resources=("MonitoringStack/UndeliveredEvents/Resource",),
+        reason=(
+            "This queue is the dead-letter queue of the stack's EventBridge rules (their targets' DeadLetterConfig), "
+            "which the rule cannot see: it looks for redrive policies and functions' dead-letter queues, and the "
+            "restore validation function, which names it, exists only with restore tests. A dead-letter queue of "
+            "its own would only chain queues; the event delivery alarm watches the rules that write to it."
+        ),
+        where=When("recovery.restore_testing", False, also=When("has_event_rules", True)),
+    ),
+    Acknowledgement(
+        rules=(*INLINE_POLICY, EXPORTED_LOG_GROUP),
+        resources=("DatabaseStack/RetailDatabase/LogKey*/CustomResourcePolicy/Resource",),
+        reason=LOG_KEY_POLICY_REASON,
+        where=When("database.log_exports", (), equal=False),
+    ),
+    Acknowledgement(
+        rules=(*INLINE_POLICY, EXPORTED_LOG_GROUP),
+        resources=("DatabaseStack/ReadReplica*/LogKey*/CustomResourcePolicy/Resource",),
+        reason=LOG_KEY_POLICY_REASON,
+        where=When("replicas.count", 0, equal=False),
     ),
     Acknowledgement(
         rules=_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"),
@@ -259,11 +337,16 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         stack="recovery",
     ),
     Acknowledgement(
-        rules=(*_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"), *_in(COMPLIANCE_PACKS, "S3DefaultEncryptionKMS")),
+        rules=(
+            *_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"),
+            *_in(COMPLIANCE_PACKS, "S3DefaultEncryptionKMS"),
+            *_checkov("CKV_AWS_18"),
+        ),
         resources=("AccessLogsBucket/Resource",),
         reason=(
             "The DR Region's server access log bucket: S3 delivers access logs only to a bucket encrypted with "
-            "S3-managed keys, and a replica of logs about the replica would protect nothing their retention does not."
+            "S3-managed keys, a replica of logs about the replica would protect nothing their retention does not, and "
+            "logging its own access would log into itself."
         ),
         where=When("recovery.dr_region", "", equal=False),
         stack="recovery",
@@ -318,17 +401,18 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             *_in(COMPLIANCE_PACKS, "LambdaInsideVPC"),
             *_in(NIST_HIPAA, "LambdaConcurrency"),
             *_in(NIST_HIPAA, "LambdaDLQ"),
+            *_checkov("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"),
         ),
         resources=(f"{CUSTOM_RESOURCE_FUNCTION}/Resource",),
         reason=CDK_FUNCTION_REASON.format(what=" (the S3 prefix-list lookup)"),
     ),
     Acknowledgement(
-        rules=_in(COMPLIANCE_PACKS, "CloudWatchLogGroupEncrypted"),
+        rules=(*_in(COMPLIANCE_PACKS, "CloudWatchLogGroupEncrypted"), *_checkov("CKV_AWS_158")),
         resources=(f"{CUSTOM_RESOURCE_FUNCTION}/LogGroup/Resource",),
         reason=CDK_FUNCTION_REASON.format(what=" (the S3 prefix-list lookup)"),
     ),
     Acknowledgement(
-        rules=("AwsSolutions-IAM5[Resource::*]", *INLINE_POLICY),
+        rules=("AwsSolutions-IAM5[Resource::*]", *INLINE_POLICY, *_checkov("CKV_AWS_111")),
         resources=(f"{LOG_RETENTION_FUNCTION}/ServiceRole/DefaultPolicy/Resource",),
         reason=(
             "CDK's log retention function sets the retention of the log groups RDS creates for the exported "
@@ -342,6 +426,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             *_in(COMPLIANCE_PACKS, "LambdaInsideVPC"),
             *_in(NIST_HIPAA, "LambdaConcurrency"),
             *_in(NIST_HIPAA, "LambdaDLQ"),
+            *_checkov("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"),
         ),
         resources=(f"{PROVIDER_FRAMEWORK}/Resource",),
         reason=PROVIDER_FRAMEWORK_REASON,
@@ -360,7 +445,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         ),
     ),
     Acknowledgement(
-        rules=_in(NIST_HIPAA, "LambdaDLQ"),
+        rules=(*_in(NIST_HIPAA, "LambdaDLQ"), *_checkov("CKV_AWS_116")),
         resources=("Access/ProvisionerFunction/Resource",),
         reason=(
             "The provider framework invokes the provisioner synchronously, and a dead-letter queue receives only "
@@ -369,13 +454,14 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         ),
     ),
     Acknowledgement(
-        rules=("AwsSolutions-IAM5[Resource::*]",),
+        rules=("AwsSolutions-IAM5[Resource::*]", *_checkov("CKV_AWS_111")),
         resources=("Access/ProvisionerPolicy/Resource",),
         reason=(
-            "Lambda creates, describes and deletes the provisioner's network interfaces in the VPC with its role; "
-            "these EC2 actions take no resource-level permissions "
-            "(https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions). "
-            "Every other statement of the policy names its resources."
+            "Lambda creates, describes and deletes the provisioner's network interfaces in the VPC with its role, "
+            'and its guide gives these EC2 actions on "*" '
+            "(https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions); "
+            "Lambda checks them when it creates the function, and a narrower grant risks a failed deploy or network "
+            "interfaces left behind. Every other statement of the policy names its resources."
         ),
     ),
     Acknowledgement(
@@ -403,16 +489,46 @@ def acknowledge(stack: Stack, settings: Settings) -> None:
         if not acknowledgement.where.holds(settings) or acknowledgement.stack != kind:
             continue
         suffix = getattr(stack, "environment_suffix", "")
+        nag = [rule for rule in acknowledgement.rules if not rule.startswith(CHECKOV)]
+        checkov = [rule.removeprefix(CHECKOV) for rule in acknowledgement.rules if rule.startswith(CHECKOV)]
         for path in acknowledgement.resources:
             for construct in _find(stack, path):
-                Validations.of(construct).acknowledge(
-                    *(
-                        Acknowledgment(
-                            id=f"{_pack(rule)}::{rule.replace('{suffix}', suffix)}", reason=acknowledgement.reason
+                if nag:
+                    Validations.of(construct).acknowledge(
+                        *(
+                            Acknowledgment(
+                                id=f"{_pack(rule)}::{_fill(rule, construct, suffix)}", reason=acknowledgement.reason
+                            )
+                            for rule in nag
                         )
-                        for rule in acknowledgement.rules
                     )
-                )
+                if checkov:
+                    _skip_checkov(construct, checkov, acknowledgement.reason)
+
+
+def _fill(rule: str, construct: IConstruct, suffix: str) -> str:
+    """The rule as reported on this construct: the suffix, and for an exported log group's key association
+    (<instance>/LogKey<Export>/...), the instance's logical ID and the export."""
+    rule = rule.replace("{suffix}", suffix)
+    if "{instance}" not in rule:
+        return rule
+    (association,) = [scope for scope in construct.node.scopes if scope.node.id.startswith("LogKey")]
+    assert association.node.scope is not None
+    instance = association.node.scope.node.default_child
+    assert isinstance(instance, CfnResource)
+    logical_id = Stack.of(construct).resolve(instance.logical_id)
+    export = association.node.id.removeprefix("LogKey").lower()
+    return rule.replace("{instance}", logical_id).replace("{export}", export)
+
+
+def _skip_checkov(construct: IConstruct, checks: list[str], reason: str) -> None:
+    """checkov's suppression, in the resource's Metadata: {"checkov": {"skip": [{"id": ..., "comment": ...}]}}."""
+    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise LookupError(f"{construct.node.path} is not a CloudFormation resource for checkov to skip")
+    skips = [*(resource.get_metadata("checkov") or {}).get("skip", [])]
+    skips += [{"id": check, "comment": reason} for check in checks]
+    resource.add_metadata("checkov", {"skip": skips})
 
 
 def _pack(rule: str) -> str:

@@ -199,7 +199,9 @@ class ConfigError(ValueError):
     """A setting that breaks a rule. ``str()`` is the one-line message shown to the user."""
 
     def __init__(self, setting: str, value: object, rule: str) -> None:
-        super().__init__(f"invalid setting {setting}={value!r}: {rule}")
+        # A key may hold any character (a TOML quoted key): shown escaped, the message stays one line.
+        shown = setting.encode("unicode_escape").decode()
+        super().__init__(f"invalid setting {shown}={value!r}: {rule}")
         self.setting = setting
         self.value = value
         self.rule = rule
@@ -599,6 +601,17 @@ class Settings(_Model):
     def is_production(self) -> bool:
         return self.profile == "prod"
 
+    @property
+    def rotates_secrets(self) -> bool:
+        """Whether Secrets Manager rotates a secret of the stack: the master user's (unless RDS manages it) or a
+        password role's."""
+        return self.database.credentials != "managed" or any(role.auth == "password" for role in self.access.roles)
+
+    @property
+    def has_event_rules(self) -> bool:
+        """Whether the stack has EventBridge rules: for AWS Backup's jobs, rotations or restore tests."""
+        return self.backup.plan or self.rotates_secrets or self.recovery.restore_testing
+
     @model_validator(mode="after")
     def _across_settings(self) -> Settings:
         _production(self)
@@ -776,7 +789,7 @@ def _recovery(settings: Settings) -> None:
 
 def _schema_name(path: tuple[str, ...], schema: str, reserved_words: frozenset[str], major: str) -> None:
     rule = f"must be {rule_of(('access', 'roles', 0, 'schemas'))}"
-    if not re.match(IDENTIFIER_PATTERN, schema):
+    if not re.fullmatch(IDENTIFIER_PATTERN, schema):
         raise _Broken(path, schema, rule=f"is not a schema name; {rule}")
     if schema in RESERVED_SCHEMAS or schema.startswith(RESERVED_SCHEMA_PREFIXES):
         raise _Broken(path, schema, rule=f"is reserved; {rule}")
@@ -823,8 +836,12 @@ class When:
     path: str | None = None
     value: object = None
     equal: bool = True
+    also: When | None = None
+    """A further condition that must hold too."""
 
     def holds(self, settings: Settings) -> bool:
+        if self.also is not None and not self.also.holds(settings):
+            return False
         if self.path is None:
             return True
         current: Any = settings
@@ -837,7 +854,8 @@ class When:
         if self.path is None:
             return "every profile"
         shown = json.dumps(list(self.value) if isinstance(self.value, tuple) else self.value)
-        return f"profiles with {self.path} {'=' if self.equal else '!='} {shown}"
+        text = f"profiles with {self.path} {'=' if self.equal else '!='} {shown}"
+        return f"{text} and {self.also.text.removeprefix('profiles with ')}" if self.also else text
 
 
 ALWAYS = When()
@@ -922,7 +940,7 @@ def resolve_profile_name(*, profile: str | None, environment_suffix: str, profil
 def validate_environment_suffix(suffix: str) -> None:
     if not suffix:
         raise ConfigError("environmentSuffix", suffix, "must not be empty")
-    if len(suffix) > MAX_SUFFIX_LENGTH or not SUFFIX_PATTERN.match(suffix):
+    if len(suffix) > MAX_SUFFIX_LENGTH or not SUFFIX_PATTERN.fullmatch(suffix):
         raise ConfigError("environmentSuffix", suffix, f"must be {SUFFIX_RULE}")
     for ending in RESERVED_BUCKET_ENDINGS:
         if suffix.endswith(ending):
@@ -931,7 +949,7 @@ def validate_environment_suffix(suffix: str) -> None:
             )
     for rule in NAME_RULES:
         name = rule.template.format(suffix=suffix)
-        if not re.match(rule.pattern, name):
+        if not re.fullmatch(rule.pattern, name):
             raise ConfigError(
                 "environmentSuffix", suffix, f"makes the {rule.what} name {name!r} invalid ({rule.source})"
             )

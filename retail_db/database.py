@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, cast
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from retail_db.config import MASTER_USERNAME, DatabaseSettings, RemovalSettings, ReplicaSettings
@@ -49,6 +50,7 @@ class Database(Construct):
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
         backup_bucket: s3.IBucket,
+        log_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -236,6 +238,25 @@ class Database(Construct):
                 description=f"Read replica {number}: read-only PostgreSQL endpoint",
             )
 
+        associations = [
+            self._encrypt_exported_log(instance, export, log_key)
+            for instance in (self.instance, *self.replicas)
+            for export in settings.log_exports
+        ]
+        if associations:
+            # The caller of AssociateKmsKey needs kms:DescribeKey on the key
+            # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html), granted once to
+            # the role every AwsCustomResource of the stack runs as.
+            describe = iam.ManagedPolicy(
+                self,
+                "ExportedLogsKeyAccess",
+                description="Lets CDK's AwsCustomResource function read the log key it gives RDS's log groups",
+                statements=[iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[log_key.key_arn])],
+                roles=[cast(iam.IRole, associations[0].grant_principal)],
+            )
+            for association in associations:
+                association.node.add_dependency(describe)
+
         CfnOutput(
             self,
             "DatabaseEndpoint",
@@ -254,3 +275,40 @@ class Database(Construct):
             value=self.master_secret.secret_arn,
             description="Secrets Manager secret with the master user's credentials",
         )
+
+    def _encrypt_exported_log(
+        self, instance: rds.DatabaseInstanceBase, export: str, log_key: kms.IKey
+    ) -> cr.AwsCustomResource:
+        """Encrypts a log group RDS exports to with the stack's log key.
+
+        RDS creates the group itself, named after the instance's generated identifier, and CDK's log retention, which
+        runs once the instance exists, creates it first if RDS has not yet; a fixed DBInstanceIdentifier would replace
+        a deployed instance. So the key is associated with the group as it stands, on a new stack and on one deployed
+        before, and every log event from then on is encrypted with it; AssociateKmsKey takes up to five minutes to
+        apply and leaves what the group already held as it was
+        (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+        """
+        name = f"/aws/rds/instance/{instance.instance_identifier}/{export}"
+        arn = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{name}"
+        call = cr.AwsSdkCall(
+            service="CloudWatchLogs",
+            action="associateKmsKey",
+            parameters={"logGroupName": name, "kmsKeyId": log_key.key_arn},
+            physical_resource_id=cr.PhysicalResourceId.of(name),
+        )
+        association = cr.AwsCustomResource(
+            instance,
+            f"LogKey{export.capitalize()}",
+            on_create=call,
+            on_update=call,
+            # With ":*": the form of a log group's ARN that IAM policies name for most CloudWatch Logs actions
+            # (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_LogGroup.html).
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=["logs:AssociateKmsKey"], resources=[f"{arn}:*"])]
+            ),
+            install_latest_aws_sdk=False,
+        )
+        retention = instance.node.try_find_child(f"LogRetention{export}")
+        if retention is not None:
+            association.node.add_dependency(retention)
+        return association

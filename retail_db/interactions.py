@@ -71,6 +71,9 @@ RESOURCES: Mapping[str, str] = {
     "RestoreTestingSelection": "RestoreTesting/RestoreTestingSelection",
     "RestoreValidationRole": "RestoreTesting/RestoreValidationRole/Resource",
     "RestoreValidationFunction": "RestoreTesting/RestoreValidationFunction/Resource",
+    "RestoreCompletedRule": "RestoreTesting/RestoreCompletedRule/Resource",
+    "DeadLetterQueue": "MonitoringStack/UndeliveredEvents/Resource",
+    "ExportedLogsKeyAccess": "DatabaseStack/ExportedLogsKeyAccess/Resource",
     # The DR stack's, below that stack.
     "RecoveryKey": "RecoveryKey/Resource",
 }
@@ -117,6 +120,9 @@ class Interaction:
     role_conditions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """The conditions the role's statement must carry, exactly."""
     wiring: tuple[Wire, ...] = ()
+    restrictions: tuple[str, ...] = ()
+    """What bears on this row beyond what its source page states (those are in interaction_restrictions.json),
+    each with the page it comes from."""
     where: When = ALWAYS
     stack: Literal["platform", "recovery"] = "platform"
     """The stack whose template holds the target: the platform's, or the DR stack's."""
@@ -249,7 +255,6 @@ def _emptied_before_deletion(bucket: str) -> tuple[Interaction, Interaction]:
 
 DR_REGION = When("recovery.dr_region", "", equal=False)
 RESTORE_TESTS = When("recovery.restore_testing", True)
-BACKUP_PLAN = When("backup.plan", True)
 THE_DR_STACK_OUTPUT = {"Fn::GetStackOutput.StackName": "TapStack{suffix}DR", "Fn::GetStackOutput.Region": "{dr_region}"}
 RDS_EVENTS_DOC = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.GrantingPermissions.html"
 SNS_KEY_DOC = "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services"
@@ -257,12 +262,16 @@ EVENTBRIDGE_SNS_DOC = (
     "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions"
 )
 _INSTANCE_ARN = "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:"
-BACKUP_JOB_RULES = {
+RULES_OF_THIS_STACK = {
     "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"},
     "ArnLike": {
         "aws:SourceArn": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/retail-db-{suffix}-*"
     },
 }
+EVENT_RULES = When("has_event_rules", True)
+DLQ_DOC = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html"
+SQS_KEY_DOC = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html"
+LOGS_KMS_DOC = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"
 
 
 def _rds_events(replicas: int) -> tuple[Interaction, Interaction]:
@@ -598,7 +607,7 @@ INTERACTIONS: tuple[Interaction, ...] = (
         target="ProvisionerLogGroup",
         resources=("${ProvisionerLogGroup.Arn}",),
         wiring=(Wire("ProvisionerFunction", "LoggingConfig.LogGroup", "${ProvisionerLogGroup}"),),
-        source="https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html",
+        source="https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html",
     ),
     Interaction(
         name="CloudWatch Logs encrypts the provisioner's log groups with the log key",
@@ -678,26 +687,125 @@ INTERACTIONS: tuple[Interaction, ...] = (
     *_rds_events(0),
     *_rds_events(1),
     Interaction(
-        name="EventBridge rules for failed AWS Backup jobs notify the alerts topic",
+        name="EventBridge rules (failed AWS Backup jobs, failed rotations) notify the alerts topic",
         service="events.amazonaws.com",
         actions=("sns:Publish",),
         target="AlertsTopic",
         resources=("${AlertsTopic}",),
         resource_policy="service",
-        conditions=BACKUP_JOB_RULES,
-        where=BACKUP_PLAN,
+        conditions=RULES_OF_THIS_STACK,
+        where=EVENT_RULES,
         source=EVENTBRIDGE_SNS_DOC,
+        restrictions=(
+            "Copies of this page up to spring 2026 carried the Note \"You can't use Condition blocks in Amazon SNS "
+            'topic policies for EventBridge"; the newest copy read (after June 2026) no longer does, and its SQS and '
+            "Lambda examples condition on the rule's aws:SourceArn. The statement keeps this stack's rules' condition; "
+            "if EventBridge is refused, the event waits in the dead-letter queue and the event delivery alarm fires.",
+        ),
     ),
     Interaction(
-        name="EventBridge rules for failed AWS Backup jobs encrypt with the alerts key",
+        name="EventBridge encrypts the alerts and the dead-lettered events with the alerts key",
         service="events.amazonaws.com",
         actions=("kms:Decrypt", "kms:GenerateDataKey"),
         target="AlertsKey",
         resources=("*",),
         resource_policy="service",
-        conditions=BACKUP_JOB_RULES,
-        where=BACKUP_PLAN,
-        source=EVENTBRIDGE_SNS_DOC,
+        wiring=(
+            Wire("AlertsTopic", "KmsMasterKeyId", "${AlertsKey.Arn}"),
+            Wire("DeadLetterQueue", "KmsMasterKeyId", "${AlertsKey.Arn}"),
+        ),
+        where=EVENT_RULES,
+        source=SNS_KEY_DOC,
+        restrictions=(
+            'No aws:SourceAccount or aws:SourceArn in the key statement: "Adding the aws:SourceAccount, '
+            "aws:SourceArn, and aws:SourceOrgID to a AWS KMS policy is not supported for EventBridge-to-encrypted "
+            f'topics" ({SNS_KEY_DOC}, Important). The dead-letter queue shares the statement: SQS needs the same '
+            f"two actions for EventBridge, and an AWS managed key cannot take them ({SQS_KEY_DOC}).",
+        ),
+    ),
+    Interaction(
+        name="EventBridge puts the alerts it could not deliver in the dead-letter queue",
+        service="events.amazonaws.com",
+        actions=("sqs:SendMessage",),
+        target="DeadLetterQueue",
+        resources=("${DeadLetterQueue.Arn}",),
+        resource_policy="service",
+        conditions=RULES_OF_THIS_STACK,
+        where=EVENT_RULES,
+        source=DLQ_DOC,
+    ),
+    Interaction(
+        name="EventBridge puts the restore tests it could not hand to the validation function in the dead-letter queue",
+        service="events.amazonaws.com",
+        actions=("sqs:SendMessage",),
+        target="DeadLetterQueue",
+        resources=("${DeadLetterQueue.Arn}",),
+        resource_policy="service",
+        conditions={"ArnEquals": {"aws:SourceArn": "${RestoreCompletedRule.Arn}"}},
+        wiring=(Wire("RestoreCompletedRule", "Targets", {"DeadLetterConfig.Arn": "${DeadLetterQueue.Arn}"}),),
+        where=RESTORE_TESTS,
+        source=DLQ_DOC,
+    ),
+    Interaction(
+        name="Lambda puts the restore validation events the function failed on in the dead-letter queue",
+        service="lambda.amazonaws.com",
+        role="RestoreValidationRole",
+        actions=("sqs:SendMessage",),
+        target="DeadLetterQueue",
+        resources=("${DeadLetterQueue.Arn}",),
+        wiring=(Wire("RestoreValidationFunction", "DeadLetterConfig.TargetArn", "${DeadLetterQueue.Arn}"),),
+        where=RESTORE_TESTS,
+        source="https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html",
+    ),
+    Interaction(
+        name="Lambda encrypts the dead-lettered restore validation events with the alerts key, through SQS only",
+        service="lambda.amazonaws.com",
+        role="RestoreValidationRole",
+        actions=("kms:GenerateDataKey", "kms:Decrypt"),
+        target="AlertsKey",
+        resources=("${AlertsKey.Arn}",),
+        resource_policy="account",
+        role_conditions={"StringEquals": {"kms:ViaService": "sqs.${AWS::Region}.amazonaws.com"}},
+        where=RESTORE_TESTS,
+        source=SQS_KEY_DOC,
+    ),
+    Interaction(
+        name="CloudWatch Logs encrypts the log groups RDS exports to with the log key",
+        service="logs.${AWS::Region}.amazonaws.com",
+        actions=("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey", "kms:DescribeKey"),
+        target="FlowLogKey",
+        resources=("*",),
+        resource_policy="service",
+        conditions=LOGS_IN_ACCOUNT,
+        where=LOG_EXPORTS,
+        source=LOGS_KMS_DOC,
+    ),
+    Interaction(
+        name="Custom resource: associates the log key with the log groups RDS exports to",
+        service="lambda.amazonaws.com",
+        role="AwsCustomResourceRole",
+        actions=("logs:AssociateKmsKey",),
+        target="Database",
+        resources=tuple(
+            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/rds/instance/${{Database}}/"
+            f"{export}{suffix}"
+            for export in ("postgresql", "upgrade")
+            for suffix in (":*",)
+        ),
+        where=When("database.log_exports", ("postgresql", "upgrade")),
+        source=LOGS_KMS_DOC,
+    ),
+    Interaction(
+        name="Custom resource: reads the log key it associates",
+        service="lambda.amazonaws.com",
+        role="AwsCustomResourceRole",
+        actions=("kms:DescribeKey",),
+        target="FlowLogKey",
+        resources=("${FlowLogKey.Arn}",),
+        resource_policy="account",
+        wiring=(Wire("ExportedLogsKeyAccess", "Roles", "${AwsCustomResourceRole}"),),
+        where=LOG_EXPORTS,
+        source=LOGS_KMS_DOC,
     ),
     Interaction(
         name="RDS replicates its automated backups to the DR Region, encrypted with the DR key",

@@ -8,7 +8,7 @@ when it fires and when it clears.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jsii
@@ -18,9 +18,12 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
@@ -28,6 +31,11 @@ from retail_db.alarms import ABOVE, AT_OR_ABOVE, BELOW, AlarmFactory, AlarmSpec
 from retail_db.config import Settings
 from retail_db.instance_classes import GIB, INSTANCE_CLASSES
 from retail_db.runbook import sections
+
+# What the failure-path alarms watch, as the stack registers them with the alarm factory.
+PROVISIONER = "the roles' provisioner"
+RESTORE_VALIDATION = "the restore validation function"
+EVENT_RULES = "the event rules"
 
 
 def alarm_specs(settings: Settings) -> list[AlarmSpec]:
@@ -222,6 +230,66 @@ def alarm_specs(settings: Settings) -> list[AlarmSpec]:
     if access.proxy:
         specs += proxy_alarm_specs()
     specs += replica_alarm_specs(settings)
+    specs += failure_path_alarm_specs(settings)
+    return specs
+
+
+def failure_path_alarm_specs(settings: Settings) -> list[AlarmSpec]:
+    """Every asynchronous path of ours reports its own failure through an alarm, the path known to reach on-call: a
+    wrong reading of a service's documentation then shows on day one, not in an incident."""
+
+    def failed(construct_id: str, anchor: str, namespace: str, metric: str, watched: str, summary: str) -> AlarmSpec:
+        # Lambda and EventBridge publish these only when something runs, so a gap is a quiet period, not a failure.
+        return AlarmSpec(
+            construct_id=construct_id,
+            anchor=anchor,
+            namespace=namespace,
+            metric_name=metric,
+            watched=watched,
+            statistic="Sum",
+            period_seconds=300,
+            evaluation_periods=1,
+            comparison=ABOVE,
+            threshold=0,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+            summary=summary,
+        )
+
+    specs = [
+        failed(
+            "ProvisionerErrorsAlarm",
+            "provisioner-errors",
+            "AWS/Lambda",
+            "Errors",
+            PROVISIONER,
+            "The database roles' provisioner failed in the last 5 minutes.",
+        )
+    ]
+    if settings.recovery.restore_testing:
+        specs.append(
+            failed(
+                "RestoreValidationErrorsAlarm",
+                "restore-validation-errors",
+                "AWS/Lambda",
+                "Errors",
+                RESTORE_VALIDATION,
+                "The restore validation function failed in the last 5 minutes: a restore test may have no verdict.",
+            )
+        )
+    if settings.has_event_rules:
+        # FailedInvocations counts the events a rule could not deliver to its target after its retries
+        # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
+        specs.append(
+            failed(
+                "EventDeliveryFailedAlarm",
+                "event-delivery-failed",
+                "AWS/Events",
+                "FailedInvocations",
+                EVENT_RULES,
+                "An EventBridge rule of the stack could not deliver an event to its target in the last 5 minutes (an "
+                "alert, or a restore test to validate); the event is in the dead-letter queue.",
+            )
+        )
     return specs
 
 
@@ -293,6 +361,9 @@ def proxy_alarm_specs() -> list[AlarmSpec]:
 
 
 # The event categories of a DB instance that need a human (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html).
+# Secrets Manager's record of a rotation that did not complete
+# (https://docs.aws.amazon.com/secretsmanager/latest/userguide/cloudtrail_log_entries.html).
+ROTATION_FAILURES = ("RotationFailed", "RotationAbandoned")
 RDS_EVENT_CATEGORIES = ("failover", "failure", "low storage", "maintenance", "configuration change", "notification")
 # AWS Backup's job events that mean a job did not do its work, per detail type, and the field carrying the state
 # (https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html). A restore job that a restore testing plan
@@ -340,9 +411,11 @@ class Monitoring(Construct):
         database: rds.DatabaseInstance,
         replicas: Sequence[rds.IDatabaseInstance],
         proxy: rds.DatabaseProxy | None,
+        rotated_secrets: Sequence[secretsmanager.ISecret],
     ) -> None:
         super().__init__(scope, construct_id)
-        settings, database_settings = profile.monitoring, profile.database
+        settings = profile.monitoring
+        self.profile, self.database, self.replicas, self.proxy = profile, database, replicas, proxy
 
         # Alarms publish as cloudwatch.amazonaws.com, which needs the topic's key to encrypt the message it sends
         # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services). Both
@@ -392,22 +465,25 @@ class Monitoring(Construct):
         )
         for email in settings.alert_emails:
             self.alert_topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.dead_letter_queue = self._dead_letter_queue() if profile.has_event_rules else None
 
         dashboard_name = f"retail-database-{environment_suffix}"
         dashboard_url = (
             f"https://console.aws.amazon.com/cloudwatch/home?region={Stack.of(self).region}"
             f"#dashboards:name={dashboard_name}"
         )
-        runbook = sections()
-        specs = alarm_specs(profile)
+        self.runbook = runbook = sections()
+        self.specs = alarm_specs(profile)
 
         def runbook_link(anchor: str) -> str:
             """An absolute link, so that it opens from an alert e-mail or chat message."""
             if settings.runbook_url:
                 return f"{settings.runbook_url}#{anchor}"
-            return f'{dashboard_url} (section "{runbook[anchor].title}")'
+            return f'{self.dashboard_url} (section "{runbook[anchor].title}")'
 
-        factory = AlarmFactory(
+        self.dashboard_name = dashboard_name
+        self.dashboard_url = dashboard_url
+        self.factory = AlarmFactory(
             self,
             database=database,
             name_prefix=self.alarm_name_prefix,
@@ -416,12 +492,50 @@ class Monitoring(Construct):
             proxy_name=proxy.db_proxy_name if proxy else None,
             replicas=replicas,
         )
-        self.alarms = {spec.construct_id: factory.add(spec) for spec in specs}
+        self.alarms = {spec.construct_id: self.factory.add(spec) for spec in self.specs if spec.watched is None}
         self._rds_events(environment_suffix, [database, *replicas])
-        self.backup_rules = self._backup_events(profile, runbook_link)
+        self.rules = self._backup_events(profile, runbook_link)
+        if rotated_secrets:
+            self.rules.append(self._rotation_failures(rotated_secrets, runbook_link))
+        if self.rules:
+            self._admit_event_rules()
 
+        CfnOutput(
+            self,
+            "AlertsTopicArn",
+            value=self.alert_topic.topic_arn,
+            description="SNS topic of the alarms, RDS events and AWS Backup job failures",
+        )
+
+    def finish(self, *, functions: Mapping[str, lambda_.IFunction], rules: Sequence[events.IRule]) -> None:
+        """Watches the stack's functions and further rules (which exist once the alerts topic does), then adds the
+        failure-path alarms and the dashboard with every alarm."""
+        for name, function in functions.items():
+            self.factory.watch(name, {"FunctionName": function.function_name})
+        for rule in [*self.rules, *rules]:
+            self.factory.watch(EVENT_RULES, {"RuleName": rule.rule_name})
+        for spec in self.specs:
+            if spec.watched is not None:
+                self.alarms[spec.construct_id] = self.factory.add(spec)
+        self._dashboard()
+
+    def _dashboard(self) -> None:
+        profile, database, replicas, proxy = self.profile, self.database, self.replicas, self.proxy
+        settings, database_settings = profile.monitoring, profile.database
+        specs, runbook = self.specs, self.runbook
         instance = INSTANCE_CLASSES[database_settings.instance_class]
-        self.dashboard = cloudwatch.Dashboard(self, "DatabaseDashboard", dashboard_name=dashboard_name)
+        self.dashboard = cloudwatch.Dashboard(self, "DatabaseDashboard", dashboard_name=self.dashboard_name)
+        CfnOutput(
+            self,
+            "DashboardURL",
+            # The reference's value, a reference to the dashboard. The alarms cannot use one: the dashboard's alarm
+            # widget already refers to them, and the two references would form a cycle.
+            value=(
+                f"https://console.aws.amazon.com/cloudwatch/home?region={Stack.of(self).region}"
+                f"#dashboards:name={self.dashboard.dashboard_name}"
+            ),
+            description="CloudWatch Dashboard URL",
+        )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="CPU Utilization", left=[database.metric_cpu_utilization()], width=12, height=6
@@ -600,24 +714,6 @@ class Monitoring(Construct):
                 cloudwatch.TextWidget(markdown=markdown, width=24, height=max(3, lines // 3 + 2))
             )
 
-        CfnOutput(
-            self,
-            "AlertsTopicArn",
-            value=self.alert_topic.topic_arn,
-            description="SNS topic of the alarms, RDS events and AWS Backup job failures",
-        )
-        CfnOutput(
-            self,
-            "DashboardURL",
-            # The reference's value, a reference to the dashboard. The alarms cannot use one: the dashboard's alarm
-            # widget already refers to them, and the two references would form a cycle.
-            value=(
-                f"https://console.aws.amazon.com/cloudwatch/home?region={Stack.of(self).region}"
-                f"#dashboards:name={self.dashboard.dashboard_name}"
-            ),
-            description="CloudWatch Dashboard URL",
-        )
-
     def _rds_events(self, environment_suffix: str, instances: Sequence[rds.IDatabaseInstance]) -> None:
         """RDS publishes the instance's and the replicas' events to the alerts topic as events.rds.amazonaws.com, which
         the topic policy and the topic's key must allow, for these instances only
@@ -657,13 +753,12 @@ class Monitoring(Construct):
         # RDS checks that it may publish when the subscription is created.
         self.event_subscription.node.add_dependency(self.alert_topic, self.alerts_key)
 
-    def _backup_events(self, profile: Settings, runbook_link: Callable[[str], str]) -> list[events.Rule]:
+    def _backup_events(self, profile: Settings, runbook_link: Callable[[str], str]) -> list[events.IRule]:
         """EventBridge rules for AWS Backup jobs that did not do their work, to the alerts topic with the runbook's
-        section. EventBridge publishes as events.amazonaws.com: the topic's key must allow it, for these rules only
-        (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions)."""
+        section."""
         if not profile.backup.plan:
             return []
-        rules = []
+        rules: list[events.IRule] = []
         for construct_id, (detail_type, field, states, anchor, more) in BACKUP_JOB_FAILURES.items():
             if construct_id == "CopyJobFailedRule" and not profile.recovery.dr_region:
                 continue
@@ -685,46 +780,134 @@ class Monitoring(Construct):
                     "detail": events.EventField.from_path("$.detail"),
                 }
             )
-            rule.add_target(_TopicTarget(self.alert_topic, message))
+            rule.add_target(_TopicTarget(self.alert_topic, message, self.rule_dead_letter_queue()))
             rules.append(rule)
-        # By name: the rules refer to the topic, which refers to this key.
-        these_rules = {
+        return rules
+
+    def _rotation_failures(
+        self, secrets: Sequence[secretsmanager.ISecret], runbook_link: Callable[[str], str]
+    ) -> events.IRule:
+        """A rule for Secrets Manager's own record of a failed rotation, which it sends to EventBridge whether or not
+        the rotation function ran (https://docs.aws.amazon.com/secretsmanager/latest/userguide/monitoring-eventbridge.html,
+        https://docs.aws.amazon.com/secretsmanager/latest/userguide/cloudtrail_log_entries.html)."""
+        anchor = "secret-rotation-failed"
+        rule = events.Rule(
+            self,
+            "SecretRotationFailedRule",
+            rule_name=f"{self.alarm_name_prefix}{anchor}",
+            description="Secrets Manager: a rotation of a secret of the retail database failed",
+            event_pattern=events.EventPattern(
+                source=["aws.secretsmanager"],
+                detail_type=["AWS Service Event via CloudTrail"],
+                detail={
+                    "eventSource": ["secretsmanager.amazonaws.com"],
+                    "eventName": list(ROTATION_FAILURES),
+                    "additionalEventData": {"SecretId": [secret.secret_arn for secret in secrets]},
+                },
+            ),
+        )
+        message = events.RuleTargetInput.from_object(
+            {
+                "alert": f"Secrets Manager: {events.EventField.from_path('$.detail.eventName')}: "
+                f"{events.EventField.from_path('$.detail.additionalEventData.SecretId')}",
+                "runbook": runbook_link(anchor),
+                "detail": events.EventField.from_path("$.detail"),
+            }
+        )
+        rule.add_target(_TopicTarget(self.alert_topic, message, self.rule_dead_letter_queue()))
+        return rule
+
+    def _dead_letter_queue(self) -> sqs.Queue:
+        """What EventBridge could not deliver after its retries waits here, encrypted with the alerts key, whose
+        statement for EventBridge serves both targets (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
+        queue = sqs.Queue(
+            self,
+            "UndeliveredEvents",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.alerts_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventRulesToDeadLetter",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[queue.queue_arn],
+                conditions=self._rules_of_this_stack(),
+            )
+        )
+        return queue
+
+    def rule_dead_letter_queue(self) -> sqs.IQueue:
+        """The queue every rule of the stack dead-letters to; it exists wherever the profile has rules."""
+        if self.dead_letter_queue is None:
+            raise ValueError("an event rule without the dead-letter queue: Settings.has_event_rules is out of date")
+        return self.dead_letter_queue
+
+    def _rules_of_this_stack(self) -> dict[str, Any]:
+        """The stack's rules, by name: the rules refer to the topic, which refers to the key."""
+        return {
             "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
             "ArnLike": {
                 "aws:SourceArn": f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/"
                 f"{self.alarm_name_prefix}*"
             },
         }
+
+    def _admit_event_rules(self) -> None:
+        """EventBridge publishes to the topic and dead-letters to the queue as events.amazonaws.com, encrypting with
+        the alerts key (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions)."""
         principal = iam.ServicePrincipal("events.amazonaws.com")
+        # No aws:SourceAccount or aws:SourceArn in the key statement: the SNS developer guide's Important note says
+        # they are not supported in a key policy for EventBridge to an encrypted topic, and KMS would refuse every
+        # alert (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+        # The topic policy names this stack's rules
+        # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions);
+        # should EventBridge be refused there after all, the event waits in the dead-letter queue and the event
+        # delivery alarm fires.
         self.alerts_key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowBackupJobRulesToPublish",
+                sid="AllowEventRulesToPublish",
                 principals=[principal],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions=these_rules,
             )
         )
         self.alert_topic.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowBackupJobRulesToPublish",
+                sid="AllowEventRulesToPublish",
                 principals=[principal],
                 actions=["sns:Publish"],
                 resources=[self.alert_topic.topic_arn],
-                conditions=these_rules,
+                conditions=self._rules_of_this_stack(),
             )
         )
-        return rules
+
+
+# How long EventBridge keeps retrying an alert before it dead-letters it: an alert an hour late is still worth having,
+# and FailedInvocations counts an event only once its retries are over
+# (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html).
+RETRY_EVENT_AGE_SECONDS = 3600
+RETRY_ATTEMPTS = 16
 
 
 @jsii.implements(events.IRuleTarget)
 class _TopicTarget:
-    """The alerts topic as a rule's target. CDK's SnsTopic target would add a topic policy statement for every rule
-    of EventBridge in any account; the statement above admits these rules only."""
+    """The alerts topic as a rule's target, with the dead-letter queue. CDK's SnsTopic target would add a topic policy
+    statement for every rule of EventBridge in any account; the stack's statement admits its own rules only."""
 
-    def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput) -> None:
+    def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput, dead_letter_queue: sqs.IQueue) -> None:
         self.topic = topic
         self.message = message
+        self.dead_letter_queue = dead_letter_queue
 
     def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
-        return events.RuleTargetConfig(arn=self.topic.topic_arn, input=self.message)
+        return events.RuleTargetConfig(
+            arn=self.topic.topic_arn,
+            input=self.message,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
+            retry_policy=events.CfnRule.RetryPolicyProperty(
+                maximum_event_age_in_seconds=RETRY_EVENT_AGE_SECONDS, maximum_retry_attempts=RETRY_ATTEMPTS
+            ),
+        )

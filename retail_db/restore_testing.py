@@ -8,6 +8,7 @@ restore test never serves or reaches anything.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_backup as backup
@@ -20,9 +21,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from retail_db.config import Settings
+from retail_db.monitoring import RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS
 from retail_db.retention import LOG_RETENTION
 
 HANDLER_DIRECTORY = Path(__file__).resolve().parent / "restore_validation"
@@ -51,6 +54,7 @@ class RestoreTesting(Construct):
         vault: backup.IBackupVault,
         alerts: sns.ITopic,
         alerts_key: kms.IKey,
+        dead_letter_queue: sqs.IQueue,
         log_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -119,7 +123,7 @@ class RestoreTesting(Construct):
         # The function's whole grant: its log group; the restore job and the restored instance, whose names AWS Backup
         # chooses at run time; its verdict; and the alerts topic with its key, as SNS uses the key to encrypt
         # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
-        iam.ManagedPolicy(
+        policy = iam.ManagedPolicy(
             self,
             "RestoreValidationPolicy",
             roles=[role],
@@ -146,6 +150,17 @@ class RestoreTesting(Construct):
                     resources=[alerts_key.key_arn],
                     conditions={"StringEquals": {"kms:ViaService": f"sns.{Aws.REGION}.amazonaws.com"}},
                 ),
+                # Lambda sends an event the function failed on, after its retries, to the dead-letter queue with the
+                # function's role (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+                iam.PolicyStatement(
+                    sid="DeadLetter", actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="EncryptTheDeadLetter",
+                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                    resources=[alerts_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+                ),
             ],
         )
         self.function = lambda_.Function(
@@ -159,16 +174,25 @@ class RestoreTesting(Construct):
             role=role,
             timeout=Duration.minutes(1),
             memory_size=128,
-            reserved_concurrent_executions=1,
             log_group=log_group,
+            # Lambda decrypts the environment through a grant that the deploying principal's kms:CreateGrant makes;
+            # the role needs nothing (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html).
+            environment_encryption=log_key,
             environment={
                 "EXPECTED_MAJOR_VERSION": settings.database.engine_major_version,
                 "EXPECTED_SUBNET_GROUP": subnet_group.subnet_group_name,
                 "EXPECTED_SECURITY_GROUP": self.security_group.security_group_id,
                 "ALERTS_TOPIC_ARN": alerts.topic_arn,
+                "RESTORE_TESTING_PLAN_ARN": self.plan.attr_restore_testing_plan_arn,
             },
         )
-        self.function.node.add_dependency(role)
+        # Set on the resource: the construct's dead_letter_queue would grant the role inline, beside its policy.
+        cfn_function = cast(lambda_.CfnFunction, self.function.node.default_child)
+        cfn_function.dead_letter_config = lambda_.CfnFunction.DeadLetterConfigProperty(
+            target_arn=dead_letter_queue.queue_arn
+        )
+        # Lambda checks the role's permissions for the queue and the key when it creates the function.
+        self.function.node.add_dependency(role, policy)
         # https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html
         self.rule = events.Rule(
             self,
@@ -179,5 +203,14 @@ class RestoreTesting(Construct):
                 detail_type=["Restore Job State Change"],
                 detail={"status": ["COMPLETED"], "restoreTestingPlanArn": [self.plan.attr_restore_testing_plan_arn]},
             ),
-            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+            # The function is safe to retry; what still fails waits in the dead-letter queue, and the rule's
+            # FailedInvocations raises the stack's event delivery alarm.
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    retry_attempts=RETRY_ATTEMPTS,
+                    max_event_age=Duration.seconds(RETRY_EVENT_AGE_SECONDS),
+                    dead_letter_queue=dead_letter_queue,
+                )
+            ],
         )

@@ -113,6 +113,8 @@ ROLE_RULES: list[tuple[Callable[[dict[str, Any]], None], str, str]] = [
         "is reserved",
     ),
     (_role_edit(0, schemas={"App-1": "read"}), "dev.access.roles.0.schemas.App-1", "not a schema name"),
+    (_role_edit(0, schemas={"app\n": "read"}), "dev.access.roles.0.schemas.app\\n", "not a schema name"),
+    (_role_edit(0, name="app\n"), "dev.access.roles.0.name='app\\n'", "lowercase identifier"),
     (_role_edit(0, schemas={"table": "read"}), "dev.access.roles.0.schemas.table", "reserved SQL keyword"),
     (_second_owner, "dev.access.roles.1.schemas.app='owner'", "one owner per schema: migrator owns app"),
     (lambda a: a.update(client_cidrs=["10.0.0.0/33"]), "dev.access.client_cidrs", "IPv4 CIDRs"),

@@ -15,7 +15,7 @@ from tools.docs.configuration import SCHEMA, setting_paths
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_generated_document_is_current(name: str) -> None:
-    assert (paths.ROOT / name).read_text() == PAGES[name](), f"run `python -m tools.docs` and commit {name}"
+    assert (paths.ROOT / name).read_text() == PAGES[name](), f"run `make docs` and commit {name}"
 
 
 def test_every_setting_declares_a_description_and_a_rule() -> None:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 import pytest
 
 from retail_db.config import load_profiles, load_settings
-from retail_db.interactions import INTERACTIONS, RESOURCES, Interaction
+from retail_db.interactions import INTERACTIONS, RESOURCES, RULES_OF_THIS_STACK, Interaction
 from tests.helpers import Template
-from tools.interactions import Checker, remove, render
+from tools.interactions import Checker, page_of, page_restrictions, remove, render
 from tools.synth import Synthesis, logical_ids
 
 PROFILES = sorted(load_profiles())
@@ -116,3 +116,22 @@ def test_alarm_grants_name_this_account_and_this_stacks_alarms(synthesis: Callab
         if body["Type"] == "AWS::CloudWatch::Alarm"
     ]
     assert alarm_names and all(name.startswith("retail-db-prod-") for name in alarm_names)
+
+
+def test_every_cited_page_has_its_restrictions_recorded() -> None:
+    """Each row's page was read whole: what it restricts is recorded, or that it could not be read."""
+    pages = page_restrictions()
+    assert {page_of(i.source) for i in INTERACTIONS} <= set(pages)
+    titles = [page.title for page in pages.values()]
+    assert len(titles) == len(set(titles)), "the generated document anchors each page by its title"
+    unread = [url for url, page in pages.items() if page.restrictions is None]
+    assert all("/service-authorization/" in url for url in unread), unread
+
+
+def test_the_eventbridge_rows_to_the_encrypted_topic_carry_the_unsupported_conditions() -> None:
+    """The Important note in the SNS guide, and EventBridge's note on topic policies, with the rows that follow them."""
+    rows = {i.target: i for i in INTERACTIONS if i.service == "events.amazonaws.com" and "AlertsTopic" in str(i)}
+    key, topic = rows["AlertsKey"], rows["AlertsTopic"]
+    assert key.conditions == {} and topic.conditions == RULES_OF_THIS_STACK
+    assert "aws:SourceArn" in " ".join(key.restrictions) and "sns-key-management" in " ".join(key.restrictions)
+    assert "Condition blocks" in " ".join(topic.restrictions)

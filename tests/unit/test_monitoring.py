@@ -121,9 +121,14 @@ def template(synth: Callable[..., Template], profile: str) -> Template:
 
 
 def test_each_profile_has_exactly_the_expected_alarms(template: Template, profile: str) -> None:
-    proxy = list(PROXY_EXPECTED) if load_settings(environment_suffix=profile).access.proxy else []
+    settings = load_settings(environment_suffix=profile)
+    proxy = list(PROXY_EXPECTED) if settings.access.proxy else []
     replicas = list(REPLICA_EXPECTED.get(profile, {}))
-    assert sorted(alarms_by_construct_id(template)) == sorted([*EXPECTED[profile], *proxy, *replicas])
+    # The failure-path alarms, which tests/unit/test_failure_paths.py checks value by value.
+    failure_paths = ["ProvisionerErrorsAlarm"]
+    failure_paths += ["RestoreValidationErrorsAlarm"] if settings.recovery.restore_testing else []
+    failure_paths += ["EventDeliveryFailedAlarm"] if settings.has_event_rules else []
+    assert sorted(alarms_by_construct_id(template)) == sorted([*EXPECTED[profile], *proxy, *replicas, *failure_paths])
 
 
 @pytest.mark.parametrize(("construct_id", "expected"), REPLICA_EXPECTED["prod"].items())
@@ -324,7 +329,9 @@ def test_dashboard_adds_status_latency_memory_load_xid_and_slow_statements(templ
     assert titles[:4] == ["CPU Utilization", "Database Connections", "Free Storage Space", "Read/Write IOPS"]
     status = widgets[4]
     assert status["type"] == "alarm" and status["width"] == 24
-    assert len(status["properties"]["alarms"]) == len(alarms_by_construct_id(template))
+    # Every alarm of the stack, the failure-path alarms among them, by reference.
+    shown = sorted(re.findall(r"'(MonitoringStack\w+?Alarm[0-9A-F]{8})'", str(status["properties"]["alarms"])))
+    assert shown == sorted(resources(template, "AWS::CloudWatch::Alarm"))
     assert titles[5].startswith("Latency (p90)")
     assert titles[6].startswith("DBLoad")
     assert titles[7] == "Memory and swap"

@@ -154,6 +154,7 @@ def test_the_restore_test_restores_into_the_isolated_subnets_and_is_validated(
         "EXPECTED_SUBNET_GROUP": {"Ref": SUBNET_GROUP},
         "EXPECTED_SECURITY_GROUP": {"Fn::GetAtt": [group_id, "GroupId"]},
         "ALERTS_TOPIC_ARN": {"Ref": TOPIC},
+        "RESTORE_TESTING_PLAN_ARN": {"Fn::GetAtt": [RESTORE_TESTING_PLAN, "RestoreTestingPlanArn"]},
     }
     (rule,) = [
         r["Properties"]
@@ -211,6 +212,7 @@ def test_failed_backup_jobs_reach_the_alerts_topic_with_their_runbook_section(
         r["Properties"]["Name"]: r["Properties"]
         for r in resources(template, "AWS::Events::Rule").values()
         if r["Properties"].get("Name", "").startswith(f"retail-db-{profile}-")
+        and r["Properties"]["EventPattern"]["source"] == ["aws.backup"]
     }
     assert {name.removeprefix(f"retail-db-{profile}-") for name in found} == rules
     patterns = {
@@ -234,18 +236,33 @@ def test_failed_backup_jobs_reach_the_alerts_topic_with_their_runbook_section(
         assert f'(section \\"{anchor.replace("-", " ").capitalize()}\\")' in target["InputTransformer"]["InputTemplate"]
 
 
-def test_the_alerts_key_admits_rds_events_and_the_rules_for_this_stack_only(
+def test_the_alerts_key_admits_rds_events_for_these_instances_and_event_rules_without_conditions(
     synthesis: Callable[..., Synthesis],
 ) -> None:
+    """RDS supports aws:SourceAccount and aws:SourceArn in the key policy; EventBridge to an encrypted topic does not
+    in the key policy (KMS would refuse every alert), only in the topic policy."""
     template = synthesis("prod", "prod").template
     statements = {s.get("Sid"): s for s in resource(template, ALERTS_KEY)["Properties"]["KeyPolicy"]["Statement"]}
     rds = statements["AllowRdsEventsToPublish"]
     assert rds["Principal"] == {"Service": "events.rds.amazonaws.com"}
     assert rds["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert len(rds["Condition"]["ArnLike"]["aws:SourceArn"]) == 2
-    rules = statements["AllowBackupJobRulesToPublish"]
-    assert rules["Principal"] == {"Service": "events.amazonaws.com"}
-    assert "rule/retail-db-prod-*" in json.dumps(rules["Condition"]["ArnLike"])
+    rules = statements["AllowEventRulesToPublish"]
+    assert (rules["Principal"], rules["Action"], rules["Resource"]) == (
+        {"Service": "events.amazonaws.com"},
+        ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "*",
+    )
+    assert "Condition" not in rules
+    (topic_policy,) = [
+        body["Properties"]["PolicyDocument"]["Statement"]
+        for body in resources(template, "AWS::SNS::TopicPolicy").values()
+        if body["Properties"]["Topics"] == [{"Ref": TOPIC}]
+    ]
+    (publish,) = [s for s in topic_policy if s.get("Sid") == "AllowEventRulesToPublish"]
+    assert publish["Principal"] == {"Service": "events.amazonaws.com"}
+    assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert "rule/retail-db-prod-*" in json.dumps(publish["Condition"]["ArnLike"])
 
 
 def test_every_event_category_and_backup_rule_has_its_runbook_section() -> None:

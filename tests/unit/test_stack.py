@@ -385,6 +385,7 @@ UNTAGGABLE = {
     "AWS::EC2::SecurityGroupEgress",
     "AWS::IAM::Policy",
     "AWS::IAM::ManagedPolicy",
+    "AWS::SQS::QueuePolicy",
     "Custom::DatabaseRoles",
     "Custom::AWS",
     "Custom::LogRetention",

@@ -1,6 +1,6 @@
 """Every document generated from the code, and the README's generated block.
 
-`python -m tools.docs` writes them all; tests/unit/test_docs.py fails when a committed one differs from what
+`make docs` writes them all; tests/unit/test_docs.py fails when a committed one differs from what
 this renders.
 """
 

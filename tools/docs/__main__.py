@@ -1,4 +1,4 @@
-"""`python -m tools.docs`: rewrite every generated document."""
+"""`make docs`: rewrite every generated document."""
 
 from __future__ import annotations
 

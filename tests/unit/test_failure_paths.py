@@ -1,0 +1,201 @@
+"""Every asynchronous path of the stack reports its own failure through an alarm on the alerts topic.
+
+Checked on every profile's synthesized template: the functions' Errors alarms, the event rules' dead-letter queue and
+the alarm over their FailedInvocations, the rule for failed rotations, and the log key on the groups RDS exports to.
+What each profile has follows from its settings, so the expectations are derived from them, not written per profile.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from retail_db.config import load_profiles, load_settings, parse_settings
+from retail_db.monitoring import RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS, ROTATION_FAILURES
+from retail_db.runbook import sections
+from tests.helpers import Template, resource, resources
+from tests.logical_ids import ALERTS_KEY, FLOW_LOG_KEY, PROVISIONER_FUNCTION, RESTORE_VALIDATION_FUNCTION, TOPIC
+from tools.synth import synthesize
+
+PROFILES = sorted(load_profiles())
+
+
+def _alarm(template: Template, name_suffix: str, profile: str) -> dict[str, Any]:
+    (alarm,) = [
+        body["Properties"]
+        for body in resources(template, "AWS::CloudWatch::Alarm").values()
+        if body["Properties"]["AlarmName"] == f"retail-db-{profile}-{name_suffix}"
+    ]
+    return alarm
+
+
+def _queue(template: Template) -> str:
+    (queue,) = resources(template, "AWS::SQS::Queue")
+    return queue
+
+
+def _pages_on_call(alarm: dict[str, Any], anchor: str) -> None:
+    assert alarm["AlarmActions"] == [{"Ref": TOPIC}] and alarm["OKActions"] == [{"Ref": TOPIC}]
+    assert alarm.get("ActionsEnabled", True)
+    assert f'(section \\"{sections()[anchor].title}\\")' in json.dumps(alarm["AlarmDescription"])
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_functions_alarm_on_their_errors(synth: Callable[..., Template], profile: str) -> None:
+    template = synth(profile)
+    functions = {"provisioner-errors": PROVISIONER_FUNCTION}
+    if load_settings(environment_suffix=profile, profile=profile).recovery.restore_testing:
+        functions["restore-validation-errors"] = RESTORE_VALIDATION_FUNCTION
+    for anchor, function in functions.items():
+        alarm = _alarm(template, anchor, profile)
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
+            "AWS/Lambda",
+            "Errors",
+            "Sum",
+            300,
+        )
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+        assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["EvaluationPeriods"]) == (
+            "GreaterThanThreshold",
+            0,
+            1,
+        )
+        # Lambda publishes Errors only when the function runs: a quiet week is not a failure.
+        assert alarm["TreatMissingData"] == "notBreaching"
+        _pages_on_call(alarm, anchor)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_rule_dead_letters_and_its_failures_raise_the_delivery_alarm(
+    synth: Callable[..., Template], profile: str
+) -> None:
+    template = synth(profile)
+    rules = resources(template, "AWS::Events::Rule")
+    assert rules, "every profile rotates a secret, so it has at least the rotation rule"
+    queue = _queue(template)
+    for logical_id, rule in rules.items():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue, "Arn"]}}, logical_id
+        assert target["RetryPolicy"] == {
+            "MaximumEventAgeInSeconds": RETRY_EVENT_AGE_SECONDS,
+            "MaximumRetryAttempts": RETRY_ATTEMPTS,
+        }
+        assert "RoleArn" not in target, "resource policies only: a role on an SNS or SQS target can fail delivery"
+    alarm = _alarm(template, "event-delivery-failed", profile)
+    if "Metrics" in alarm:  # the sum over several rules
+        watched = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+        assert all(m["MetricStat"]["Stat"] == "Sum" for m in alarm["Metrics"] if "MetricStat" in m)
+        (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+        assert expression["ReturnData"] is True
+        assert expression["Expression"] == f"SUM([{','.join(f'm{n}' for n in range(len(rules)))}])"
+    else:
+        watched = [alarm]
+        assert alarm["Statistic"] == "Sum"
+    assert {m["MetricName"] for m in watched} == {"FailedInvocations"}
+    assert {m["Namespace"] for m in watched} == {"AWS/Events"}
+    assert sorted(json.dumps(m["Dimensions"]) for m in watched) == sorted(
+        json.dumps([{"Name": "RuleName", "Value": {"Ref": logical_id}}]) for logical_id in rules
+    )
+    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["TreatMissingData"]) == (
+        "GreaterThanThreshold",
+        0,
+        "notBreaching",
+    )
+    _pages_on_call(alarm, "event-delivery-failed")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_dead_letter_queue_is_encrypted_and_admits_this_stacks_rules_only(
+    synth: Callable[..., Template], profile: str
+) -> None:
+    template = synth(profile)
+    queue = _queue(template)
+    properties = resource(template, queue)["Properties"]
+    assert properties["KmsMasterKeyId"] == {"Fn::GetAtt": [ALERTS_KEY, "Arn"]}
+    assert properties["MessageRetentionPeriod"] == 14 * 24 * 3600
+    (policy,) = resources(template, "AWS::SQS::QueuePolicy").values()
+    assert policy["Properties"]["Queues"] == [{"Ref": queue}]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    senders = [s for s in statements if s["Effect"] == "Allow"]
+    assert {json.dumps(s["Principal"]) for s in senders} == {json.dumps({"Service": "events.amazonaws.com"})}
+    assert all(s["Action"] == "sqs:SendMessage" and "Condition" in s for s in senders)
+    named = [s for s in senders if "ArnLike" in s["Condition"]]
+    assert json.dumps(named[0]["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(f':rule/retail-db-{profile}-*"]]}}')
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_failed_rotation_of_any_rotated_secret_reaches_the_alerts_topic(
+    synth: Callable[..., Template], profile: str
+) -> None:
+    """Secrets Manager records a failed rotation itself, so the alert does not depend on the rotation function."""
+    template = synth(profile)
+    rotated = [
+        body["Properties"]["SecretId"] for body in resources(template, "AWS::SecretsManager::RotationSchedule").values()
+    ]
+    (rule,) = [
+        body["Properties"]
+        for body in resources(template, "AWS::Events::Rule").values()
+        if body["Properties"].get("Name") == f"retail-db-{profile}-secret-rotation-failed"
+    ]
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.secretsmanager"]
+    assert pattern["detail-type"] == ["AWS Service Event via CloudTrail"]
+    assert pattern["detail"]["eventName"] == list(ROTATION_FAILURES)
+    assert sorted(map(json.dumps, pattern["detail"]["additionalEventData"]["SecretId"])) == sorted(
+        map(json.dumps, rotated)
+    )
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": TOPIC}
+    assert '(section \\\\\\"Secret rotation failed\\\\\\")' in json.dumps(target["InputTransformer"]["InputTemplate"])
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_log_groups_rds_exports_to_are_encrypted_with_the_log_key(
+    synth: Callable[..., Template], profile: str
+) -> None:
+    template = synth(profile)
+    settings = load_settings(environment_suffix=profile, profile=profile)
+    instances = [
+        logical_id
+        for logical_id, body in resources(template, "AWS::RDS::DBInstance").items()
+        if body["Properties"].get("EnableCloudwatchLogsExports")
+    ]
+    associations = {
+        logical_id: body for logical_id, body in resources(template, "Custom::AWS").items() if "LogKey" in logical_id
+    }
+    expected = {(instance, export) for instance in instances for export in settings.database.log_exports}
+    found = set()
+    for logical_id, body in associations.items():
+        create = json.dumps(body["Properties"]["Create"])
+        assert '\\"action\\":\\"associateKmsKey\\"' in create
+        assert json.dumps({"Fn::GetAtt": [FLOW_LOG_KEY, "Arn"]}) in create
+        (instance,) = [i for i in instances if json.dumps({"Ref": i}) in create]
+        (export,) = [e for e in settings.database.log_exports if create.count(f"/{e}\\") == 1 or f"/{e}\\" in create]
+        found.add((instance, export))
+        # The group exists once CDK's log retention has run for it.
+        assert any("LogRetention" in dependency for dependency in body["DependsOn"]), logical_id
+    assert found == expected
+
+
+def test_without_rules_there_is_no_queue_and_no_delivery_alarm() -> None:
+    """RDS-managed master password, no password role, no backup plan: no rule, so nothing to dead-letter or watch."""
+    raw = copy.deepcopy(load_profiles()["dev"])
+    raw["database"]["credentials"] = "managed"
+    raw["access"]["roles"] = [role for role in raw["access"]["roles"] if role.get("auth") != "password"]
+    raw["backup"]["plan"] = False
+    settings = parse_settings("dev", raw)
+    assert not settings.has_event_rules
+    template = synthesize(environment_suffix="norules", settings=settings).template
+    assert not resources(template, "AWS::Events::Rule")
+    assert not resources(template, "AWS::SQS::Queue")
+    names = [body["Properties"]["AlarmName"] for body in resources(template, "AWS::CloudWatch::Alarm").values()]
+    assert "retail-db-norules-event-delivery-failed" not in names
+    assert "retail-db-norules-provisioner-errors" in names
+    key = resource(template, ALERTS_KEY)["Properties"]["KeyPolicy"]["Statement"]
+    assert "AllowEventRulesToPublish" not in [s.get("Sid") for s in key]
