@@ -56,6 +56,11 @@ def test_changing_the_database_name_is_blocked(plan_for: Callable[..., Plan]) ->
     assert (blocker.logical_id, blocker.action) == (DB, Action.REPLACED)
     assert "DBName" in blocker.replacement_causes
     assert "DBName" in plan.verdict() and DB in plan.verdict()
+    # The next step comes right above the verdict, which stays the last line.
+    *_, keep, intended, verdict = plan.report()
+    assert verdict == plan.verdict()
+    assert keep.startswith("next step: to keep the data, revert DBName")
+    assert intended.startswith("next step: if the replacement or removal is intended") and "ALLOW_BLOCKED=1" in intended
 
 
 def test_renaming_the_database_construct_is_blocked(plan_for: Callable[..., Plan]) -> None:
@@ -64,6 +69,7 @@ def test_renaming_the_database_construct_is_blocked(plan_for: Callable[..., Plan
     removed = {c.logical_id: c for c in plan.blockers}
     assert removed[DB].action == Action.REMOVED
     assert DB in plan.verdict()
+    assert any(line.startswith(f"next step: to keep the data, bring back {DB}") for line in plan.report())
 
 
 def test_changing_an_alarm_threshold_passes(plan_for: Callable[..., Plan]) -> None:
@@ -72,3 +78,4 @@ def test_changing_an_alarm_threshold_passes(plan_for: Callable[..., Plan]) -> No
     (change,) = plan.changes
     assert (change.logical_id, change.action) == (CPU_ALARM, Action.MODIFIED)
     assert [p.name for p in change.properties] == ["Threshold"]
+    assert not [line for line in plan.report() if line.startswith("next step")]

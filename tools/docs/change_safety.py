@@ -1,10 +1,12 @@
-"""docs/change-safety.md: what `make plan` blocks and why. The stateful types come from the gate's own list; the
-table of single-setting changes is recorded by `make replacements`, which synthesizes two dozen variants."""
+"""docs/change-safety.md: what `make plan` blocks and why. The stateful types and the rules for "may replace"
+properties come from the gate's own tables; the table of single-setting changes is recorded by `make replacements`,
+which synthesizes two dozen variants."""
 
 from __future__ import annotations
 
 from tools import paths
 from tools.plan import STATEFUL_TYPES
+from tools.plan.diff import RDS_HANDLER, RULES
 
 DOC = paths.DOCS / "change-safety.md"
 START = "<!-- replacements:start (recorded by `make replacements`) -->"
@@ -25,14 +27,18 @@ Reading its output, one line a change:
 {example}
 ```
 
-- `added`, `modified in place`: safe to deploy.
+- `added`, `modified in place`: safe to deploy. `(may replace, documented in place: ...)` names the properties the
+  specification marks "may replace" that the rules below decide this change updates in place.
 - `replaced`: CloudFormation creates a new resource and deletes the old one. Fine for an alarm or a topic.
-- `replaced (may)`: CloudFormation's specification says the property replaces the resource in some cases.
+- `replaced (may)`: CloudFormation's specification says the property replaces the resource in some cases, and no rule
+  below decides this change (a property without a rule, or a value an intrinsic function leaves open).
 - `[stateful]`: one of {stateful}. The gate fails (exit 1) when any of them would be replaced, may be replaced, or
-  removed.
+  removed, and prints the next step above its verdict: revert the change (or bring the removed resource back), or, if
+  the replacement is intended, back it up first (a DB snapshot), review, then `make baseline`, or
+  `make deploy ALLOW_BLOCKED=1`, which deploys past the gate and logs it.
 - `upgraded in place`: a major version upgrade of an RDS instance (the engine's major version goes up,
-  `AllowMajorVersionUpgrade` is set, and the only cause of replacement is a move to a replaced parameter group of the
-  new family), or a read replica following its source. Any other cause of replacement still blocks.
+  `AllowMajorVersionUpgrade` is set, the instance moves to a replaced parameter group of the new family, and every
+  other change to it is in place), or a read replica following its source. Any cause of replacement still blocks.
 - A read replica is not `[stateful]`: it holds no data its source lacks, so a lower `replicas.count` passes.
 
 A profile with a DR Region has a second stack; the gate compares it with `tests/baselines/<profile>.dr.template.json`
@@ -43,15 +49,29 @@ only when the deploy that created them rolls back, so a failed first deploy can 
 fixed-name bucket and vault by hand. The gate counts them as retained: removing one reports it orphaned, and blocks.
 
 Updating a baseline (`make baseline`, then commit with the reason in the message) is fine when the plan shows only
-added and in-place changes, or when a blocked change is one you have checked against CloudFormation's documentation
-for this exact update (for example `MultiAZ`, which RDS applies in place) or that only concerns an environment that
-is not yet deployed. It is never fine for a removed or replaced database, key, secret or bucket of a deployed
-environment: rename the construct back, or override the logical ID back.
+added and in-place changes, or when a blocked change only concerns an environment that is not yet deployed. A blocked
+change that CloudFormation's documentation says is made in place is a missing rule: add it to `RULES` in
+`tools/plan/diff.py` with the page and its line, and an example to `tests/integration/test_gate_rules.py`. It is never
+fine for a removed or replaced database, key, secret or bucket of a deployed environment: rename the construct back,
+or override the logical ID back.
 
 A stack deployed from the reference design upgrades to our dev in place: the gate, run with the reference template
 as the baseline, replaces or removes nothing stateful (`tests/integration/test_plan.py`). `tests/unit/test_safety.py`
 pins the logical ID of every stateful resource per profile, and the removal policies, deletion and termination
 protection of each profile.
+
+## "May replace", decided
+
+The CDK's diff marks a change "may replace" when the resource specification lists the property as replacing in some
+cases (the registry schema's `conditionalCreateOnlyProperties`). The resource reference labels each of them
+"Update requires: Some interruptions". The gate decides each one of the stateful types (the rules are `RULES` in
+`tools/plan/diff.py`) from that page and the condition it names, and from the check of the resource's handler that
+makes CloudFormation replace it (the RDS provider's `UpdateHandler` fails a change that `ImmutabilityHelper` rejects
+as not updatable, and CloudFormation then replaces the instance). Where the two differ, the rule takes the one that
+replaces: dropping `DBSnapshotIdentifier` passes the handler, but the page says it replaces. A change no rule decides,
+such as an intrinsic function whose value is known only at deploy time, stays `replaced (may)` and blocks.
+
+{rules}
 
 What the gate reports for single-setting changes to dev:
 
@@ -68,16 +88,35 @@ def recorded_table() -> str:
 
 EXAMPLE = (
     "modified in place MonitoringStackHighCPUAlarm5FB87AFB (AWS::CloudWatch::Alarm): Threshold",
+    "modified in place DatabaseStackRetailDatabase2766202D (AWS::RDS::DBInstance): MultiAZ "
+    "(may replace, documented in place: MultiAZ)  [stateful]",
     "replaced          MonitoringStackDatabaseAlerts7192419E (AWS::SNS::Topic) by TopicName",
-    "replaced (may)    DatabaseStackRetailDatabase2766202D (AWS::RDS::DBInstance) by MultiAZ; "
+    "replaced          DatabaseStackRetailDatabase2766202D (AWS::RDS::DBInstance) by DBName; "
     "UpdateReplacePolicy Snapshot  [stateful]",
     "removed           DatabaseStackDatabaseEncryptionKeyF4AE9194 (AWS::KMS::Key); "
     "DeletionPolicy RetainExceptOnCreate (orphaned: ...)  [stateful]",
+    "next step: to keep the data, revert DBName and bring back DatabaseStackDatabaseEncryptionKeyF4AE9194 (...); ...",
+    "next step: if the replacement or removal is intended, snapshot the database (aws rds create-db-snapshot) first, "
+    "review, then `make baseline`, or `make deploy ALLOW_BLOCKED=1` (logged).",
     "plan: BLOCKED: 2 stateful resources would be replaced or removed: ...",
 )
+
+
+def rules_table() -> str:
+    """The gate's rule table: each "may replace" property of a stateful type, what a change to it does, and where
+    CloudFormation says so."""
+    rows = [
+        "| resource | property | the change | the page says | the handler replaces unless |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for (resource, prop), rule in sorted(RULES.items()):
+        says = f"[{rule.update_requires}]({rule.page})" + (f"; {rule.condition}" if rule.condition else "")
+        handler = f"[`{rule.handler}`]({RDS_HANDLER})" if rule.handler else ""
+        rows.append(f"| `{resource}` | `{prop}` | {rule.summary} | {says} | {handler} |")
+    return "\n".join(rows)
 
 
 def render(table: str | None = None) -> str:
     stateful = ", ".join(f"`{t}`" for t in sorted(STATEFUL_TYPES))
     block = recorded_table() if table is None else f"{START}\n\n{table}\n\n{END}"
-    return BODY.format(stateful=stateful, example="\n".join(EXAMPLE)) + block + "\n"
+    return BODY.format(stateful=stateful, example="\n".join(EXAMPLE), rules=rules_table()) + block + "\n"

@@ -1,6 +1,7 @@
 // Offline counterpart of `cdk diff`: compares two synthesized templates with the CDK's own diff engine,
 // which knows from the CloudFormation resource specification which property changes replace a resource.
 // Usage: node plan_diff.mjs BASELINE.json TEMPLATE.json [...]  -> a JSON list of plans on stdout (tools/plan/diff.py).
+//        node plan_diff.mjs --may-replace TYPE [...]          -> each type's "may replace" properties.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -8,6 +9,7 @@ import { createRequire } from 'node:module';
 // repository's node_modules in case this file is run from somewhere else.
 const require = createRequire(import.meta.url);
 const { fullDiff, ResourceImpact } = require('@aws-cdk/cloudformation-diff');
+const { loadResourceModel } = require('@aws-cdk/cloudformation-diff/lib/diff/util');
 
 const ACTIONS = {
   [ResourceImpact.WILL_CREATE]: 'added',
@@ -48,7 +50,48 @@ function readTemplate(path) {
   return template;
 }
 
-function describeResource(logicalId, change) {
+// The value with every reference to a replaced resource marked, exactly where the engine marks them
+// (diff-template.js, propagateReplacedReferences): a Ref, or a function whose first argument is the resource
+// (Fn::GetAtt); it does not look inside any other function.
+function markReplaced(value, replaced) {
+  if (Array.isArray(value)) return value.map((item) => markReplaced(item, replaced));
+  if (value === null || typeof value !== 'object') return value;
+  const keys = Object.keys(value);
+  if (keys.length === 1 && keys[0] === 'Ref') {
+    return replaced.has(value.Ref) ? { Ref: `${value.Ref} (replaced)` } : value;
+  }
+  if (keys.length === 1 && keys[0].startsWith('Fn::')) {
+    const args = value[keys[0]];
+    const marked = Array.isArray(args) && args.length > 0 && replaced.has(args[0]);
+    return marked ? { [keys[0]]: [`${args[0]}(replaced)`, ...args.slice(1)] } : value;
+  }
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, markReplaced(item, replaced)]));
+}
+
+const SPEC_IMPACTS = { yes: ResourceImpact.WILL_REPLACE, maybe: ResourceImpact.MAY_REPLACE };
+
+// The engine copies a property that refers to a replaced resource into its diff only when that changes the resource's
+// impact: a resource that may be replaced already because of another property does not list a "may replace" property
+// whose referent is replaced. The gate decides each "may replace" property on its own, so every one is listed.
+function referencesToReplaced(change, replaced) {
+  const type = change.newResourceType;
+  const properties = change.newValue?.Properties ?? {};
+  if (!type || type !== change.oldResourceType || replaced.size === 0) return [];
+  const model = loadResourceModel(type);
+  // As the engine's own propagation, only properties whose change replaces or may replace the resource.
+  return Object.entries(properties)
+    .filter(([name]) => !(name in change.propertyUpdates) && SPEC_IMPACTS[model?.properties?.[name]?.causesReplacement])
+    .map(([name, value]) => [name, value, markReplaced(value, replaced)])
+    .filter(([, value, marked]) => JSON.stringify(marked) !== JSON.stringify(value))
+    .map(([name, value, marked]) => ({
+      name,
+      impact: SPEC_IMPACTS[model.properties[name].causesReplacement],
+      oldValue: change.oldValue?.Properties?.[name] ?? null,
+      newValue: marked,
+    }));
+}
+
+function describeResource(logicalId, change, replaced) {
   const old = change.oldValue ?? {};
   const properties = Object.entries(change.propertyUpdates).map(([name, diff]) => ({
     name,
@@ -58,6 +101,7 @@ function describeResource(logicalId, change) {
     oldValue: diff.oldValue ?? null,
     newValue: diff.newValue ?? null,
   }));
+  properties.push(...referencesToReplaced(change, replaced));
   if (change.resourceTypeChanged) {
     // CloudFormation cannot change a resource's type in place; the engine reports this as a replacement
     // without any property to blame, so name the type itself as the cause.
@@ -95,9 +139,14 @@ function outputAction(change) {
 
 function planOf(baselinePath, templatePath) {
   const diff = fullDiff(readTemplate(baselinePath), readTemplate(templatePath));
+  // The engine propagates replacements through references until nothing changes, so this set is complete.
+  const replaced = new Set();
+  diff.resources.forEachDifference((logicalId, change) => {
+    if (change.changeImpact === ResourceImpact.WILL_REPLACE) replaced.add(logicalId);
+  });
   const resources = [];
   diff.resources.forEachDifference((logicalId, change) => {
-    resources.push(describeResource(logicalId, change));
+    resources.push(describeResource(logicalId, change, replaced));
   });
   const outputs = [];
   diff.outputs.forEachDifference((name, change) => {
@@ -106,10 +155,29 @@ function planOf(baselinePath, templatePath) {
   return { resources, outputs };
 }
 
-// Several pairs in one run: starting node costs more than a diff, and make plan compares every profile.
+// The properties of each resource type that the resource specification marks "may replace" (the registry schema's
+// conditionalCreateOnlyProperties): the engine reports MAY_REPLACE for any change to them, and the gate's rule table
+// (diff.py, RULES) decides from CloudFormation's documentation which changes replace. The tests check it covers them.
+function mayReplace(types) {
+  const result = {};
+  for (const type of types) {
+    const model = loadResourceModel(type) ?? fail(`the resource specification has no ${type}`);
+    result[type] = Object.entries(model.properties)
+      .filter(([, spec]) => spec.causesReplacement === 'maybe')
+      .map(([name]) => name)
+      .sort();
+  }
+  return result;
+}
+
 const args = process.argv.slice(2);
+if (args[0] === '--may-replace') {
+  process.stdout.write(`${JSON.stringify(mayReplace(args.slice(1)), null, 2)}\n`);
+  process.exit(0);
+}
+// Several pairs in one run: starting node costs more than a diff, and make plan compares every profile.
 if (args.length === 0 || args.length % 2 !== 0) {
-  fail('usage: node plan_diff.mjs BASELINE.json TEMPLATE.json [BASELINE.json TEMPLATE.json ...]');
+  fail('usage: node plan_diff.mjs BASELINE.json TEMPLATE.json [BASELINE.json TEMPLATE.json ...] | --may-replace TYPE...');
 }
 const plans = [];
 for (let i = 0; i < args.length; i += 2) {
