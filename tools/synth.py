@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from retail_db.config import Settings, load_profiles, load_settings
 from tools import paths
+from tools.errors import one_line_errors
 
 if TYPE_CHECKING:
     from aws_cdk import Stack
@@ -77,7 +78,8 @@ def synthesize_profiles(*, force: bool = False) -> Path:
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         ours = [line for line in lines if line.startswith("retail-db:")]
-        raise SynthError((ours or lines or [f"cdk synth exited with {result.returncode}"])[-1])
+        last = (ours or lines or [f"cdk synth exited with {result.returncode}"])[-1]
+        raise SynthError(f"the synthesis of every profile (cdk synth -c allProfiles=true) failed: {last}")
     FINGERPRINT.write_text(current)
     return paths.PROFILES_OUT
 
@@ -190,13 +192,13 @@ def shared_synthesis(profile: str) -> Synthesis:
     return Synthesis(template=template, logical_ids=logical_ids(template), recovery_template=recovery)
 
 
+@one_line_errors("synth")
 def main() -> int:
-    try:
-        out = synthesize_profiles(force="--force" in sys.argv)
-    except SynthError as error:
-        print(error, file=sys.stderr)
-        return 2
-    print(f"synthesized {', '.join(load_profiles())} into {out.relative_to(paths.ROOT)}")
+    # Every profile is validated first: a bad setting or a broken profiles file is one line at once, before the CLI
+    # starts (and before the fingerprint reads the profiles file).
+    profiles = [load_settings(environment_suffix=name, profile=name).profile for name in load_profiles()]
+    out = synthesize_profiles(force="--force" in sys.argv)
+    print(f"synthesized {', '.join(profiles)} into {out.relative_to(paths.ROOT)}")
     return 0
 
 

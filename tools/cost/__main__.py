@@ -3,6 +3,9 @@
 python -m tools.cost                     # every profile, one row each
 python -m tools.cost --profile prod      # prod, line by line
 python -m tools.cost path/to/template.json
+
+A bad setting, an unknown profile, a broken profiles file or a missing template is one line and exit code 2
+(tools/errors.py).
 """
 
 from __future__ import annotations
@@ -12,11 +15,19 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from retail_db.config import load_profiles, load_settings
+from retail_db.config import Settings, load_profiles, load_settings, resolve_profile_name
 from tools.cost.estimator import estimate, profile_template
-from tools.cost.prices import PRICES_PATH, load_prices
+from tools.cost.prices import PRICES_PATH, Prices, load_prices
 from tools.cost.report import format_estimate
+from tools.errors import MissingTemplateError, UserError, one_line_errors
+
+
+def validated_profiles() -> dict[str, Settings]:
+    """Every profile, validated before the shared synthesis runs: a bad setting is one line here, at once, rather than
+    a failed `cdk synth` of every profile."""
+    return {name: load_settings(environment_suffix=name, profile=name) for name in load_profiles()}
 
 
 def table() -> str:
@@ -24,8 +35,8 @@ def table() -> str:
         "| profile | instance | Multi-AZ | storage | estimate (USD/month) | not priced |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for profile in load_profiles():
-        db = load_settings(environment_suffix=profile, profile=profile).database
+    for profile, settings in validated_profiles().items():
+        db = settings.database
         result = estimate(profile_template(profile))
         rows.append(
             f"| {profile} | {db.instance_class} | {'yes' if db.multi_az else 'no'} | {db.allocated_storage_gib} GiB "
@@ -34,6 +45,33 @@ def table() -> str:
     return "\n".join(rows)
 
 
+def read_template(path: Path) -> dict[str, Any]:
+    """A synthesized template given on the command line; what is wrong with it is the user's to fix."""
+    try:
+        template = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MissingTemplateError(
+            path, "give the path of a synthesized template (make synth writes cdk.out/TapStack<ENV>.template.json)"
+        ) from None
+    except OSError as error:
+        raise UserError(f"{path} cannot be read ({error.strerror or error}): give a synthesized template") from None
+    except ValueError as error:
+        raise UserError(f"{path} is not JSON ({error}): give a template that cdk synth wrote") from None
+    if not isinstance(template, dict):
+        raise UserError(f"{path}: expected a JSON object, a template that cdk synth wrote")
+    return template
+
+
+def read_prices(path: Path) -> Prices:
+    try:
+        return load_prices(path)
+    except FileNotFoundError:
+        raise UserError(f"prices file {path} not found: leave out --prices to use {PRICES_PATH.name}") from None
+    except (OSError, ValueError) as error:
+        raise UserError(f"prices file {path} cannot be used ({error}): leave out --prices") from None
+
+
+@one_line_errors("cost")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.cost", description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group()
@@ -44,18 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.template is None and args.profile is None:
         print(table())
         return 0
-    try:
-        if args.profile is not None:
-            template = profile_template(args.profile)
-        else:
-            template = json.loads(args.template.read_text(encoding="utf-8"))
-        if not isinstance(template, dict):
-            raise ValueError(f"{args.template}: expected a JSON object")
-        result = estimate(template, load_prices(args.prices))
-    except (OSError, ValueError) as error:
-        print(f"cost: {error}", file=sys.stderr)
-        return 2
-    print(format_estimate(result))
+    if args.profile is not None:
+        # Checked before anything is synthesized: an unknown profile names the known ones, a bad setting is one line.
+        resolve_profile_name(profile=args.profile, environment_suffix=args.profile, profiles=load_profiles())
+        validated_profiles()
+        prices = read_prices(args.prices)
+        template = profile_template(args.profile)
+    else:
+        template = read_template(args.template)
+        prices = read_prices(args.prices)
+    print(format_estimate(estimate(template, prices)))
     return 0
 
 
