@@ -237,6 +237,12 @@ class Database(Construct):
                 value=replica.db_instance_endpoint_address,
                 description=f"Read replica {number}: read-only PostgreSQL endpoint",
             )
+            CfnOutput(
+                self,
+                f"ReadReplica{number}InstanceIdentifier",
+                value=replica.instance_identifier,
+                description=f"Read replica {number}: RDS instance identifier (--db-instance-identifier)",
+            )
 
         associations = [
             self._encrypt_exported_log(instance, export, log_key)
@@ -262,6 +268,13 @@ class Database(Construct):
             "DatabaseEndpoint",
             value=self.instance.db_instance_endpoint_address,
             description="RDS PostgreSQL endpoint",
+        )
+        # The generated identifier every `aws rds` command of docs/runbook.md asks for (--db-instance-identifier).
+        CfnOutput(
+            self,
+            "DatabaseInstanceIdentifier",
+            value=self.instance.instance_identifier,
+            description="RDS instance identifier (--db-instance-identifier)",
         )
         CfnOutput(
             self,

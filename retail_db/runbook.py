@@ -32,3 +32,47 @@ def sections(markdown: str | None = None) -> dict[str, Section]:
         slug(title): Section(title=title, body=body.strip())
         for title, body in zip(parts[1::2], parts[2::2], strict=True)
     }
+
+
+# A name the reader fills in: `<DatabaseInstanceIdentifier>`, `<suffix>`. Not SQL's `<>`, not prose in brackets.
+PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9_]*)>")
+NAMES_SECTION = "how-to-find-names"
+
+
+def placeholders(markdown: str) -> set[str]:
+    """Every name a text asks the reader to fill in."""
+    return set(PLACEHOLDER.findall(markdown))
+
+
+def names_table(markdown: str | None = None) -> dict[str, str]:
+    """The rows of the table in "How to find names": each name in a row's first cell -> the row's last cell, which
+    says how to get it."""
+    body = sections(markdown)[NAMES_SECTION].body
+    rows: dict[str, str] = {}
+    for line in body.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.lstrip().startswith("|") or len(cells) < 3 or set(cells[0]) <= set("- "):
+            continue
+        for name in PLACEHOLDER.findall(cells[0]):
+            rows[name] = cells[-1]
+    return rows
+
+
+def output_lookups(markdown: str) -> set[str]:
+    """The outputs a text reads with the runbook's `out <name>` helper."""
+    return set(re.findall(r"`out ([A-Za-z0-9]+)`", markdown)) | set(re.findall(r"\$\(out ([A-Za-z0-9]+)\)", markdown))
+
+
+def resource_lookups(markdown: str) -> set[str]:
+    """The logical IDs a text resolves with the runbook's `res <logical ID>` helper."""
+    return set(re.findall(r"\bres ([A-Za-z0-9]+)\b", markdown))
+
+
+def aws_commands(markdown: str) -> set[tuple[str, str]]:
+    """Every `aws <service> <command>` a text runs."""
+    return set(re.findall(r"\baws ([a-z0-9-]+) ([a-z][a-z0-9-]+)", markdown))
+
+
+def anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives every heading of a document."""
+    return {slug(title) for title in re.findall(r"^#{1,6}\s+(.+?)\s*$", markdown, flags=re.MULTILINE)}
