@@ -2,7 +2,9 @@
 blocks a replacement made with it, and switching prod from RDS-managed to rotated credentials keeps its instance.
 
 Each variant is a full synthesis of the app (every stack of the environment) with one profile edited, compared with
-that profile's committed baseline by the CDK's own template diff, as `make plan` does before a deploy.
+that environment's committed baseline by the CDK's own template diff, as `make plan` does before a deploy. What a
+test expects of the baseline (the version upgraded from, the replicas upgraded along) is read from the baseline, and
+what the edits start from is written out, so that no value of profiles.toml is assumed.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from retail_db import engine_versions
 from retail_db.config import load_profiles, parse_settings
 from retail_db.interactions import INTERACTIONS
-from tests.helpers import Template, resource
+from tests.helpers import NEWEST_MAJOR, PREVIOUS_MAJOR, Template, latest, resource
 from tests.logical_ids import DB, READ_REPLICA, SECRET
 from tools import paths
 from tools.interactions import Checker
@@ -27,7 +28,8 @@ from tools.plan.diff import compare_many
 from tools.synth import build_stacks, without_cdk_metadata
 
 PROFILES = sorted(load_profiles())
-LATEST_17 = [v for v in engine_versions.offered() if v.startswith("17.")][-1]
+NEWEST = latest(NEWEST_MAJOR)
+PREVIOUS = latest(PREVIOUS_MAJOR)
 PARAMETER_GROUP = "DatabaseStackParameterGroup9C4CB394"
 
 
@@ -39,18 +41,53 @@ def edited(profile: str, **settings: Any) -> dict[str, Any]:
     return raw
 
 
+# The prod variants' credentials: "rotated" writes the username into the template, "secret" reads it from the secret;
+# switching between them replaces the instance (MasterUsername).
+PROD_CREDENTIALS = load_profiles()["prod"]["database"]["credentials"]
+OTHER_CREDENTIALS = "rotated" if PROD_CREDENTIALS == "secret" else "secret"
+
 # name -> (profile, edited settings)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    **{f"{p}-17": (p, edited(p, database__engine_version=LATEST_17)) for p in PROFILES},
+    **{f"{p}-upgrade": (p, edited(p, database__engine_version=NEWEST)) for p in PROFILES},
     # The upgrade together with a change CloudFormation can only make by replacing the instance: the master username
-    # read from the secret (the reference's credentials mode) instead of written out.
-    "prod-17-and-username": (
+    # written out instead of read from the secret, or the other way round.
+    "prod-upgrade-and-username": (
         "prod",
-        edited("prod", database__engine_version=LATEST_17, database__credentials="secret"),
+        edited("prod", database__engine_version=NEWEST, database__credentials=OTHER_CREDENTIALS),
     ),
-    # prod as it was deployed before the credentials decision: RDS-managed, which allows no replica.
-    "prod-managed": ("prod", edited("prod", database__credentials="managed", replicas__count=0)),
+    # prod as it was deployed before the credentials decision: RDS-managed, which allows no replica; prod after it,
+    # rotated with a replica; and that prod upgraded to the newest major.
+    "prod-managed": (
+        "prod",
+        edited("prod", database__credentials="managed", replicas__count=0, database__engine_version=PREVIOUS),
+    ),
+    "prod-rotated": (
+        "prod",
+        edited("prod", database__credentials="rotated", replicas__count=1, database__engine_version=PREVIOUS),
+    ),
+    "prod-rotated-upgrade": (
+        "prod",
+        edited("prod", database__credentials="rotated", replicas__count=1, database__engine_version=NEWEST),
+    ),
 }
+# Built variants compared with each other rather than with a baseline: (from, to).
+BETWEEN_VARIANTS = {
+    "managed-to-rotated": ("prod-managed", "prod-rotated"),
+    "rotated-upgrade": ("prod-rotated", "prod-rotated-upgrade"),
+}
+
+
+def baseline(profile: str) -> Template:
+    template: Template = json.loads(paths.baseline(profile).read_text())
+    return template
+
+
+def baseline_replicas(profile: str) -> list[str]:
+    return [
+        logical_id
+        for logical_id, body in baseline(profile)["Resources"].items()
+        if body["Type"] == "AWS::RDS::DBInstance" and "SourceDBInstanceIdentifier" in body["Properties"]
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +115,11 @@ def builds(tmp_path_factory: pytest.TempPathFactory, logical_ids: dict[str, dict
 
 @pytest.fixture(scope="module")
 def plans(builds: dict[str, Path]) -> dict[str, Plan]:
-    """Every variant against its profile's baseline, and the managed prod against today's prod, in one diff run."""
-    pairs = {name: (paths.baseline(VARIANTS[name][0]), path) for name, path in builds.items() if name != "prod-managed"}
-    pairs["managed-to-rotated"] = (builds["prod-managed"], paths.PROFILES_OUT / "TapStackprod.template.json")
+    """Every variant against its environment's baseline, and those of BETWEEN_VARIANTS with each other, in one diff
+    run."""
+    among = {name for pair in BETWEEN_VARIANTS.values() for name in pair}
+    pairs = {name: (paths.baseline(VARIANTS[name][0]), builds[name]) for name in builds if name not in among}
+    pairs |= {name: (builds[old], builds[new]) for name, (old, new) in BETWEEN_VARIANTS.items()}
     return dict(zip(pairs, compare_many(list(pairs.values())), strict=True))
 
 
@@ -90,25 +129,38 @@ def by_id(plan: Plan) -> dict[str, Any]:
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_a_major_upgrade_passes_as_in_place(plans: dict[str, Plan], profile: str) -> None:
-    plan = plans[f"{profile}-17"]
+    deployed = resource(baseline(profile), DB)["Properties"]["EngineVersion"]
+    if deployed.split(".")[0] == NEWEST_MAJOR:
+        pytest.skip(f"{profile}'s baseline is on PostgreSQL {NEWEST_MAJOR} already, the newest with a catalogue")
+    plan = plans[f"{profile}-upgrade"]
     assert not plan.blocked, plan.verdict()
     changes = by_id(plan)
     instance = changes[DB]
     assert instance.action is Action.UPGRADED
     engine = next(p for p in instance.properties if p.name == "EngineVersion")
-    assert (engine.old, engine.new) == ("16.13", LATEST_17)
+    assert (engine.old, engine.new) == (deployed, NEWEST)
     assert instance.new_properties["AllowMajorVersionUpgrade"] is True
     # The new group is created first and the instance moves to it; CloudFormation deletes the old one afterwards.
     group = changes[PARAMETER_GROUP]
     assert group.action is Action.REPLACED
-    assert next(p for p in group.properties if p.name == "Family").new == "postgres17"
-    if profile == "prod":
-        assert changes[READ_REPLICA].action is Action.UPGRADED, "RDS upgrades in-Region replicas with the source"
+    assert next(p for p in group.properties if p.name == "Family").new == f"postgres{NEWEST_MAJOR}"
+    for replica in baseline_replicas(profile):
+        assert changes[replica].action is Action.UPGRADED, "RDS upgrades in-Region replicas with the source"
     assert not [c for c in plan.changes if c.stateful and c.action in (Action.REPLACED, Action.MAY_REPLACE)]
 
 
+def test_a_replica_is_upgraded_with_its_source(plans: dict[str, Plan]) -> None:
+    """prod with one replica, from the previous major to the newest: both in place, RDS upgrades the replica too."""
+    plan = plans["rotated-upgrade"]
+    assert not plan.blocked, plan.verdict()
+    changes = by_id(plan)
+    assert (changes[DB].action, changes[READ_REPLICA].action) == (Action.UPGRADED, Action.UPGRADED)
+    engine = next(p for p in changes[DB].properties if p.name == "EngineVersion")
+    assert (engine.old, engine.new) == (PREVIOUS, NEWEST)
+
+
 def test_a_replacement_made_with_the_upgrade_is_still_blocked(plans: dict[str, Plan]) -> None:
-    plan = plans["prod-17-and-username"]
+    plan = plans["prod-upgrade-and-username"]
     assert plan.blocked
     (blocker,) = [b for b in plan.blockers if b.logical_id == DB]
     assert blocker.action is Action.REPLACED

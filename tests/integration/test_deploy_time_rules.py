@@ -1,6 +1,8 @@
 """What AWS or PostgreSQL would reject at deploy time is refused at synthesis, through app.py as the CLI runs it.
 
-Each case checks the exit code (2) and the one line naming the setting, the value and the rule.
+Each case checks the exit code (2) and the one line naming the setting, the value and the rule. As in
+test_validation.py, the profile under test is the reference design's values (tests/helpers.py) with the case's edit:
+PostgreSQL of the previous supported major, 20 GiB allocated, the reference's parameters.
 """
 
 from __future__ import annotations
@@ -13,43 +15,46 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_validation import assert_rejected, profiles_with, reject, run_app
+from tests.helpers import PREVIOUS_MAJOR
+from tests.integration.test_validation import Edits, assert_rejected, profiles_with, reject, run_app
 from tests.logical_ids import DB
 from tools.synth import template_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-PARAMETERS = [
+
+def _parameter(name: str) -> tuple[str, ...]:
+    return ("database", "parameters", name)
+
+
+PARAMETERS: list[tuple[Edits, str, str]] = [
     (
-        'log_statement = "all"',
-        'log_statment = "all"',
+        {_parameter("log_statment"): "all"},
         "dev.database.parameters.log_statment='all'",
-        "is not a parameter of PostgreSQL 16 or RDS (did you mean log_statement?)",
+        f"is not a parameter of PostgreSQL {PREVIOUS_MAJOR} or RDS (did you mean log_statement?)",
     ),
     (
-        'log_statement = "all"',
-        'log_statement = "everything"',
+        {_parameter("log_statement"): "everything"},
         "dev.database.parameters.log_statement='everything'",
         "must be one of none, ddl, mod, all",
     ),
-    ('"rds.force_ssl" = "1"', '"rds.force_ssl" = "2"', "rds.force_ssl='2'", "must be on or off"),
+    ({_parameter("rds.force_ssl"): "2"}, "rds.force_ssl='2'", "must be on or off"),
     (
-        'log_duration = "on"',
-        'log_min_duration_statement = "-5"',
+        {_parameter("log_min_duration_statement"): "-5"},
         "log_min_duration_statement='-5'",
         "must be a whole number from -1 to 2147483647 (ms)",
     ),
-    ('log_duration = "on"', 'work_mem = "4 parsecs"', "work_mem='4 parsecs'", "units: B, kB, MB, GB, TB"),
-    ('log_duration = "on"', 'work_mem = "8"', "work_mem='8'", "from 64 to 2147483647 (kB)"),
-    ('log_duration = "on"', 'server_version = "99"', "server_version='99'", "is read-only"),
-    ('log_duration = "on"', 'random_page_cost = "-1"', "random_page_cost='-1'", "must be a number from 0"),
-    ('log_duration = "on"', '"rds.log_retention_period" = "60"', "rds.log_retention_period='60'", "1440 to 10080"),
+    ({_parameter("work_mem"): "4 parsecs"}, "work_mem='4 parsecs'", "units: B, kB, MB, GB, TB"),
+    ({_parameter("work_mem"): "8"}, "work_mem='8'", "from 64 to 2147483647 (kB)"),
+    ({_parameter("server_version"): "99"}, "server_version='99'", "is read-only"),
+    ({_parameter("random_page_cost"): "-1"}, "random_page_cost='-1'", "must be a number from 0"),
+    ({_parameter("rds.log_retention_period"): "60"}, "rds.log_retention_period='60'", "1440 to 10080"),
 ]
 
 
-@pytest.mark.parametrize(("old", "new", "named", "rule"), PARAMETERS, ids=[c[2] for c in PARAMETERS])
-def test_parameter_rules(tmp_path: Path, old: str, new: str, named: str, rule: str) -> None:
-    result = reject(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+@pytest.mark.parametrize(("edits", "named", "rule"), PARAMETERS, ids=[c[1] for c in PARAMETERS])
+def test_parameter_rules(tmp_path: Path, edits: Edits, named: str, rule: str) -> None:
+    result = reject(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", edits)})
     assert_rejected(result, named, rule)
 
 
@@ -62,22 +67,29 @@ ENGINE = [
 
 @pytest.mark.parametrize(("version", "rule", "nearest"), ENGINE)
 def test_engine_version_rules(tmp_path: Path, version: str, rule: str, nearest: str) -> None:
-    old, new = 'engine_version = "16.13"', f'engine_version = "{version}"'
-    result = reject(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+    profiles_file = profiles_with(tmp_path, "dev", {"database.engine_version": version})
+    result = reject(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_file})
     assert_rejected(result, f"dev.database.engine_version='{version}'", rule, nearest)
 
 
 def test_storage_ceiling_must_be_10_percent_above_the_allocation(tmp_path: Path) -> None:
-    old, new = "max_allocated_storage_gib = 100", "max_allocated_storage_gib = 21"
-    result = reject(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+    edits = {"database.allocated_storage_gib": 20, "database.max_allocated_storage_gib": 21}
+    result = reject(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", edits)})
     assert_rejected(result, "dev.database.max_allocated_storage_gib=21", "at least 10 % above", "(at least 22)")
 
 
 def test_storage_ceiling_below_26_percent_warns_and_synthesizes(tmp_path: Path) -> None:
     """Also the one full synthesis through app.py in the normal mode: another suffix with an explicit profile (the
-    pull-request profile, whose single stack keeps this run short)."""
-    old, new = "max_allocated_storage_gib = 100", "max_allocated_storage_gib = 25"
-    profiles_file = profiles_with(tmp_path, "ephemeral", old, new)
+    reference design's values, whose single stack keeps this run short), whose settings it takes, not the suffix's
+    default."""
+    edits = {
+        "database.allocated_storage_gib": 20,
+        "database.max_allocated_storage_gib": 25,
+        "database.instance_class": "db.t3.micro",
+        "database.multi_az": False,
+        "database.deletion_protection": False,
+    }
+    profiles_file = profiles_with(tmp_path, "ephemeral", edits)
     result = run_app(tmp_path, {"environmentSuffix": "pr123", "profile": "ephemeral", "profilesFile": profiles_file})
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("retail-db: warning: ")]
@@ -100,8 +112,8 @@ def test_suffix_must_not_end_a_bucket_name_the_way_s3_reserves(tmp_path: Path, e
 
 def test_an_unforeseen_failure_ends_in_one_line_naming_what_was_built(tmp_path: Path) -> None:
     """Two identical addresses pass every rule, and the CDK then refuses a second subscription with the same ID."""
-    old, new = "alert_emails = []", 'alert_emails = ["a@example.com", "a@example.com"]'
-    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", old, new)})
+    edits = {"monitoring.alert_emails": ["a@example.com", "a@example.com"]}
+    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", edits)})
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("retail-db: building the monitoring (MonitoringStack) failed: ")

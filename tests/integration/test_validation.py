@@ -4,6 +4,10 @@ The CLI hands app.py its context in CDK_CONTEXT_JSON and its output folder in CD
 code and that stderr is the one line naming the setting, the value and the rule, with no traceback. The rules run
 through `main()` in this process (validation happens before the CDK is imported, so nothing else would differ); one
 case runs app.py as its own process, to hold the process to the same contract.
+
+Each case writes a profiles file (`profilesFile`) whose profile under test is built here: the reference design's
+values (tests/helpers.py), made production-grade for prod, with the case's edit. Every value a message names is
+written out, so that no edit of profiles.toml changes what a case expects.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ from typing import Any
 
 import pytest
 
+from retail_db.config import load_profiles
+from tests.helpers import production_raw, reference_raw, set_setting, toml_dumps
+from tools import paths
 from tools.synth import cdk_json_context
 
 ROOT = Path(__file__).resolve().parents[2]
-PROFILES = (ROOT / "profiles.toml").read_text()
+Edits = dict[str | tuple[str, ...], Any]
 
 
 def run_app(tmp_path: Path, context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
@@ -64,13 +71,17 @@ def reject(tmp_path: Path, context: dict[str, Any]) -> subprocess.CompletedProce
     return subprocess.CompletedProcess(["app.py"], code, "", stderr.getvalue())
 
 
-def profiles_with(tmp_path: Path, profile: str, old: str, new: str) -> str:
-    """profiles.toml with the first `old` line after the [<profile>...] header replaced by `new`."""
-    start = PROFILES.index(f"[{profile}]")
-    at = PROFILES.index(old, start)
-    path = tmp_path / "profiles.toml"
-    path.write_text(PROFILES[:at] + new + PROFILES[at + len(old) :])
-    return str(path)
+def profiles_with(tmp_path: Path, profile: str, edits: Edits) -> str:
+    """profiles.toml's profiles, with ``profile`` replaced by the reference design's values (production-grade for
+    prod) and ``edits`` (setting path, dotted or as a tuple, -> value) applied to it; the file's path."""
+    profiles = load_profiles(paths.PROFILES)
+    raw = production_raw() if profile == "prod" else reference_raw()
+    for path, value in edits.items():
+        set_setting(raw, path, value)
+    profiles[profile] = raw
+    written = tmp_path / "profiles.toml"
+    written.write_text(toml_dumps(profiles))
+    return str(written)
 
 
 def assert_rejected(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -101,147 +112,100 @@ def test_environment_suffix_rules(tmp_path: Path, suffix: str, rule: str) -> Non
 
 def test_unknown_profile(tmp_path: Path) -> None:
     result = reject(tmp_path, {"environmentSuffix": "pr123", "profile": "production"})
-    assert_rejected(result, "profile='production'", "must be one of dev, ephemeral, prod, staging")
+    assert_rejected(
+        result, "profile='production'", f"must be one of {', '.join(sorted(load_profiles(paths.PROFILES)))}"
+    )
 
 
-CASES = [
-    ("dev", 'vpc_cidr = "10.2.0.0/16"', 'vpc_cidr = "10.2.0.0/33"', "dev.network.vpc_cidr='10.2.0.0/33'", "CIDR"),
+# (profile, edits, the setting named, the rule's words); the reference design has a 10.2.0.0/16 VPC in 2 AZs of /24
+# subnets, 20 GiB of gp3, a 03:00-04:00 backup window, and roles migrator, app and reporting.
+CASES: list[tuple[str, Edits, str, str]] = [
+    ("dev", {"network.vpc_cidr": "10.2.0.0/33"}, "dev.network.vpc_cidr='10.2.0.0/33'", "CIDR"),
+    ("dev", {"network.vpc_cidr": "10.2.0.0/24"}, "dev.network.vpc_cidr='10.2.0.0/24'", "use /23 or larger"),
+    ("dev", {"network.max_azs": 1}, "dev.network.max_azs=1", "at least 2"),
     (
         "dev",
-        'vpc_cidr = "10.2.0.0/16"',
-        'vpc_cidr = "10.2.0.0/24"',
-        "dev.network.vpc_cidr='10.2.0.0/24'",
-        "use /23 or larger",
-    ),
-    ("dev", "max_azs = 2", "max_azs = 1", "dev.network.max_azs=1", "at least 2"),
-    (
-        "dev",
-        "max_allocated_storage_gib = 100",
-        "max_allocated_storage_gib = 10",
+        {"database.max_allocated_storage_gib": 10},
         "dev.database.max_allocated_storage_gib=10",
         "at least 10 % above allocated_storage_gib",
     ),
     (
         "dev",
-        "allocated_storage_gib = 20",
-        "allocated_storage_gib = 10",
+        {"database.allocated_storage_gib": 10},
         "dev.database.allocated_storage_gib=10",
         "the storage type's minimum (gp2/gp3 20",
     ),
+    ("dev", {"database.backup_retention_days": 36}, "dev.database.backup_retention_days=36", "0 to 35"),
+    ("prod", {"database.backup_retention_days": 3}, "prod.database.backup_retention_days=3", "at least 7 in prod"),
+    ("dev", {"database.backup_window": "3am-4am"}, "dev.database.backup_window='3am-4am'", "hh:mm-hh:mm"),
     (
         "dev",
-        "backup_retention_days = 7",
-        "backup_retention_days = 36",
-        "dev.database.backup_retention_days=36",
-        "0 to 35",
-    ),
-    (
-        "prod",
-        "backup_retention_days = 30",
-        "backup_retention_days = 3",
-        "prod.database.backup_retention_days=3",
-        "at least 7 in prod",
-    ),
-    (
-        "dev",
-        'backup_window = "03:00-04:00"',
-        'backup_window = "3am-4am"',
-        "dev.database.backup_window='3am-4am'",
-        "hh:mm-hh:mm",
-    ),
-    (
-        "dev",
-        'backup_window = "03:00-04:00"',
-        'backup_window = "03:00-03:10"',
+        {"database.backup_window": "03:00-03:10"},
         "dev.database.backup_window='03:00-03:10'",
         "at least 30 minutes",
     ),
     (
         "dev",
-        'maintenance_window = "sun:04:00-sun:05:00"',
-        'maintenance_window = "sunday 4am"',
+        {"database.maintenance_window": "sunday 4am"},
         "dev.database.maintenance_window='sunday 4am'",
         "ddd:hh:mm-ddd:hh:mm",
     ),
     (
         "dev",
-        'maintenance_window = "sun:04:00-sun:05:00"',
-        'maintenance_window = "sun:03:30-sun:04:30"',
+        {"database.maintenance_window": "sun:03:30-sun:04:30"},
         "dev.database.maintenance_window='sun:03:30-sun:04:30'",
         "not overlapping the backup window (backup window 03:00-04:00)",
     ),
+    ("dev", {"database.instance_class": "t3.micro"}, "dev.database.instance_class='t3.micro'", "db.<family>.<size>"),
     (
         "dev",
-        'instance_class = "db.t3.micro"',
-        'instance_class = "t3.micro"',
-        "dev.database.instance_class='t3.micro'",
-        "db.<family>.<size>",
-    ),
-    (
-        "dev",
-        "monitoring_interval_seconds = 60",
-        "monitoring_interval_seconds = 45",
+        {"database.monitoring_interval_seconds": 45},
         "dev.database.monitoring_interval_seconds=45",
         "0, 1, 5, 10, 15, 30 or 60",
     ),
-    ("dev", "alert_emails = []", 'alert_emails = ["oncall-at-example"]', "'oncall-at-example'", "e-mail address"),
-    ("dev", "multi_az = false", 'multi_az = "no"', "dev.database.multi_az='no'", "true or false"),
-    ("dev", "cpu_threshold_percent = 80", "cpu_threshold_percent = -5", "dev.monitoring.cpu_threshold_percent=-5", ""),
+    ("dev", {"monitoring.alert_emails": ["oncall-at-example"]}, "'oncall-at-example'", "e-mail address"),
+    ("dev", {"database.multi_az": "no"}, "dev.database.multi_az='no'", "true or false"),
+    ("dev", {"monitoring.cpu_threshold_percent": -5}, "dev.monitoring.cpu_threshold_percent=-5", ""),
+    ("dev", {"monitoring.cpu_threshold_percent": 150}, "dev.monitoring.cpu_threshold_percent=150", ""),
+    ("prod", {"monitoring.alert_emails": []}, "prod.monitoring.alert_emails", "prod"),
+    ("prod", {"removal.database": "destroy"}, "prod.removal.database='destroy'", "not destroy in prod"),
+    ("prod", {"database.deletion_protection": False}, "prod.database.deletion_protection", "prod"),
+    ("prod", {"termination_protection": False}, "prod.termination_protection", "prod"),
+    ("dev", {"backup.plan_schedule": "daily"}, "dev.backup.plan_schedule='daily'", "EventBridge schedule"),
+    ("dev", {"backup.plan_retention_days": 0}, "dev.backup.plan_retention_days=0", "1 to 36500"),
+    ("dev", {"database.log_retention_days": 45}, "dev.database.log_retention_days=45", "1, 3, 5, 7"),
+    ("dev", {"network.unknown_setting": 1}, "dev.network.unknown_setting=1", "not a known setting"),
+    ("dev", {"access.roles.1.name": "select"}, "dev.access.roles.1.name='select'", "reserved SQL keyword"),
     (
         "dev",
-        "cpu_threshold_percent = 80",
-        "cpu_threshold_percent = 150",
-        "dev.monitoring.cpu_threshold_percent=150",
-        "",
-    ),
-    ("prod", 'alert_emails = ["dba-oncall@example.com"]', "alert_emails = []", "prod.monitoring.alert_emails", "prod"),
-    (
-        "prod",
-        'database = "snapshot"',
-        'database = "destroy"',
-        "prod.removal.database='destroy'",
-        "not destroy in prod",
-    ),
-    ("prod", "deletion_protection = true", "deletion_protection = false", "prod.database.deletion_protection", "prod"),
-    ("prod", "termination_protection = true", "termination_protection = false", "prod.termination_protection", "prod"),
-    (
-        "dev",
-        'plan_schedule = "cron(0 5 * * ? *)"',
-        'plan_schedule = "daily"',
-        "dev.backup.plan_schedule='daily'",
-        "EventBridge schedule",
-    ),
-    ("dev", "plan_retention_days = 7", "plan_retention_days = 0", "dev.backup.plan_retention_days=0", "1 to 36500"),
-    (
-        "dev",
-        "\nlog_retention_days = 30",
-        "\nlog_retention_days = 45",
-        "dev.database.log_retention_days=45",
-        "1, 3, 5, 7",
-    ),
-    ("dev", "max_azs = 2", "unknown_setting = 1\nmax_azs = 2", "dev.network.unknown_setting=1", "not a known setting"),
-    ("dev", 'name = "app"', 'name = "select"', "dev.access.roles.1.name='select'", "reserved SQL keyword"),
-    (
-        "dev",
-        'schemas = { app = "write" }',
-        'schemas = { app = "admin" }',
+        {"access.roles.1.schemas": {"app": "admin"}},
         "dev.access.roles.1.schemas.app='admin'",
         "read, write or owner",
     ),
 ]
 
 
-@pytest.mark.parametrize(("profile", "old", "new", "named", "rule"), CASES, ids=[c[3] for c in CASES])
-def test_setting_rules(tmp_path: Path, profile: str, old: str, new: str, named: str, rule: str) -> None:
-    profiles_file = profiles_with(tmp_path, profile, old, new)
+@pytest.mark.parametrize(("profile", "edits", "named", "rule"), CASES, ids=[c[2] for c in CASES])
+def test_setting_rules(tmp_path: Path, profile: str, edits: Edits, named: str, rule: str) -> None:
+    profiles_file = profiles_with(tmp_path, profile, edits)
     result = reject(tmp_path, {"environmentSuffix": profile, "profilesFile": profiles_file})
     assert_rejected(result, named, rule)
+
+
+def test_the_cases_profiles_are_valid_without_their_edit(tmp_path: Path) -> None:
+    """What each case refuses is its edit, not the profile it starts from."""
+    import app
+
+    for profile in ("dev", "prod"):
+        context = {"environmentSuffix": profile, "profilesFile": profiles_with(tmp_path, profile, {})}
+        assert [s.profile for _, s in app.settings_from(context)] == [profile]
 
 
 def test_a_bad_setting_stops_app_py_as_a_process_with_exit_code_2_and_one_line(tmp_path: Path) -> None:
     """The rules above run through main() in-process; here the process itself: the exit code the CLI sees, one line
     on stderr, no traceback, and nothing written."""
-    profiles_file = profiles_with(tmp_path, "prod", 'dr_region = "us-west-2"', 'dr_region = "us-east-1"')
+    # The production-grade values' stack Region is us-east-1.
+    profiles_file = profiles_with(tmp_path, "prod", {"recovery.dr_region": "us-east-1"})
     result = run_app(tmp_path, {"environmentSuffix": "prod", "profilesFile": profiles_file})
     assert_rejected(result, "prod.recovery.dr_region='us-east-1'", "another Region than region")
     assert "Traceback" not in result.stderr

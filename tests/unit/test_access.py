@@ -1,7 +1,9 @@
 """How applications get in, as synthesized: the network path, the roles' provisioner, the IAM path, the proxy.
 
 The provisioner's SQL is tested against real PostgreSQL in tests/integration/test_provisioner.py; these tests pin
-what the template hands it and what lets it run.
+what the template hands it and what lets it run. The proxy, the second password role, the replicas and rotated
+credentials are checked by value on the variant (tests/conftest.py); every profile of profiles.toml is checked against
+its own settings (marked `profiles`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 
 from retail_db.access import ENDPOINT_ACTIONS, PROVISIONER_DIR
-from retail_db.config import load_profiles, load_settings
+from retail_db.config import Settings, load_profiles, load_settings
 from tests.helpers import Template, resource, resources
 from tests.logical_ids import (
     CLIENT_SECURITY_GROUP,
@@ -37,8 +39,11 @@ from tests.logical_ids import (
     SUBNET_2,
 )
 from tools import paths
+from tools.synth import Synthesis
 
 PROFILES = sorted(load_profiles())
+ROTATED = [p for p in PROFILES if load_settings(environment_suffix=p, profile=p).database.credentials == "rotated"]
+PROXIED = [p for p in PROFILES if load_settings(environment_suffix=p, profile=p).access.proxy]
 ISOLATED_SUBNETS = [{"Ref": SUBNET_1}, {"Ref": SUBNET_2}]
 PROXY_SECURITY_GROUP = "AccessProxySecurityGroup43515DB2"
 PROXY_ROLE = "AccessProxyRoleA15E5EAB"
@@ -76,7 +81,7 @@ def _rules_of(template: Template, resource_type: str, group: str) -> list[tuple[
     return sorted(
         (r["Properties"][peer]["Fn::GetAtt"][0], r["Properties"]["FromPort"], r["Properties"]["ToPort"])
         for r in resources(template, resource_type).values()
-        if r["Properties"]["GroupId"] == _group(group)
+        if r["Properties"]["GroupId"] == _group(group) and peer in r["Properties"]
     )
 
 
@@ -86,6 +91,7 @@ def _endpoint_group(template: Template) -> str:
     return logical_id
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_client_group_reaches_postgres_and_secrets_manager_only(
     synth: Callable[..., Template], profile: str
@@ -136,7 +142,8 @@ def test_the_provisioner_runs_in_the_isolated_subnets(dev_template: Template) ->
     )
 
 
-@pytest.mark.parametrize("profile", sorted(load_profiles()))
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
 def test_no_function_reserves_concurrency(synth: Callable[..., Template], profile: str) -> None:
     """Lambda keeps 100 executions unreserved, so an account with a low concurrency quota (new accounts) refuses any
     reservation (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html)."""
@@ -148,25 +155,39 @@ def test_no_function_reserves_concurrency(synth: Callable[..., Template], profil
     assert reserving == {}
 
 
-# The master secret's attachment, which adds host and port: dev (the reference's secret) and prod (rotated) alike.
-@pytest.mark.parametrize(
-    ("profile", "master"), [("dev", {"Ref": MASTER_ATTACHMENT}), ("prod", {"Ref": MASTER_ATTACHMENT})]
-)
-def test_the_provisioners_policy_names_its_secrets_and_key(
-    synth: Callable[..., Template], profile: str, master: Any
-) -> None:
-    template = synth(profile)
+def _settings(profile: str) -> Settings:
+    return load_settings(environment_suffix=profile, profile=profile)
+
+
+def _role_attachments(synthesized: Synthesis, settings: Settings) -> dict[str, str]:
+    """Password role -> the logical ID of its secret's attachment, which adds host and port."""
+    return {
+        role.name: synthesized.logical_ids[f"Access/{_pascal(role.name)}Credentials/Attachment/Resource"]
+        for role in settings.access.roles
+        if role.auth == "password"
+    }
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_") if part)
+
+
+def _master_secret(template: Template) -> Any:
+    """What the stack says the master secret is (its output): the attachment of the stack's own secret, or the one
+    RDS manages."""
+    (value,) = [v["Value"] for k, v in template["Outputs"].items() if k.startswith("DatabaseStackDatabaseSecretArn")]
+    return value
+
+
+def _check_the_provisioners_policy(template: Template, secrets: list[Any]) -> None:
     (policy,) = [
         p["Properties"]
         for p in resources(template, "AWS::IAM::ManagedPolicy").values()
         if p["Properties"].get("Roles") == [{"Ref": PROVISIONER_ROLE}]
     ]
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    attachment = next(iter(_attachments(template, REPORTING_SECRET)))
     assert statements["ReadTheSecrets"]["Action"] == "secretsmanager:GetSecretValue"
-    assert sorted(map(json.dumps, statements["ReadTheSecrets"]["Resource"])) == sorted(
-        map(json.dumps, [master, {"Ref": attachment}])
-    )
+    assert sorted(map(json.dumps, statements["ReadTheSecrets"]["Resource"])) == sorted(map(json.dumps, secrets))
     assert statements["DecryptTheSecrets"]["Resource"] == {"Fn::GetAtt": [DATABASE_KEY, "Arn"]}
     assert statements["DecryptTheSecrets"]["Condition"] == {
         "StringEquals": {
@@ -176,6 +197,26 @@ def test_the_provisioners_policy_names_its_secrets_and_key(
     assert statements["NetworkInterfacesInTheVpc"]["Resource"] == "*"
     assert all(action.startswith("ec2:") for action in statements["NetworkInterfacesInTheVpc"]["Action"])
     assert set(statements) == {"NetworkInterfacesInTheVpc", "OwnLogs", "ReadTheSecrets", "DecryptTheSecrets"}
+
+
+def test_the_provisioners_policy_names_its_secrets_and_key(variant_synthesis: Synthesis) -> None:
+    """The master secret's attachment and both password roles' (reporting's and etl's), nothing else."""
+    ids = variant_synthesis.logical_ids
+    attachments = [ids[f"Access/{name}Credentials/Attachment/Resource"] for name in ("Reporting", "Etl")]
+    secrets = [{"Ref": MASTER_ATTACHMENT}, *({"Ref": attachment} for attachment in attachments)]
+    _check_the_provisioners_policy(variant_synthesis.template, secrets)
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_profiles_provisioner_reads_the_master_and_password_roles_secrets(
+    synthesis: Callable[..., Synthesis], profile: str
+) -> None:
+    built = synthesis(profile, profile)
+    attachments = _role_attachments(built, _settings(profile)).values()
+    _check_the_provisioners_policy(
+        built.template, [_master_secret(built.template), *({"Ref": attachment} for attachment in attachments)]
+    )
 
 
 def _attachments(template: Template, secret: str) -> list[str]:
@@ -195,10 +236,8 @@ def _roles_property(template: Template) -> list[dict[str, Any]]:
     return roles
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_the_custom_resource_hands_over_the_declared_roles(synth: Callable[..., Template], profile: str) -> None:
-    template = synth(profile)
-    settings = load_settings(environment_suffix=profile)
+def _check_the_roles_handed_over(synthesized: Synthesis, settings: Settings) -> None:
+    template = synthesized.template
     body = resource(template, DATABASE_ROLES)
     properties = body["Properties"]
     assert body["Type"] == "Custom::DatabaseRoles"
@@ -208,7 +247,7 @@ def test_the_custom_resource_hands_over_the_declared_roles(synth: Callable[..., 
     assert properties["OnDelete"] == ("drop" if settings.removal.database == "destroy" else "keep")
     # No name rules: the handler holds its own, rather than trust the event with its safety.
     assert sorted(properties) == ["Database", "Host", "MasterSecretArn", "OnDelete", "Port", "Roles", "ServiceToken"]
-    (attachment,) = _attachments(template, REPORTING_SECRET)
+    attachments = _role_attachments(synthesized, settings)
     assert _roles_property(template) == [
         {
             "name": role.name,
@@ -216,7 +255,7 @@ def test_the_custom_resource_hands_over_the_declared_roles(synth: Callable[..., 
             "auth": role.auth,
             "connection_limit": role.connection_limit,
             "schemas": role.schemas,
-            "secret_arn": "${" + attachment + "}" if role.auth == "password" else "",
+            "secret_arn": "${" + attachments[role.name] + "}" if role.auth == "password" else "",
         }
         for role in settings.access.roles
     ]
@@ -230,12 +269,38 @@ def test_the_custom_resource_hands_over_the_declared_roles(synth: Callable[..., 
         assert DATABASE_ROLES in rotation["DependsOn"]
 
 
+def test_the_custom_resource_hands_over_the_declared_roles(
+    variant_synthesis: Synthesis, variant_settings: Settings
+) -> None:
+    assert [role.name for role in variant_settings.access.roles] == ["migrator", "app", "reporting", "etl"]
+    _check_the_roles_handed_over(variant_synthesis, variant_settings)
+    # The variant keeps its database (removal.database = "retain"): the roles stay when the stack goes.
+    assert resource(variant_synthesis.template, DATABASE_ROLES)["Properties"]["OnDelete"] == "keep"
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_custom_resource_hands_over_a_profiles_roles(synthesis: Callable[..., Synthesis], profile: str) -> None:
+    _check_the_roles_handed_over(synthesis(profile, profile), _settings(profile))
+
+
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
 def test_each_iam_role_gets_a_connect_policy_for_exactly_its_database_user(
     synth: Callable[..., Template], profile: str
 ) -> None:
-    template = synth(profile)
-    settings = load_settings(environment_suffix=profile)
+    _check_connect_policies(synth(profile), _settings(profile))
+
+
+def test_each_iam_role_of_the_variant_connects_to_the_instance_and_the_proxy(
+    variant: Template, variant_settings: Settings
+) -> None:
+    assert [role.name for role in variant_settings.access.roles if role.auth == "iam"] == ["migrator", "app"]
+    assert variant_settings.access.proxy
+    _check_connect_policies(variant, variant_settings)
+
+
+def _check_connect_policies(template: Template, settings: Settings) -> None:
     policies = {
         logical_id: p["Properties"]
         for logical_id, p in resources(template, "AWS::IAM::ManagedPolicy").items()
@@ -245,13 +310,13 @@ def test_each_iam_role_gets_a_connect_policy_for_exactly_its_database_user(
     assert len(policies) == len(iam_users)
     proxy = _proxy_resource_id() if settings.access.proxy else None
     for user in iam_users:
-        (policy_id,) = [i for i in policies if i.startswith(f"Access{user.capitalize()}ConnectPolicy")]
+        (policy_id,) = [i for i in policies if i.startswith(f"Access{_pascal(user)}ConnectPolicy")]
         (statement,) = policies[policy_id]["PolicyDocument"]["Statement"]
         assert (statement["Effect"], statement["Action"]) == ("Allow", "rds-db:connect")
         expected = [_dbuser(INSTANCE_ID, user)] + ([_dbuser(proxy, user)] if proxy else [])
         assert statement["Resource"] == (expected if len(expected) > 1 else expected[0])
         assert "Roles" not in policies[policy_id], "attached by the application stacks, not here"
-        output = next(v for k, v in template["Outputs"].items() if k.startswith(f"Access{user.capitalize()}Connect"))
+        output = next(v for k, v in template["Outputs"].items() if k.startswith(f"Access{_pascal(user)}Connect"))
         assert output["Value"] == {"Ref": policy_id}
 
 
@@ -259,8 +324,24 @@ def _proxy_resource_id() -> dict[str, Any]:
     return {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["AccessProxy36AA5102", "DBProxyArn"]}]}]}
 
 
-def test_the_proxy_authenticates_end_to_end_with_iam(synth: Callable[..., Template]) -> None:
-    template = synth("staging")
+def test_the_proxy_authenticates_end_to_end_with_iam(variant: Template) -> None:
+    """The variant's IAM roles are migrator and app (tests/helpers.py, REFERENCE)."""
+    _check_the_proxy(variant, ["migrator", "app"])
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROXIED)
+def test_a_profiles_proxy_authenticates_end_to_end_with_iam(synth: Callable[..., Template], profile: str) -> None:
+    _check_the_proxy(synth(profile), [role.name for role in _settings(profile).access.roles if role.auth == "iam"])
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_proxy_only_where_the_profile_has_one(synth: Callable[..., Template], profile: str) -> None:
+    assert len(resources(synth(profile), "AWS::RDS::DBProxy")) == (1 if _settings(profile).access.proxy else 0)
+
+
+def _check_the_proxy(template: Template, iam_users: list[str]) -> None:
     (proxy,) = resources(template, "AWS::RDS::DBProxy").values()
     properties = proxy["Properties"]
     assert (properties["DefaultAuthScheme"], properties["RequireTLS"], properties["EngineFamily"]) == (
@@ -281,7 +362,7 @@ def test_the_proxy_authenticates_end_to_end_with_iam(synth: Callable[..., Templa
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement["Action"] == "rds-db:connect"
     assert sorted(map(json.dumps, statement["Resource"])) == sorted(
-        json.dumps(_dbuser(INSTANCE_ID, user)) for user in ("migrator", "app")
+        json.dumps(_dbuser(INSTANCE_ID, user)) for user in iam_users
     )
     trust = resource(template, PROXY_ROLE)["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "rds.amazonaws.com"}]
@@ -291,18 +372,36 @@ def test_the_proxy_authenticates_end_to_end_with_iam(synth: Callable[..., Templa
     assert (PROXY_SECURITY_GROUP, 5432, 5432) in _rules_of(template, "AWS::EC2::SecurityGroupIngress", SECURITY_GROUP)
 
 
+def test_password_roles_have_their_own_rotated_secret(variant_synthesis: Synthesis) -> None:
+    """The variant's password roles are reporting and etl, and it keeps its secrets (removal.secret = "retain")."""
+    ids = variant_synthesis.logical_ids
+    assert ids["Access/ReportingCredentials/Resource"] == REPORTING_SECRET
+    for role in ("reporting", "etl"):
+        secret = ids[f"Access/{_pascal(role)}Credentials/Resource"]
+        _check_role_secret(variant_synthesis.template, secret, role, kept=True)
+
+
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
-def test_password_roles_have_their_own_rotated_secret(synth: Callable[..., Template], profile: str) -> None:
-    template = synth(profile)
-    settings = load_settings(environment_suffix=profile)
-    secret = resource(template, REPORTING_SECRET)
+def test_a_profiles_password_roles_have_their_own_rotated_secret(
+    synthesis: Callable[..., Synthesis], profile: str
+) -> None:
+    built = synthesis(profile, profile)
+    settings = _settings(profile)
+    for role in settings.access.roles:
+        if role.auth == "password":
+            secret = built.logical_ids[f"Access/{_pascal(role.name)}Credentials/Resource"]
+            _check_role_secret(built.template, secret, role.name, kept=settings.removal.secret == "retain")
+
+
+def _check_role_secret(template: Template, secret_id: str, username: str, *, kept: bool) -> None:
+    secret = resource(template, secret_id)
     generate = secret["Properties"]["GenerateSecretString"]
-    assert json.loads(generate["SecretStringTemplate"]) == {"username": "reporting", "dbname": "retaildb"}
+    assert json.loads(generate["SecretStringTemplate"]) == {"username": username, "dbname": "retaildb"}
     assert (generate["GenerateStringKey"], generate["PasswordLength"]) == ("password", 32)
     assert secret["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [DATABASE_KEY, "Arn"]}
-    kept = settings.removal.secret == "retain"
     assert secret["DeletionPolicy"] == ("RetainExceptOnCreate" if kept else "Delete")
-    (attachment,) = _attachments(template, REPORTING_SECRET)
+    (attachment,) = _attachments(template, secret_id)
     (rotation,) = [
         r
         for r in resources(template, "AWS::SecretsManager::RotationSchedule").values()
@@ -318,11 +417,19 @@ def test_password_roles_have_their_own_rotated_secret(synth: Callable[..., Templ
     assert transforms == ["AWS::SecretsManager-2024-09-16"]
 
 
-@pytest.mark.parametrize("profile", ["staging", "prod", "ephemeral"])
-def test_rotated_credentials_rotate_the_master_password_in_the_vpc(
+def test_rotated_credentials_rotate_the_master_password_in_the_vpc(variant: Template) -> None:
+    _check_rotated_master(variant)
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", ROTATED)
+def test_a_profiles_rotated_credentials_rotate_the_master_password_in_the_vpc(
     synth: Callable[..., Template], profile: str
 ) -> None:
-    template = synth(profile)
+    _check_rotated_master(synth(profile))
+
+
+def _check_rotated_master(template: Template) -> None:
     db = resource(template, DB)["Properties"]
     assert db["MasterUsername"] == "dbadmin", "written out, as in managed mode: switching keeps the instance"
     assert db["ManageMasterUserPassword"] is False

@@ -33,6 +33,7 @@ def test_every_acknowledgement_names_rules_resources_and_a_reason() -> None:
             assert rule.startswith(CHECKOV) or rule.split("-", 1)[0] in PACKS, f"{rule} belongs to no pack or scanner"
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
 def test_no_pack_reports_an_unacknowledged_finding(report: dict[str, Any], profile: str) -> None:
     counts = nag_counts(paths.PROFILES_OUT, f"TapStack{profile}")
@@ -42,6 +43,7 @@ def test_no_pack_reports_an_unacknowledged_finding(report: dict[str, Any], profi
     assert all(acknowledged > 0 for _, _, acknowledged in counts.values()), "the packs did not run"
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_acknowledgement_that_applies_is_used(report: dict[str, Any], profile: str) -> None:
     settings = load_settings(environment_suffix=profile, profile=profile)
@@ -73,6 +75,7 @@ def test_every_acknowledgement_that_applies_is_used(report: dict[str, Any], prof
         assert not expected - used, f"{profile} ({kind}): acknowledged but never reported: {expected - used}"
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize(
     "rule",
     [
@@ -95,6 +98,7 @@ def test_prod_implements_what_it_must_not_acknowledge(rule: str) -> None:
     ]
 
 
+@pytest.mark.profiles
 def test_prod_replicates_the_backup_bucket() -> None:
     prod = load_settings(environment_suffix="prod", profile="prod")
     assert not [

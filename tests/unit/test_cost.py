@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from retail_db.config import load_profiles
 from tools.cost import Estimate, Line, Prices, estimate, load_prices
 from tools.cost.__main__ import main
+from tools.synth import Synthesis
 
 Template = dict[str, Any]
 DB = "Db"
@@ -431,12 +434,25 @@ def test_reference_template_is_fully_priced(reference_template: Template, p: Pri
     assert 15 < result.total < 25
 
 
-def test_every_resource_of_the_dev_stack_is_accounted_for(dev_template: Template, p: Prices) -> None:
-    result = estimate(dev_template, p)
-
-    accounted = (
+def _accounted(template: Template, p: Prices) -> set[str]:
+    result = estimate(template, p)
+    return (
         {logical_id for item in result.lines for logical_id in item.resources}
         | {logical_id for logical_id, _ in result.no_charge}
         | {u.logical_id for u in result.unpriced}
     )
-    assert accounted == set(dev_template["Resources"])
+
+
+def test_every_resource_of_the_builds_is_accounted_for(reference_build: Template, variant: Template, p: Prices) -> None:
+    for template in (reference_build, variant):
+        assert _accounted(template, p) == set(template["Resources"])
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", sorted(load_profiles()))
+def test_every_resource_of_each_profile_is_accounted_for(
+    synthesis: Callable[..., Synthesis], profile: str, p: Prices
+) -> None:
+    built = synthesis(profile, profile)
+    for template in (built.template, built.recovery_template or {"Resources": {}}):
+        assert _accounted(template, p) == set(template["Resources"])

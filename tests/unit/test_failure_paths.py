@@ -7,7 +7,6 @@ What each profile has follows from its settings, so the expectations are derived
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from retail_db.config import load_profiles, load_settings, parse_settings
 from retail_db.monitoring import RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS, ROTATION_FAILURES
 from retail_db.runbook import sections
-from tests.helpers import Template, resource, resources
+from tests.helpers import Template, reference_raw, resource, resources
 from tests.logical_ids import ALERTS_KEY, FLOW_LOG_KEY, PROVISIONER_FUNCTION, RESTORE_VALIDATION_FUNCTION, TOPIC
 from tools.synth import synthesize
 
@@ -38,12 +37,18 @@ def _queue(template: Template) -> str:
     return queue
 
 
-def _pages_on_call(alarm: dict[str, Any], anchor: str) -> None:
+def _pages_on_call(alarm: dict[str, Any], anchor: str, runbook_url: str) -> None:
     assert alarm["AlarmActions"] == [{"Ref": TOPIC}] and alarm["OKActions"] == [{"Ref": TOPIC}]
     assert alarm.get("ActionsEnabled", True)
-    assert f'(section \\"{sections()[anchor].title}\\")' in json.dumps(alarm["AlarmDescription"])
+    link = f"{runbook_url}#{anchor}" if runbook_url else f'(section \\"{sections()[anchor].title}\\")'
+    assert link in json.dumps(alarm["AlarmDescription"])
 
 
+def _runbook_url(profile: str) -> str:
+    return load_settings(environment_suffix=profile, profile=profile).monitoring.runbook_url
+
+
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_functions_alarm_on_their_errors(synth: Callable[..., Template], profile: str) -> None:
     template = synth(profile)
@@ -66,16 +71,21 @@ def test_the_functions_alarm_on_their_errors(synth: Callable[..., Template], pro
         )
         # Lambda publishes Errors only when the function runs: a quiet week is not a failure.
         assert alarm["TreatMissingData"] == "notBreaching"
-        _pages_on_call(alarm, anchor)
+        _pages_on_call(alarm, anchor, _runbook_url(profile))
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_rule_dead_letters_and_its_failures_raise_the_delivery_alarm(
     synth: Callable[..., Template], profile: str
 ) -> None:
     template = synth(profile)
     rules = resources(template, "AWS::Events::Rule")
-    assert rules, "every profile rotates a secret, so it has at least the rotation rule"
+    if not load_settings(environment_suffix=profile, profile=profile).has_event_rules:
+        # As test_without_rules_there_is_no_queue_and_no_delivery_alarm shows on settings built for it.
+        assert not rules and not resources(template, "AWS::SQS::Queue")
+        return
+    assert rules, "a profile that rotates a secret, backs up with a plan or tests restores has rules"
     queue = _queue(template)
     for logical_id, rule in rules.items():
         (target,) = rule["Properties"]["Targets"]
@@ -105,9 +115,10 @@ def test_every_rule_dead_letters_and_its_failures_raise_the_delivery_alarm(
         0,
         "notBreaching",
     )
-    _pages_on_call(alarm, "event-delivery-failed")
+    _pages_on_call(alarm, "event-delivery-failed", _runbook_url(profile))
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_dead_letter_queue_is_encrypted_and_admits_this_stacks_rules_only(
     synth: Callable[..., Template], profile: str
@@ -129,6 +140,7 @@ def test_the_dead_letter_queue_is_encrypted_and_admits_this_stacks_rules_only(
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
 def test_a_failed_rotation_of_any_rotated_secret_reaches_the_alerts_topic(
     synth: Callable[..., Template], profile: str
@@ -138,6 +150,9 @@ def test_a_failed_rotation_of_any_rotated_secret_reaches_the_alerts_topic(
     rotated = [
         body["Properties"]["SecretId"] for body in resources(template, "AWS::SecretsManager::RotationSchedule").values()
     ]
+    assert bool(rotated) == load_settings(environment_suffix=profile, profile=profile).rotates_secrets
+    if not rotated:
+        return
     (rule,) = [
         body["Properties"]
         for body in resources(template, "AWS::Events::Rule").values()
@@ -152,9 +167,12 @@ def test_a_failed_rotation_of_any_rotated_secret_reaches_the_alerts_topic(
     )
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Ref": TOPIC}
-    assert '(section \\\\\\"Secret rotation failed\\\\\\")' in json.dumps(target["InputTransformer"]["InputTemplate"])
+    url = _runbook_url(profile)
+    link = f"{url}#secret-rotation-failed" if url else '(section \\\\\\"Secret rotation failed\\\\\\")'
+    assert link in json.dumps(target["InputTransformer"]["InputTemplate"])
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_log_groups_rds_exports_to_are_encrypted_with_the_log_key(
     synth: Callable[..., Template], profile: str
@@ -185,11 +203,10 @@ def test_the_log_groups_rds_exports_to_are_encrypted_with_the_log_key(
 
 def test_without_rules_there_is_no_queue_and_no_delivery_alarm() -> None:
     """RDS-managed master password, no password role, no backup plan: no rule, so nothing to dead-letter or watch."""
-    raw = copy.deepcopy(load_profiles()["dev"])
-    raw["database"]["credentials"] = "managed"
-    raw["access"]["roles"] = [role for role in raw["access"]["roles"] if role.get("auth") != "password"]
-    raw["backup"]["plan"] = False
+    raw = reference_raw(database={"credentials": "managed"}, backup={"plan": False})
+    raw["access"]["roles"] = [role for role in raw["access"]["roles"] if role["auth"] != "password"]
     settings = parse_settings("dev", raw)
+    assert settings.access.roles and not settings.recovery.restore_testing
     assert not settings.has_event_rules
     template = synthesize(environment_suffix="norules", settings=settings).template
     assert not resources(template, "AWS::Events::Rule")

@@ -44,6 +44,7 @@ def _checker(template: Template, ids: dict[str, str], profile: str) -> Checker:
     return Checker(template, ids, profile, dr_region)
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize(("profile", "interaction"), CASES)
 def test_interaction_is_granted(synthesis: Callable[..., Synthesis], profile: str, interaction: Interaction) -> None:
     result = _checker(*_stack(synthesis, profile, interaction), profile).check(interaction)
@@ -51,6 +52,7 @@ def test_interaction_is_granted(synthesis: Callable[..., Synthesis], profile: st
     assert result.evidence, "an interaction must rest on at least one statement or property"
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize(("profile", "interaction"), CASES)
 def test_removing_any_grant_fails_the_check(
     synthesis: Callable[..., Synthesis], profile: str, interaction: Interaction
@@ -64,6 +66,7 @@ def test_removing_any_grant_fails_the_check(
         assert result.missing, f"deleting {location} left {interaction.name!r} granted: the check is too lenient"
 
 
+@pytest.mark.profiles
 def test_every_profile_has_interactions_and_every_alias_is_used() -> None:
     used = {i.target for i in INTERACTIONS} | {i.role for i in INTERACTIONS if i.role}
     used |= {w.resource for i in INTERACTIONS for w in i.wiring}

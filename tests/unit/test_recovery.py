@@ -1,5 +1,10 @@
 """Day two in the templates: the DR stack, what the platform sends there, the rehearsed restores and the events that
-reach the alerts topic, value by value."""
+reach the alerts topic, value by value.
+
+Which of them a stack has follows from its settings (a DR Region, restore testing, a backup plan, replicas): the
+profiles of profiles.toml are checked against their own settings (marked `profiles`), the variant of tests/conftest.py
+by value.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from retail_db.config import load_settings
+from retail_db.config import Settings, load_profiles, load_settings
 from retail_db.monitoring import RDS_EVENT_CATEGORIES
 from tests.helpers import Template, resource, resources
 from tests.logical_ids import (
@@ -32,7 +37,17 @@ from tests.logical_ids import (
 )
 from tools.synth import Synthesis
 
-DR_PROFILES = ("staging", "prod")
+PROFILES = sorted(load_profiles())
+
+
+def _settings(profile: str) -> Settings:
+    return load_settings(environment_suffix=profile, profile=profile)
+
+
+DR_PROFILES = [p for p in PROFILES if _settings(p).recovery.dr_region]
+RESTORE_TESTED = [p for p in PROFILES if _settings(p).recovery.restore_testing]
+# The variant's second replica (tests/conftest.py).
+READ_REPLICA_2 = "DatabaseStackReadReplica2627B6DE7"
 
 
 def output_of(recovery: Template, reference: dict[str, Any], profile: str) -> Any:
@@ -51,6 +66,7 @@ def built(request: pytest.FixtureRequest, synthesis: Callable[..., Synthesis]) -
     return profile, synthesized.template, synthesized.recovery_template
 
 
+@pytest.mark.profiles
 def test_the_dr_stack_holds_a_rotating_key_a_vault_and_the_bucket_copy(built: tuple[str, Template, Template]) -> None:
     profile, _, recovery = built
     key = resource(recovery, RECOVERY_KEY)["Properties"]
@@ -69,6 +85,7 @@ def test_the_dr_stack_holds_a_rotating_key_a_vault_and_the_bucket_copy(built: tu
     assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
 
 
+@pytest.mark.profiles
 def test_every_recovery_point_is_copied_to_the_dr_vault(built: tuple[str, Template, Template]) -> None:
     profile, template, recovery = built
     settings = load_settings(environment_suffix=profile, profile=profile)
@@ -81,6 +98,7 @@ def test_every_recovery_point_is_copied_to_the_dr_vault(built: tuple[str, Templa
     }
 
 
+@pytest.mark.profiles
 def test_rds_replicates_its_automated_backups_to_the_dr_region(built: tuple[str, Template, Template]) -> None:
     profile, template, recovery = built
     settings = load_settings(environment_suffix=profile, profile=profile)
@@ -91,6 +109,7 @@ def test_rds_replicates_its_automated_backups_to_the_dr_region(built: tuple[str,
     assert key == {"Fn::GetAtt": [RECOVERY_KEY, "Arn"]}
 
 
+@pytest.mark.profiles
 def test_the_backup_bucket_replicates_to_the_dr_bucket(built: tuple[str, Template, Template]) -> None:
     profile, template, recovery = built
     rules = resource(template, BACKUP_BUCKET)["Properties"]["ReplicationConfiguration"]["Rules"]
@@ -107,20 +126,34 @@ def test_the_backup_bucket_replicates_to_the_dr_bucket(built: tuple[str, Templat
     assert (dr["Status"], dr["DeleteMarkerReplication"]) == ("Enabled", {"Status": "Disabled"})
 
 
-def test_profiles_without_a_dr_region_have_no_dr_stack(synthesis: Callable[..., Synthesis]) -> None:
-    for profile in ("dev", "ephemeral"):
-        built = synthesis(profile, profile)
-        assert built.recovery_template is None
-        db = resource(built.template, DB)["Properties"]
+def test_without_a_dr_region_or_restore_tests_there_are_none(reference_build: Template, variant: Template) -> None:
+    for template in (reference_build, variant):
+        db = resource(template, DB)["Properties"]
         assert "AutomaticBackupReplicationRegion" not in db
-        assert not resources(built.template, "AWS::Backup::RestoreTestingPlan")
+        assert not resources(template, "AWS::Backup::RestoreTestingPlan")
 
 
-def test_the_restore_test_restores_into_the_isolated_subnets_and_is_validated(
-    built: tuple[str, Template, Template],
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_dr_stack_and_restore_tests_only_where_the_profile_has_them(
+    synthesis: Callable[..., Synthesis], profile: str
 ) -> None:
-    profile, template, _ = built
-    settings = load_settings(environment_suffix=profile, profile=profile)
+    settings = _settings(profile)
+    built = synthesis(profile, profile)
+    assert (built.recovery_template is not None) == bool(settings.recovery.dr_region)
+    db = resource(built.template, DB)["Properties"]
+    assert ("AutomaticBackupReplicationRegion" in db) == bool(settings.recovery.dr_region)
+    restore_plans = resources(built.template, "AWS::Backup::RestoreTestingPlan")
+    assert len(restore_plans) == (1 if settings.recovery.restore_testing else 0)
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", RESTORE_TESTED)
+def test_the_restore_test_restores_into_the_isolated_subnets_and_is_validated(
+    synth: Callable[..., Template], profile: str
+) -> None:
+    template = synth(profile, profile)
+    settings = _settings(profile)
     plan = resource(template, RESTORE_TESTING_PLAN)["Properties"]
     assert plan["RestoreTestingPlanName"] == f"retail_db_{profile}"
     assert plan["ScheduleExpression"] == settings.recovery.restore_testing_schedule
@@ -171,21 +204,28 @@ def test_the_restore_test_restores_into_the_isolated_subnets_and_is_validated(
     }
 
 
+def _check_event_subscription(template: Template, suffix: str, instances: list[str]) -> None:
+    subscription = resource(template, EVENT_SUBSCRIPTION)["Properties"]
+    assert subscription == {
+        "Enabled": True,
+        "EventCategories": list(RDS_EVENT_CATEGORIES),
+        "SnsTopicArn": {"Ref": TOPIC},
+        "SourceIds": [{"Ref": i} for i in instances],
+        "SourceType": "db-instance",
+        "SubscriptionName": f"retail-db-{suffix}-events",
+        "Tags": subscription["Tags"],
+    }
+
+
+def _replicas(synthesized: Synthesis, count: int) -> list[str]:
+    return [synthesized.logical_ids[f"DatabaseStack/ReadReplica{n}/Resource"] for n in range(1, count + 1)]
+
+
 def test_rds_events_of_the_instance_and_its_replicas_reach_the_alerts_topic(
-    synthesis: Callable[..., Synthesis],
+    reference_build: Template, variant: Template
 ) -> None:
-    for profile, instances in (("dev", [DB]), ("prod", [DB, READ_REPLICA])):
-        template = synthesis(profile, profile).template
-        subscription = resource(template, EVENT_SUBSCRIPTION)["Properties"]
-        assert subscription == {
-            "Enabled": True,
-            "EventCategories": list(RDS_EVENT_CATEGORIES),
-            "SnsTopicArn": {"Ref": TOPIC},
-            "SourceIds": [{"Ref": i} for i in instances],
-            "SourceType": "db-instance",
-            "SubscriptionName": f"retail-db-{profile}-events",
-            "Tags": subscription["Tags"],
-        }
+    _check_event_subscription(reference_build, "dev", [DB])
+    _check_event_subscription(variant, "pr123", [DB, READ_REPLICA, READ_REPLICA_2])
     assert set(RDS_EVENT_CATEGORIES) == {
         "failover",
         "failure",
@@ -196,64 +236,87 @@ def test_rds_events_of_the_instance_and_its_replicas_reach_the_alerts_topic(
     }
 
 
-@pytest.mark.parametrize(
-    ("profile", "rules"),
-    [
-        ("dev", set()),
-        ("staging", {"backup-job-failed", "copy-job-failed", "restore-job-failed", "restore-test-failed"}),
-        ("prod", {"backup-job-failed", "copy-job-failed", "restore-job-failed", "restore-test-failed"}),
-    ],
-)
-def test_failed_backup_jobs_reach_the_alerts_topic_with_their_runbook_section(
-    synthesis: Callable[..., Synthesis], profile: str, rules: set[str]
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_rds_events_of_a_profiles_instance_and_replicas_reach_the_alerts_topic(
+    synthesis: Callable[..., Synthesis], profile: str
 ) -> None:
-    template = synthesis(profile, profile).template
+    built = synthesis(profile, profile)
+    _check_event_subscription(built.template, profile, [DB, *_replicas(built, _settings(profile).replicas.count)])
+
+
+BACKUP_PATTERNS = {
+    "backup-job-failed": ("Backup Job State Change", {"state": ["FAILED", "ABORTED", "EXPIRED"]}),
+    "copy-job-failed": ("Copy Job State Change", {"state": ["FAILED", "ABORTED"]}),
+    "restore-job-failed": (
+        "Restore Job State Change",
+        {"status": ["FAILED", "ABORTED"], "restoreTestingPlanArn": [{"exists": False}]},
+    ),
+    "restore-test-failed": (
+        "Restore Job State Change",
+        {"status": ["FAILED", "ABORTED"], "restoreTestingPlanArn": [{"exists": True}]},
+    ),
+}
+
+
+def _check_backup_rules(template: Template, suffix: str, rules: set[str], runbook_url: str = "") -> None:
     found = {
         r["Properties"]["Name"]: r["Properties"]
         for r in resources(template, "AWS::Events::Rule").values()
-        if r["Properties"].get("Name", "").startswith(f"retail-db-{profile}-")
+        if r["Properties"].get("Name", "").startswith(f"retail-db-{suffix}-")
         and r["Properties"]["EventPattern"]["source"] == ["aws.backup"]
     }
-    assert {name.removeprefix(f"retail-db-{profile}-") for name in found} == rules
-    patterns = {
-        "backup-job-failed": ("Backup Job State Change", {"state": ["FAILED", "ABORTED", "EXPIRED"]}),
-        "copy-job-failed": ("Copy Job State Change", {"state": ["FAILED", "ABORTED"]}),
-        "restore-job-failed": (
-            "Restore Job State Change",
-            {"status": ["FAILED", "ABORTED"], "restoreTestingPlanArn": [{"exists": False}]},
-        ),
-        "restore-test-failed": (
-            "Restore Job State Change",
-            {"status": ["FAILED", "ABORTED"], "restoreTestingPlanArn": [{"exists": True}]},
-        ),
-    }
+    assert {name.removeprefix(f"retail-db-{suffix}-") for name in found} == rules
     for name, rule in found.items():
-        anchor = name.removeprefix(f"retail-db-{profile}-")
-        detail_type, detail = patterns[anchor]
+        anchor = name.removeprefix(f"retail-db-{suffix}-")
+        detail_type, detail = BACKUP_PATTERNS[anchor]
         assert rule["EventPattern"] == {"source": ["aws.backup"], "detail-type": [detail_type], "detail": detail}
         (target,) = rule["Targets"]
         assert target["Arn"] == {"Ref": TOPIC}
-        assert f'(section \\"{anchor.replace("-", " ").capitalize()}\\")' in target["InputTransformer"]["InputTemplate"]
+        message = target["InputTransformer"]["InputTemplate"]
+        section = f'(section \\"{anchor.replace("-", " ").capitalize()}\\")'
+        assert (f"{runbook_url}#{anchor}" if runbook_url else section) in message
 
 
-def test_the_alerts_key_admits_rds_events_for_these_instances_and_event_rules_without_conditions(
-    synthesis: Callable[..., Synthesis],
+def test_failed_backup_jobs_reach_the_alerts_topic_with_their_runbook_section(
+    reference_build: Template, variant: Template
 ) -> None:
+    """No plan, no rules; a plan without a DR Region or restore tests: no copy or restore test to fail."""
+    _check_backup_rules(reference_build, "dev", set())
+    url = "https://wiki.example.com/retail-db/runbook"
+    _check_backup_rules(variant, "pr123", {"backup-job-failed", "restore-job-failed"}, url)
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_profiles_failed_backup_jobs_reach_the_alerts_topic(synth: Callable[..., Template], profile: str) -> None:
+    settings = _settings(profile)
+    rules = set()
+    if settings.backup.plan:
+        rules = {"backup-job-failed", "restore-job-failed"}
+        rules |= {"copy-job-failed"} if settings.recovery.dr_region else set()
+        rules |= {"restore-test-failed"} if settings.recovery.restore_testing else set()
+    _check_backup_rules(synth(profile, profile), profile, rules, settings.monitoring.runbook_url)
+
+
+def _check_the_alerts_key(template: Template, suffix: str, instances: int, rules: bool) -> None:
     """RDS supports aws:SourceAccount and aws:SourceArn in the key policy; EventBridge to an encrypted topic does not
     in the key policy (KMS would refuse every alert), only in the topic policy."""
-    template = synthesis("prod", "prod").template
     statements = {s.get("Sid"): s for s in resource(template, ALERTS_KEY)["Properties"]["KeyPolicy"]["Statement"]}
     rds = statements["AllowRdsEventsToPublish"]
     assert rds["Principal"] == {"Service": "events.rds.amazonaws.com"}
     assert rds["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    assert len(rds["Condition"]["ArnLike"]["aws:SourceArn"]) == 2
-    rules = statements["AllowEventRulesToPublish"]
-    assert (rules["Principal"], rules["Action"], rules["Resource"]) == (
+    assert len(rds["Condition"]["ArnLike"]["aws:SourceArn"]) == instances
+    assert ("AllowEventRulesToPublish" in statements) == rules
+    if not rules:
+        return
+    rule_statement = statements["AllowEventRulesToPublish"]
+    assert (rule_statement["Principal"], rule_statement["Action"], rule_statement["Resource"]) == (
         {"Service": "events.amazonaws.com"},
         ["kms:Decrypt", "kms:GenerateDataKey*"],
         "*",
     )
-    assert "Condition" not in rules
+    assert "Condition" not in rule_statement
     (topic_policy,) = [
         body["Properties"]["PolicyDocument"]["Statement"]
         for body in resources(template, "AWS::SNS::TopicPolicy").values()
@@ -262,7 +325,21 @@ def test_the_alerts_key_admits_rds_events_for_these_instances_and_event_rules_wi
     (publish,) = [s for s in topic_policy if s.get("Sid") == "AllowEventRulesToPublish"]
     assert publish["Principal"] == {"Service": "events.amazonaws.com"}
     assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    assert "rule/retail-db-prod-*" in json.dumps(publish["Condition"]["ArnLike"])
+    assert f"rule/retail-db-{suffix}-*" in json.dumps(publish["Condition"]["ArnLike"])
+
+
+def test_the_alerts_key_admits_rds_events_for_these_instances_and_event_rules_without_conditions(
+    variant: Template,
+) -> None:
+    """The variant: the instance and its two replicas, and event rules (it has a backup plan)."""
+    _check_the_alerts_key(variant, "pr123", 3, rules=True)
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_profiles_alerts_key_admits_its_instances_and_rules(synth: Callable[..., Template], profile: str) -> None:
+    settings = _settings(profile)
+    _check_the_alerts_key(synth(profile, profile), profile, 1 + settings.replicas.count, settings.has_event_rules)
 
 
 def test_every_event_category_and_backup_rule_has_its_runbook_section() -> None:
@@ -286,6 +363,7 @@ def test_the_restore_testing_plan_name_is_valid_for_every_allowed_suffix() -> No
         assert re.fullmatch(r"[A-Za-z0-9_]{1,50}", restore_testing_plan_name(suffix)), suffix
 
 
+@pytest.mark.profiles
 def test_the_replication_role_encrypts_with_the_dr_key(built: tuple[str, Template, Template]) -> None:
     """The role's side of replicating into the DR bucket: its own policy, since the DR key's policy delegates to IAM."""
     profile, template, recovery = built
