@@ -18,7 +18,14 @@ NODE_STAMP := node_modules/.installed
 # checkov in a virtualenv of its own: its pins conflict with the project's.
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
-CONTEXT := -c environmentSuffix=$(ENV) $(if $(PROFILE),-c profile=$(PROFILE))
+# PROFILE_CHANGE=1 says that the environment's profile changes on purpose; ALLOW_BLOCKED=1 deploys a change the gate
+# blocks. Both are refused without being said, and the override is logged (cdk.out/overrides.log).
+CONTEXT := -c environmentSuffix=$(ENV) $(if $(PROFILE),-c profile=$(PROFILE)) $(if $(PROFILE_CHANGE),-c profileChange=true)
+# ENV given on the command line or in the environment, rather than the default: the plan checks that one environment.
+ENV_GIVEN := $(filter command line environment,$(origin ENV))
+PLAN_ARGS := $(if $(ENV_GIVEN),--env $(ENV)) $(if $(PROFILE),--profile $(PROFILE)) $(if $(PROFILE_CHANGE),--profile-change)
+# The CDK CLI; a test replaces it with a stub that records its arguments.
+CDK ?= cdk
 
 .PHONY: setup setup-scan lock catalogue synth profiles docs lint scan unit integration test plan baseline replacements bench cost deploy diff clean
 
@@ -64,10 +71,14 @@ lock: $(PY_STAMP)
 catalogue: setup
 	$(VENV)/bin/python -m tools.pg_catalogue
 
-# cdk.out/profiles (the shared synthesis of every profile, below) is left alone.
+# A failed synth leaves the last good one in place: the CLI writes into a directory of its own, which replaces the
+# templates and assets in cdk.out only once the synthesis has succeeded. cdk.out/profiles (the shared synthesis of
+# every profile, below), cdk.out/plan and other files are left alone.
 synth: setup
-	rm -rf cdk.out/*.json cdk.out/asset.*
-	cdk synth $(CONTEXT) --quiet
+	@mkdir -p cdk.out
+	new=$$(mktemp -d cdk.out/.synth.XXXXXX) && trap 'rm -rf "$$new"' EXIT && \
+		$(CDK) synth $(CONTEXT) --quiet --output "$$new" && \
+		rm -rf cdk.out/*.json cdk.out/asset.* && find "$$new" -mindepth 1 -maxdepth 1 -exec mv -t cdk.out {} +
 	$(VENV)/bin/python -m tools.summary --env $(ENV)
 
 # Every profile, synthesized once through the CLI into cdk.out/profiles; the tests, cfn-lint, the nag report, plan
@@ -100,14 +111,14 @@ integration: profiles $(SCAN_STAMP)
 test: setup $(SCAN_STAMP)
 	$(MAKE) --no-print-directory -j2 lint profiles
 	$(VENV)/bin/python -m pytest -n 2 --dist worksteal
-	$(MAKE) --no-print-directory plan
+	$(VENV)/bin/python -m tools.plan --offline
 
-# Without ENV or PROFILE, every profile is checked; see "Changing this safely" in the README.
+# Without ENV, every environment with a baseline is checked, against its deployed stack where AWS credentials reach it.
 plan: setup
-	$(VENV)/bin/python -m tools.plan $(if $(PROFILE),--profile $(PROFILE)) $(if $(filter-out dev,$(ENV)),--env $(ENV))
+	$(VENV)/bin/python -m tools.plan $(PLAN_ARGS)
 
 baseline: setup
-	$(VENV)/bin/python -m tools.plan --write-baseline $(if $(PROFILE),--profile $(PROFILE))
+	$(VENV)/bin/python -m tools.plan --write-baseline $(PLAN_ARGS)
 
 replacements: setup
 	$(VENV)/bin/python -m tools.replacements
@@ -119,12 +130,16 @@ cost: setup
 bench: setup
 	$(VENV)/bin/python -m tools.bench
 
+# cdk diff compares every stack of the app without --all (which it ignores).
 diff: setup
-	cdk diff --all $(CONTEXT)
+	$(CDK) diff $(CONTEXT)
 
-# --all: a profile with a DR Region has a second stack there, which the CDK deploys first.
+# The gate first: a blocked plan stops the deploy unless ALLOW_BLOCKED=1. --all: a profile with a DR Region has a
+# second stack there, which the CDK deploys first.
 deploy: setup
-	cdk deploy --all $(CONTEXT)
+	$(VENV)/bin/python -m tools.plan --env $(ENV) $(if $(PROFILE),--profile $(PROFILE)) \
+		$(if $(PROFILE_CHANGE),--profile-change) $(if $(ALLOW_BLOCKED),--allow-blocked)
+	$(CDK) deploy --all $(CONTEXT)
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

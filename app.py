@@ -21,8 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from retail_db.building import BuildError, building
-from retail_db.config import PROFILES_FILE, ConfigError, Settings, advisories, load_profiles, load_settings
+from retail_db.building import building
+from retail_db.config import PROFILES_FILE, Settings, advisories, load_profiles, load_settings
+from retail_db.identity import baseline_profile, check_identity
+from tools.errors import one_line_errors
 
 # How the CDK CLI hands an app its context (cdk.json, cdk.context.json and -c values): a JSON object in this
 # variable, or, when it is too large for the environment, a file named by the second.
@@ -68,30 +70,31 @@ def settings_from(context: dict[str, Any]) -> list[tuple[str, Settings]]:
     # An empty -c environmentSuffix= is a mistake to report, not a request for the default.
     suffix = context.get("environmentSuffix")
     environment_suffix = "dev" if suffix is None else str(suffix)
-    profile = context.get("profile")
+    # Without -c profile, an environment is built from the profile it records.
+    recorded = baseline_profile(environment_suffix)
+    profile = context.get("profile", recorded)
     settings = load_settings(
         environment_suffix=environment_suffix, profile=str(profile) if profile is not None else None, path=path
+    )
+    check_identity(
+        environment_suffix=environment_suffix,
+        profile=settings.profile,
+        recorded=recorded,
+        where=f"tests/baselines/{environment_suffix}.template.json",
+        change=str(context.get("profileChange", "")).lower() == "true",
     )
     return [(environment_suffix, settings)]
 
 
+# A bad setting, an unknown profile, a broken profiles file or a failed build: one line and exit code 2.
+@one_line_errors("retail-db")
 def main() -> int:
     context = cli_context()
-    try:
-        stacks = settings_from(context)
-    except ConfigError as error:
-        print(f"retail-db: {error}", file=sys.stderr)
-        return 2
+    stacks = settings_from(context)
     for _, settings in stacks:
         for advice in advisories(settings):
             print(f"retail-db: warning: {advice}", file=sys.stderr)
-    try:
-        synthesize(context, stacks)
-    except BuildError as error:
-        if os.environ.get("RETAIL_DB_DEBUG") == "1":
-            raise
-        print(f"retail-db: {error}", file=sys.stderr)
-        return 2
+    synthesize(context, stacks)
     return 0
 
 

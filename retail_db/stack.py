@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CrossStackReferences, Environment, ReferenceStrength, Stack, Tags
+from aws_cdk import CfnOutput, CrossStackReferences, Environment, ReferenceStrength, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -18,6 +18,7 @@ from retail_db.backup import Backup
 from retail_db.building import building
 from retail_db.config import Settings
 from retail_db.database import Database
+from retail_db.identity import PROFILE_OUTPUT
 from retail_db.monitoring import PROVISIONER, RESTORE_VALIDATION, Monitoring
 from retail_db.network import Network
 from retail_db.recovery import DisasterRecovery, recovery_stack_id
@@ -133,6 +134,14 @@ class RetailDatabasePlatform(Stack):
             monitoring.finish(functions=functions, rules=rules)
 
         apply_stack_wide(self, settings.removal)
+
+        # The environment's identity: synth, plan and deploy refuse another profile for it (retail_db/identity.py).
+        CfnOutput(
+            self,
+            PROFILE_OUTPUT,
+            value=settings.profile,
+            description="The profile of profiles.toml this environment is built from",
+        )
 
         tag(self, self.environment_suffix)
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from retail_db.identity import BASELINES as BASELINE_DIRECTORY
+from retail_db.identity import baseline_path
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
@@ -11,13 +14,13 @@ CDK_JSON = ROOT / "cdk.json"
 PROFILES = ROOT / "profiles.toml"
 PROFILES_SCHEMA = ROOT / "profiles.schema.json"
 NODE_MODULES = ROOT / "node_modules"
-BASELINES = ROOT / "tests" / "baselines"
+BASELINES = BASELINE_DIRECTORY
 CDK_OUT = ROOT / "cdk.out"
 # Every profile synthesized once by `python -m tools.synth`, shared by the tests, cfn-lint, the nag report and plan.
 PROFILES_OUT = CDK_OUT / "profiles"
 PLAN_OUT = CDK_OUT / "plan"
 
 
-def baseline(profile: str, *, recovery: bool = False) -> Path:
-    """A profile's baseline, or its DR stack's."""
-    return BASELINES / f"{profile}{'.dr' if recovery else ''}.template.json"
+def baseline(environment_suffix: str, *, recovery: bool = False) -> Path:
+    """An environment's baseline, or its DR stack's."""
+    return baseline_path(environment_suffix, recovery=recovery)

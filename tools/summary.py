@@ -1,4 +1,8 @@
-"""The summary `make synth` prints after `cdk synth`: stack, resource count, template path."""
+"""The summary `make synth` prints after `cdk synth`: stack, resource count, template path.
+
+A template that is not there (or not a template) is one line and exit code 2 (tools/errors.py); the CDK is loaded
+only once the templates are read.
+"""
 
 from __future__ import annotations
 
@@ -7,41 +11,73 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
-from retail_db.compliance import nag_counts
+from retail_db.config import PROFILES_FILE, load_profiles
+from retail_db.identity import recorded_profile
 from tools.cost import estimate
+from tools.errors import MissingTemplateError, UserError, one_line_errors
 
 
+def read_template(path: Path, env: str) -> dict[str, Any]:
+    fix = f"run `make synth ENV={env}` first"
+    try:
+        template = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MissingTemplateError(path, fix) from None
+    except ValueError as error:
+        raise UserError(f"{path} is not JSON ({error}): {fix}") from None
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise UserError(f"{path} is not a CloudFormation template (no Resources): {fix}")
+    return template
+
+
+def nag_lines(outdir: Path, stack_name: str, env: str, label: str = "") -> list[str]:
+    # Here rather than at the top: it loads the CDK, which a missing template need not wait for.
+    from retail_db.compliance import REPORT_FILE, nag_counts
+
+    try:
+        counts = nag_counts(outdir, stack_name)
+    except FileNotFoundError:
+        raise UserError(f"{outdir / REPORT_FILE} not found: run `make synth ENV={env}` again") from None
+    return [
+        f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged{label}"
+        for pack, (errors, warnings, acknowledged) in counts.items()
+    ]
+
+
+@one_line_errors("summary")
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="dev", help="environment suffix the stack was synthesized for")
     parser.add_argument("--outdir", type=Path, default=Path("cdk.out"))
     args = parser.parse_args(argv)
 
     stack_name = f"TapStack{args.env}"
     template_path = args.outdir / f"{stack_name}.template.json"
-    if not template_path.exists():
-        print(f"summary: {template_path} not found: run cdk synth first", file=sys.stderr)
-        return 1
-    template = json.loads(template_path.read_text())
+    template = read_template(template_path, args.env)
     resources = template["Resources"]
     by_service = Counter(r["Type"].split("::")[1] for r in resources.values())
+    # The DR stack, where the profile has one, deploys with the same `cdk deploy --all` and is priced with it.
+    recovery_path = args.outdir / f"{stack_name}DR.template.json"
+    recovery = read_template(recovery_path, args.env) if recovery_path.exists() else None
 
+    # First: which settings this is, most of all where the suffix does not say.
+    profile = recorded_profile(template) or "not recorded"
+    if args.env not in (load_profiles() if PROFILES_FILE.is_file() else {}):
+        print(f"Profile:   {profile} (the suffix {args.env} names no profile)")
+    else:
+        print(f"Profile:   {profile}" + ("" if profile == args.env else f" (not {args.env}'s own)"))
     print(f"Stack:     {stack_name}")
     print(f"Resources: {len(resources)} ({', '.join(f'{n} {s}' for s, n in sorted(by_service.items()))})")
     print(f"Outputs:   {len(template.get('Outputs', {}))}")
     print(f"Template:  {template_path}")
-    for pack, (errors, warnings, acknowledged) in nag_counts(args.outdir, stack_name).items():
-        print(f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged")
-    # The DR stack, where the profile has one, deploys with the same `cdk deploy --all` and is priced with it.
-    recovery_path = args.outdir / f"{stack_name}DR.template.json"
+    print("\n".join(nag_lines(args.outdir, stack_name, args.env)))
     priced = template
-    if recovery_path.exists():
-        recovery = json.loads(recovery_path.read_text())
+    if recovery is not None:
         print(f"DR stack:  {stack_name}DR, {len(recovery['Resources'])} resources, {recovery_path}")
         priced = {**template, "Resources": {**resources, **recovery["Resources"]}}
-        for pack, (errors, warnings, acknowledged) in nag_counts(args.outdir, f"{stack_name}DR").items():
-            print(f"cdk-nag:   {pack:<15} {errors} errors, {warnings} warnings, {acknowledged} acknowledged (DR)")
+        print("\n".join(nag_lines(args.outdir, f"{stack_name}DR", args.env, " (DR)")))
     cost = estimate(priced)
     unpriced = f", {len(cost.unpriced)} resources not priced" if cost.unpriced else ""
     print(

@@ -1,39 +1,53 @@
-"""`make plan` and `make baseline`: the change gate for one profile or every profile, offline.
+"""`make plan`, `make baseline` and the gate of `make deploy`: the change gate for one environment or every one.
 
-Each profile's template (synthesized under the profile's name as suffix; a suffix only renames resources, so the
-profile is what a change is judged on) is compared with its committed baseline in tests/baselines/.
+An environment is a stack suffix (ENV) and the profile it is built from, which its stack records (the `Profile`
+output) and so its baseline. Its template is compared with what the environment is: the deployed stack's template
+when AWS credentials are at hand and the stack exists (CloudFormation GetTemplate), otherwise its committed baseline
+in tests/baselines/<suffix>.template.json. Another profile than the recorded one is refused unless --profile-change
+says it is meant.
 
-    python -m tools.plan [--profile NAME]                    # every profile, or one
-    python -m tools.plan --write-baseline [--profile NAME]   # record the current synthesis as the baseline
-    python -m tools.plan --baseline A.json --template B.json # any two templates
+    python -m tools.plan [--env SUFFIX] [--profile NAME]      # every environment with a baseline, or one
+    python -m tools.plan --write-baseline [--env SUFFIX]      # record the current synthesis as the baseline
+    python -m tools.plan --baseline A.json --template B.json  # any two templates
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from retail_db.config import load_profiles, resolve_profile_name
+from retail_db.config import load_profiles, load_settings, resolve_profile_name, validate_environment_suffix
+from retail_db.identity import check_identity, recorded_profile
 from tools import paths
+from tools.errors import one_line_errors
+from tools.plan.deployed import DeployedTemplateError, credentials_available, deployed_template
 from tools.plan.diff import Plan, PlanError, compare, compare_many
 from tools.plan.parameters import parameter_notes
-from tools.synth import SynthError, has_recovery, profile_template, without_cdk_metadata
+from tools.synth import profile_template, synthesize, without_cdk_metadata
+
+OVERRIDES_LOG = paths.CDK_OUT / "overrides.log"
 
 
-def write_template(profile: str, directory: Path, *, recovery: bool = False) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / paths.baseline(profile, recovery=recovery).name
-    template = without_cdk_metadata(profile_template(profile, recovery=recovery))
-    path.write_text(json.dumps(template, indent=1, sort_keys=True) + "\n")
-    return path
+@dataclass(frozen=True)
+class Stack:
+    environment: str
+    profile: str
+    recovery: bool
 
+    @property
+    def label(self) -> str:
+        return f"{self.environment}{' (DR)' if self.recovery else ''}"
 
-def stacks_of(profile: str) -> list[tuple[str, bool]]:
-    """(label, recovery) of each stack of the profile: the platform, and its DR stack if it has one."""
-    return [(profile, False), *([(f"{profile} (DR)", True)] if has_recovery(profile) else [])]
+    @property
+    def name(self) -> str:
+        return f"TapStack{self.environment}{'DR' if self.recovery else ''}"
 
 
 def _relative(path: Path) -> str:
@@ -43,67 +57,147 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _print(plan: Plan, baseline: Path, template: Path) -> int:
-    notes = parameter_notes(json.loads(baseline.read_text()), json.loads(template.read_text()))
-    print("\n".join([*plan.report()[:-1], *notes, plan.report()[-1]]))
+def _write(template: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(without_cdk_metadata(template), indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def synthesized(environment: str, profile: str) -> dict[bool, dict[str, Any]]:
+    """The environment's templates, by whether they are the DR stack's: from the shared synthesis where the suffix is
+    the profile's own name, else built for this suffix."""
+    if environment == profile:
+        templates = {False: profile_template(profile)}
+        if load_settings(environment_suffix=profile, profile=profile).recovery.dr_region:
+            templates[True] = profile_template(profile, recovery=True)
+        return templates
+    built = synthesize(environment_suffix=environment, profile=profile)
+    return {False: built.template, **({True: built.recovery_template} if built.recovery_template else {})}
+
+
+def current(stack: Stack, *, online: bool) -> tuple[dict[str, Any] | None, str]:
+    """What the stack is now, and where that was read: the deployed template, else the baseline, else nothing."""
+    if online:
+        settings = load_settings(environment_suffix=stack.environment, profile=stack.profile)
+        region = settings.recovery.dr_region if stack.recovery else settings.region
+        deployed = deployed_template(stack.name, region=region or None)
+        if deployed is not None:
+            return deployed, f"the deployed stack {stack.name} (CloudFormation GetTemplate)"
+    path = paths.baseline(stack.environment, recovery=stack.recovery)
+    if path.is_file():
+        return json.loads(path.read_text()), _relative(path)
+    return None, "nothing: no baseline and no deployed stack"
+
+
+def environments(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(suffix, profile asked for) of each environment to check."""
+    if args.env:
+        return [(args.env, args.profile)]
+    if args.profile:
+        return [(args.profile, args.profile)]
+    if args.write_baseline:
+        return [(name, name) for name in load_profiles()]
+    recorded = sorted(p.name.removesuffix(".template.json") for p in paths.BASELINES.glob("*.template.json"))
+    return [(name, None) for name in recorded if not name.endswith(".dr")]
+
+
+def _log_override(stack: Stack, plan: Plan) -> None:
+    OVERRIDES_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with OVERRIDES_LOG.open("a") as log:
+        log.write(
+            f"{datetime.now(UTC).isoformat(timespec='seconds')} {getpass.getuser()} deployed {stack.name} "
+            f"(profile {stack.profile}) past the gate: {plan.verdict()}\n"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    online = not args.offline and not args.write_baseline and credentials_available()
+    profiles = load_profiles()
+    # Before anything is synthesized (the shared synthesis builds every profile): a bad setting, an unknown profile
+    # or a bad suffix is one line at once, not a failed `cdk synth`.
+    for name in profiles:
+        load_settings(environment_suffix=name, profile=name)
+    for environment, asked in environments(args):
+        validate_environment_suffix(environment)
+        if asked is not None:
+            resolve_profile_name(profile=asked, environment_suffix=environment, profiles=profiles)
+    status = 0
+    for environment, asked in environments(args):
+        platform = Stack(environment, "", recovery=False)
+        now, where = current(platform, online=False) if asked is None else (None, "")
+        profile = (
+            asked
+            or recorded_profile(now or {})
+            or resolve_profile_name(profile=None, environment_suffix=environment, profiles=profiles)
+        )
+        if not args.write_baseline:
+            # Before anything is built: a refused profile is one line at once.
+            before, where = current(Stack(environment, profile, recovery=False), online=online)
+            check_identity(
+                environment_suffix=environment,
+                profile=profile,
+                recorded=recorded_profile(before or {}),
+                where=where,
+                change=args.profile_change,
+            )
+        templates = synthesized(environment, profile)
+        for recovery, template in templates.items():
+            stack = Stack(environment, profile, recovery)
+            if args.write_baseline:
+                written = _write(template, paths.baseline(environment, recovery=recovery))
+                print(f"baseline: wrote {_relative(written)}")
+                continue
+            before, where = current(stack, online=online)
+            print(f"== {stack.label} (profile {profile}): against {where}")
+            if before is None:
+                print(f"plan: OK: {stack.name} is not deployed and has no baseline; a first deploy creates it")
+                continue
+            status = max(status, _gate(stack, before, template, allow_blocked=args.allow_blocked))
+    return status
+
+
+def _gate(stack: Stack, before: dict[str, Any], template: dict[str, Any], *, allow_blocked: bool) -> int:
+    name = f"{stack.environment}{'.dr' if stack.recovery else ''}"
+    before_path = _write(before, paths.PLAN_OUT / f"{name}.current.template.json")
+    after_path = _write(template, paths.PLAN_OUT / f"{name}.template.json")
+    (plan,) = compare_many([(before_path, after_path)])
+    notes = parameter_notes(json.loads(before_path.read_text()), json.loads(after_path.read_text()))
+    report = plan.report()
+    # The next steps stay beside the verdict, the last lines.
+    last = len(plan.next_steps()) + 1
+    print("\n".join([*report[:-last], *notes, *report[-last:]]))
+    if plan.blocked and allow_blocked:
+        _log_override(stack, plan)
+        print(f"plan: ALLOW_BLOCKED=1: going ahead with {stack.name} anyway; logged in {_relative(OVERRIDES_LOG)}")
+        return 0
     return 1 if plan.blocked else 0
 
 
-def _report(baseline: Path, template: Path) -> int:
-    try:
-        plan = compare(baseline, template)
-    except PlanError as error:
-        print(error, file=sys.stderr)
-        return 2
-    return _print(plan, baseline, template)
+def _pair(baseline: Path, template: Path) -> int:
+    plan = compare(baseline, template)
+    notes = parameter_notes(json.loads(baseline.read_text()), json.loads(template.read_text()))
+    last = len(plan.next_steps()) + 1
+    print("\n".join([*plan.report()[:-last], *notes, *plan.report()[-last:]]))
+    return 1 if plan.blocked else 0
 
 
+@one_line_errors("plan", PlanError, DeployedTemplateError)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", help="one profile; default: every profile in profiles.toml")
-    parser.add_argument("--env", help="an environment suffix: checks the profile it selects")
+    parser.add_argument("--env", help="an environment suffix; default: every environment with a baseline")
+    parser.add_argument("--profile", help="the profile to build it from; default: the one it is recorded with")
+    parser.add_argument("--profile-change", action="store_true", help="the environment's profile changes, on purpose")
+    parser.add_argument("--allow-blocked", action="store_true", help="report a blocked plan but pass it, logged")
+    parser.add_argument("--offline", action="store_true", help="compare with the baselines even with AWS credentials")
     parser.add_argument("--write-baseline", action="store_true", help="record new baselines instead of comparing")
     parser.add_argument("--baseline", type=Path, help="compare this template ...")
     parser.add_argument("--template", type=Path, help="... with this one")
     args = parser.parse_args(argv)
-
     if args.baseline or args.template:
         if not (args.baseline and args.template):
             parser.error("--baseline and --template go together")
-        return _report(args.baseline, args.template)
-
-    profiles = load_profiles()
-    if args.profile or args.env:
-        selected = [resolve_profile_name(profile=args.profile, environment_suffix=args.env or "", profiles=profiles)]
-    else:
-        selected = list(profiles)
-
-    try:
-        stacks = [(profile, label, recovery) for profile in selected for label, recovery in stacks_of(profile)]
-        if args.write_baseline:
-            for profile, _, recovery in stacks:
-                written = write_template(profile, paths.BASELINES, recovery=recovery)
-                print(f"baseline: wrote {_relative(written)}")
-            return 0
-        templates = {
-            label: write_template(profile, paths.PLAN_OUT, recovery=recovery) for profile, label, recovery in stacks
-        }
-        baselines = {label: paths.baseline(profile, recovery=recovery) for profile, label, recovery in stacks}
-    except SynthError as error:
-        print(f"plan: synthesis failed: {error}", file=sys.stderr)
-        return 2
-
-    pairs = [(baselines[label], template) for label, template in templates.items()]
-    try:
-        plans = compare_many(pairs)
-    except PlanError as error:
-        print(error, file=sys.stderr)
-        return 2
-    status = 0
-    for (baseline, template), plan, profile in zip(pairs, plans, templates, strict=True):
-        print(f"== {profile}: {_relative(template)} against {_relative(baseline)}")
-        status = max(status, _print(plan, baseline, template))
-    return status
+        return _pair(args.baseline, args.template)
+    return run(args)
 
 
 if __name__ == "__main__":
