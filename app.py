@@ -23,7 +23,7 @@ from typing import Any
 
 from retail_db.building import building
 from retail_db.config import PROFILES_FILE, Settings, advisories, load_profiles, load_settings
-from retail_db.identity import baseline_profile, check_identity
+from retail_db.identity import baseline_path, baseline_profile, check_identity
 from tools.errors import one_line_errors
 
 # How the CDK CLI hands an app its context (cdk.json, cdk.context.json and -c values): a JSON object in this
@@ -80,7 +80,7 @@ def settings_from(context: dict[str, Any]) -> list[tuple[str, Settings]]:
         environment_suffix=environment_suffix,
         profile=settings.profile,
         recorded=recorded,
-        where=f"tests/baselines/{environment_suffix}.template.json",
+        where=str(baseline_path(environment_suffix).relative_to(Path(__file__).resolve().parent)),
         change=str(context.get("profileChange", "")).lower() == "true",
     )
     return [(environment_suffix, settings)]

@@ -18,13 +18,14 @@ A command adds the errors of its own that are expected too: ``one_line_errors("p
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import ParamSpec
+from typing import Any, ParamSpec
 
 from retail_db.building import BuildError
 from retail_db.config import PROFILES_FILE, ConfigError
@@ -46,6 +47,21 @@ class MissingTemplateError(UserError):
     def __init__(self, path: Path, fix: str) -> None:
         super().__init__(f"{_shown(path)} not found: {fix}")
         self.path = path
+
+
+def read_template(path: Path, fix: str) -> dict[str, Any]:
+    """A synthesized template a command reads; what is wrong with it is the user's to fix, as ``fix`` says."""
+    try:
+        template = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MissingTemplateError(path, fix) from None
+    except OSError as error:
+        raise UserError(f"{path} cannot be read ({error.strerror or error}): {fix}") from None
+    except ValueError as error:
+        raise UserError(f"{path} is not JSON ({error}): {fix}") from None
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise UserError(f"{path} is not a CloudFormation template (no Resources): {fix}")
+    return template
 
 
 def _shown(path: Path | str) -> str:

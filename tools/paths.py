@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from retail_db.identity import BASELINES as BASELINE_DIRECTORY
+from retail_db.identity import BASELINES as BASELINES
 from retail_db.identity import baseline_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,7 +14,6 @@ CDK_JSON = ROOT / "cdk.json"
 PROFILES = ROOT / "profiles.toml"
 PROFILES_SCHEMA = ROOT / "profiles.schema.json"
 NODE_MODULES = ROOT / "node_modules"
-BASELINES = BASELINE_DIRECTORY
 CDK_OUT = ROOT / "cdk.out"
 # Every profile synthesized once by `python -m tools.synth`, shared by the tests, cfn-lint, the nag report and plan.
 PROFILES_OUT = CDK_OUT / "profiles"

@@ -7,29 +7,14 @@ only once the templates are read.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from retail_db.config import PROFILES_FILE, load_profiles
 from retail_db.identity import recorded_profile
 from tools.cost import estimate
-from tools.errors import MissingTemplateError, UserError, one_line_errors
-
-
-def read_template(path: Path, env: str) -> dict[str, Any]:
-    fix = f"run `make synth ENV={env}` first"
-    try:
-        template = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise MissingTemplateError(path, fix) from None
-    except ValueError as error:
-        raise UserError(f"{path} is not JSON ({error}): {fix}") from None
-    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
-        raise UserError(f"{path} is not a CloudFormation template (no Resources): {fix}")
-    return template
+from tools.errors import UserError, one_line_errors, read_template
 
 
 def nag_lines(outdir: Path, stack_name: str, env: str, label: str = "") -> list[str]:
@@ -55,12 +40,14 @@ def main(argv: list[str] | None = None) -> int:
 
     stack_name = f"TapStack{args.env}"
     template_path = args.outdir / f"{stack_name}.template.json"
-    template = read_template(template_path, args.env)
+    template = read_template(template_path, f"run `make synth ENV={args.env}` first")
     resources = template["Resources"]
     by_service = Counter(r["Type"].split("::")[1] for r in resources.values())
     # The DR stack, where the profile has one, deploys with the same `cdk deploy --all` and is priced with it.
     recovery_path = args.outdir / f"{stack_name}DR.template.json"
-    recovery = read_template(recovery_path, args.env) if recovery_path.exists() else None
+    recovery = (
+        read_template(recovery_path, f"run `make synth ENV={args.env}` first") if recovery_path.exists() else None
+    )
 
     # First: which settings this is, most of all where the suffix does not say.
     profile = recorded_profile(template) or "not recorded"

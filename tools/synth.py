@@ -192,11 +192,15 @@ def shared_synthesis(profile: str) -> Synthesis:
     return Synthesis(template=template, logical_ids=logical_ids(template), recovery_template=recovery)
 
 
+def validated_profiles() -> dict[str, Settings]:
+    """Every profile, validated: what a command calls before the shared synthesis, so that a bad setting or a broken
+    profiles file is one line at once rather than a failed `cdk synth` of every profile."""
+    return {name: load_settings(environment_suffix=name, profile=name) for name in load_profiles()}
+
+
 @one_line_errors("synth")
 def main() -> int:
-    # Every profile is validated first: a bad setting or a broken profiles file is one line at once, before the CLI
-    # starts (and before the fingerprint reads the profiles file).
-    profiles = [load_settings(environment_suffix=name, profile=name).profile for name in load_profiles()]
+    profiles = validated_profiles()
     out = synthesize_profiles(force="--force" in sys.argv)
     print(f"synthesized {', '.join(profiles)} into {out.relative_to(paths.ROOT)}")
     return 0

@@ -11,23 +11,16 @@ A bad setting, an unknown profile, a broken profiles file or a missing template 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from retail_db.config import Settings, load_profiles, load_settings, resolve_profile_name
+from retail_db.config import load_profiles, resolve_profile_name
 from tools.cost.estimator import estimate, profile_template
 from tools.cost.prices import PRICES_PATH, Prices, load_prices
 from tools.cost.report import format_estimate
-from tools.errors import MissingTemplateError, UserError, one_line_errors
-
-
-def validated_profiles() -> dict[str, Settings]:
-    """Every profile, validated before the shared synthesis runs: a bad setting is one line here, at once, rather than
-    a failed `cdk synth` of every profile."""
-    return {name: load_settings(environment_suffix=name, profile=name) for name in load_profiles()}
+from tools.errors import UserError, one_line_errors, read_template
+from tools.synth import validated_profiles
 
 
 def table() -> str:
@@ -43,23 +36,6 @@ def table() -> str:
             f"{db.storage_type} | ${result.total:,.2f} | {len(result.unpriced)} |"
         )
     return "\n".join(rows)
-
-
-def read_template(path: Path) -> dict[str, Any]:
-    """A synthesized template given on the command line; what is wrong with it is the user's to fix."""
-    try:
-        template = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissingTemplateError(
-            path, "give the path of a synthesized template (make synth writes cdk.out/TapStack<ENV>.template.json)"
-        ) from None
-    except OSError as error:
-        raise UserError(f"{path} cannot be read ({error.strerror or error}): give a synthesized template") from None
-    except ValueError as error:
-        raise UserError(f"{path} is not JSON ({error}): give a template that cdk synth wrote") from None
-    if not isinstance(template, dict):
-        raise UserError(f"{path}: expected a JSON object, a template that cdk synth wrote")
-    return template
 
 
 def read_prices(path: Path) -> Prices:
@@ -89,7 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prices = read_prices(args.prices)
         template = profile_template(args.profile)
     else:
-        template = read_template(args.template)
+        template = read_template(
+            args.template,
+            "give a template that cdk synth wrote (make synth writes cdk.out/TapStack<ENV>.template.json)",
+        )
         prices = read_prices(args.prices)
     print(format_estimate(estimate(template, prices)))
     return 0

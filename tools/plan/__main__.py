@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from retail_db.config import load_profiles, load_settings, resolve_profile_name, validate_environment_suffix
-from retail_db.identity import check_identity, recorded_profile
+from retail_db.identity import baseline_profile, check_identity, recorded_profile
 from tools import paths
 from tools.errors import one_line_errors
 from tools.plan.deployed import DeployedTemplateError, credentials_available, deployed_template
 from tools.plan.diff import Plan, PlanError, compare, compare_many
 from tools.plan.parameters import parameter_notes
-from tools.synth import profile_template, synthesize, without_cdk_metadata
+from tools.synth import has_recovery, profile_template, synthesize, validated_profiles, without_cdk_metadata
 
 OVERRIDES_LOG = paths.CDK_OUT / "overrides.log"
 
@@ -68,7 +68,7 @@ def synthesized(environment: str, profile: str) -> dict[bool, dict[str, Any]]:
     the profile's own name, else built for this suffix."""
     if environment == profile:
         templates = {False: profile_template(profile)}
-        if load_settings(environment_suffix=profile, profile=profile).recovery.dr_region:
+        if has_recovery(profile):
             templates[True] = profile_template(profile, recovery=True)
         return templates
     built = synthesize(environment_suffix=environment, profile=profile)
@@ -112,22 +112,19 @@ def _log_override(stack: Stack, plan: Plan) -> None:
 
 def run(args: argparse.Namespace) -> int:
     online = not args.offline and not args.write_baseline and credentials_available()
-    profiles = load_profiles()
-    # Before anything is synthesized (the shared synthesis builds every profile): a bad setting, an unknown profile
-    # or a bad suffix is one line at once, not a failed `cdk synth`.
-    for name in profiles:
-        load_settings(environment_suffix=name, profile=name)
-    for environment, asked in environments(args):
+    profiles = validated_profiles()
+    # Before anything is synthesized (the shared synthesis builds every profile): an unknown profile or a bad suffix
+    # is one line at once, not a failed `cdk synth`.
+    selected = environments(args)
+    for environment, asked in selected:
         validate_environment_suffix(environment)
         if asked is not None:
             resolve_profile_name(profile=asked, environment_suffix=environment, profiles=profiles)
     status = 0
-    for environment, asked in environments(args):
-        platform = Stack(environment, "", recovery=False)
-        now, where = current(platform, online=False) if asked is None else (None, "")
+    for environment, asked in selected:
         profile = (
             asked
-            or recorded_profile(now or {})
+            or baseline_profile(environment)
             or resolve_profile_name(profile=None, environment_suffix=environment, profiles=profiles)
         )
         if not args.write_baseline:
@@ -161,11 +158,7 @@ def _gate(stack: Stack, before: dict[str, Any], template: dict[str, Any], *, all
     before_path = _write(before, paths.PLAN_OUT / f"{name}.current.template.json")
     after_path = _write(template, paths.PLAN_OUT / f"{name}.template.json")
     (plan,) = compare_many([(before_path, after_path)])
-    notes = parameter_notes(json.loads(before_path.read_text()), json.loads(after_path.read_text()))
-    report = plan.report()
-    # The next steps stay beside the verdict, the last lines.
-    last = len(plan.next_steps()) + 1
-    print("\n".join([*report[:-last], *notes, *report[-last:]]))
+    _show(plan, before_path, after_path)
     if plan.blocked and allow_blocked:
         _log_override(stack, plan)
         print(f"plan: ALLOW_BLOCKED=1: going ahead with {stack.name} anyway; logged in {_relative(OVERRIDES_LOG)}")
@@ -173,11 +166,17 @@ def _gate(stack: Stack, before: dict[str, Any], template: dict[str, Any], *, all
     return 1 if plan.blocked else 0
 
 
+def _show(plan: Plan, before: Path, after: Path) -> None:
+    """The plan's report with the parameter notes, the next steps kept beside the verdict, the last lines."""
+    notes = parameter_notes(json.loads(before.read_text()), json.loads(after.read_text()))
+    report = plan.report()
+    last = len(plan.next_steps()) + 1
+    print("\n".join([*report[:-last], *notes, *report[-last:]]))
+
+
 def _pair(baseline: Path, template: Path) -> int:
     plan = compare(baseline, template)
-    notes = parameter_notes(json.loads(baseline.read_text()), json.loads(template.read_text()))
-    last = len(plan.next_steps()) + 1
-    print("\n".join([*plan.report()[:-last], *notes, *plan.report()[-last:]]))
+    _show(plan, baseline, template)
     return 1 if plan.blocked else 0
 
 
