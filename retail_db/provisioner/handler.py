@@ -7,6 +7,11 @@ what is in it. A role an update no longer declares is retired (no login, no acce
 a later update that does not declare it either, so that CloudFormation's rollback of the removal finds it whole. On
 Delete it drops them only when the profile destroys what it removes.
 
+Verify (`make verify` invokes the function itself with {"RequestType": "Verify", "ResourceProperties": <the custom
+resource's properties>}; CloudFormation never sends it, only Create, Update and Delete reach the handler through the
+Provider framework) changes nothing: in a READ ONLY transaction that it rolls back, it compares the database with the
+declared roles and returns what differs as Data.Problems, a JSON list of one line per discrepancy.
+
 It never touches a role it did not create: it marks its own with a comment, and refuses to take over a role of the
 same name that lacks it. It enforces the settings' name rules itself, whatever the event says. Every statement is
 built by the server's format() from bound parameters (%I quotes an identifier, %L a literal), or from the names the
@@ -27,6 +32,7 @@ import json
 import os
 import re
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +120,55 @@ WHERE a.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = :old)
 AND a.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :schema)
 """
 
+# A declared role as Verify sees it. Membership of rds_iam through any chain counts: RDS would take IAM for it.
+ROLE_STATE = """
+SELECT rolcanlogin, rolconnlimit, shobj_description(oid, 'pg_authid'), pg_has_role(oid, 'rds_iam', 'MEMBER'),
+    has_database_privilege(oid, CAST(:database AS text), 'CONNECT')
+FROM pg_roles WHERE rolname = :role
+"""
+# The privileges on a schema, its tables and its sequences that converge grants or revokes (REVOKE ALL; MAINTAIN
+# left out, PostgreSQL 16 has none): Verify sees access beyond the declared as well as short of it.
+CHECKED = {
+    "schema": ("USAGE", "CREATE"),
+    "table": ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"),
+    "sequence": ("USAGE", "SELECT", "UPDATE"),
+}
+# What converge grants, by the access declared to a schema, on the schema and on each table and sequence in it.
+GRANTED = {
+    access: {
+        "schema": {"USAGE"},
+        "table": set(TABLE_PRIVILEGES[access].split(", ")),
+        "sequence": set(SEQUENCE_PRIVILEGES[access].split(", ")),
+    }
+    for access in ("read", "write")
+}
+# What :role holds on a schema and on each table and sequence in it (among CHECKED), and in the default privileges its
+# owner set for the tables and sequences it creates later, as (kind, what, privileges). has_*_privilege count what
+# PUBLIC and inherited roles give, as the role would use it.
+HELD = """
+WITH n AS (SELECT oid, nspname, nspowner FROM pg_namespace WHERE nspname = :schema),
+r AS (SELECT oid FROM pg_roles WHERE rolname = :role)
+SELECT 'schema', format('schema %s', n.nspname),
+    ARRAY(SELECT p FROM unnest(CAST(:on_schema AS text[])) p WHERE has_schema_privilege((SELECT oid FROM r), n.oid, p))
+FROM n
+UNION ALL
+SELECT CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END,
+    format('%s %s', CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+        WHEN 'f' THEN 'foreign table' ELSE 'table' END, c.oid::regclass),
+    ARRAY(SELECT p FROM unnest(CASE c.relkind WHEN 'S' THEN CAST(:on_sequence AS text[])
+        ELSE CAST(:on_table AS text[]) END) p
+        WHERE CASE c.relkind WHEN 'S' THEN has_sequence_privilege((SELECT oid FROM r), c.oid, p)
+        ELSE has_table_privilege((SELECT oid FROM r), c.oid, p) END)
+FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM n) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+UNION ALL
+SELECT k.kind, format('%ss %s creates in %s later', k.kind, pg_get_userbyid(n.nspowner), n.nspname),
+    ARRAY(SELECT g.privilege_type FROM pg_default_acl a CROSS JOIN LATERAL aclexplode(a.defaclacl) g
+        WHERE a.defaclrole = n.nspowner AND a.defaclnamespace = n.oid AND a.defaclobjtype = k.type
+        AND g.grantee = (SELECT oid FROM r))
+FROM n CROSS JOIN (VALUES ('table', 'r'), ('sequence', 'S')) k (kind, type)
+ORDER BY 2
+"""
+
 
 class Refused(Exception):
     """A declaration the provisioner will not carry out; the deploy fails with this message and nothing changes."""
@@ -154,10 +209,13 @@ class Request:
 
 
 def on_event(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
-    request = Request.of(event["ResourceProperties"])
-    previous = Request.of(event["OldResourceProperties"]) if event["RequestType"] == "Update" else None
-    _check_names(request)
     kind = event["RequestType"]
+    # Anything but these four would otherwise converge: a misspelt Verify must not write.
+    if kind not in ("Create", "Update", "Delete", "Verify"):
+        raise Refused(f"unknown request type {kind!r}")
+    request = Request.of(event["ResourceProperties"])
+    previous = Request.of(event["OldResourceProperties"]) if kind == "Update" else None
+    _check_names(request)
     if kind == "Delete" and not request.drop_on_delete:
         return {"PhysicalResourceId": PHYSICAL_ID}
     credentials = _secret(request.master_secret_arn)
@@ -170,8 +228,12 @@ def on_event(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
         ssl_context=_tls(),
         timeout=60,
     )
+    data = {"Roles": ",".join(r.name for r in request.roles)}
     try:
         session = Session(connection, admin=credentials["username"], database=request.database)
+        if kind == "Verify":
+            data["Problems"] = json.dumps(session.verify(request))
+            return {"PhysicalResourceId": PHYSICAL_ID, "Data": data}
         session.begin()
         if kind == "Delete":
             for name in [*(role.name for role in request.roles), *session.marked(RETIRED)]:
@@ -183,7 +245,7 @@ def on_event(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
         # A session the server has ended cannot say goodbye; that error would hide the server's reason.
         with contextlib.suppress(pg8000.native.InterfaceError):
             connection.close()
-    return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"Roles": ",".join(r.name for r in request.roles)}}
+    return {"PhysicalResourceId": PHYSICAL_ID, "Data": data}
 
 
 def _check_names(request: Request) -> None:
@@ -266,15 +328,19 @@ class Session:
         rows: list[list[Any]] = self.connection.run(sql, **parameters)
         return rows
 
-    def begin(self) -> None:
-        self.connection.run("START TRANSACTION")
+    def begin(self, *, read_only: bool = False) -> None:
+        # Read only, the server refuses every write, whatever the code that follows does.
+        self.connection.run("START TRANSACTION READ ONLY" if read_only else "START TRANSACTION")
         for name, value in SESSION_SETTINGS.items():
             self.query("SELECT set_config(:name, :value, true)", name=name, value=value)
         # Two runs never interleave (a retried invocation, a second stack pointed at the same database): the second
-        # waits for the first's commit, within lock_timeout.
+        # waits for the first's commit, within lock_timeout. A Verify takes it too: the privilege functions read the
+        # latest catalog, not the transaction's snapshot, so a deploy committing between two of its queries would
+        # have it report a mix of the states before and after; a Verify holds it for a few queries only.
         self.query("SELECT pg_advisory_xact_lock(:key)", key=ADVISORY_LOCK)
-        for name in self.marked(MARKER, RETIRED):
-            self._act_for(name)
+        if not read_only:
+            for name in self.marked(MARKER, RETIRED):
+                self._act_for(name)
 
     def commit(self) -> None:
         """Takes back every managed role the master user holds by its own grant (this run's; the one a parameter
@@ -289,17 +355,21 @@ class Session:
         )
         for (name,) in granted:
             self.execute("REVOKE %I FROM %I GRANTED BY %I", name, self.admin, self.admin)
-        [[chained]] = self.query(
-            "SELECT pg_has_role(CAST(:admin AS name), 'rds_iam', 'USAGE') "
-            "OR pg_has_role(CAST(:admin AS name), 'rds_iam', 'SET')",
-            admin=self.admin,
-        )
-        if chained:
+        if self._chained_to_rds_iam():
             raise Refused(
                 f"{self.admin} would inherit or be able to SET rds_iam through a grant it did not make, and RDS would"
                 " then refuse its password; revoke that grant first"
             )
         self.connection.run("COMMIT")
+
+    def _chained_to_rds_iam(self) -> list[str]:
+        """How the master user holds rds_iam, through any chain of grants: "inherits it", "may SET ROLE to it"."""
+        [[inherits, sets]] = self.query(
+            "SELECT pg_has_role(CAST(:admin AS name), 'rds_iam', 'USAGE'), "
+            "pg_has_role(CAST(:admin AS name), 'rds_iam', 'SET')",
+            admin=self.admin,
+        )
+        return [way for way, held in (("inherits it", inherits), ("may SET ROLE to it", sets)) if held]
 
     def _act_for(self, name: str) -> None:
         self.execute("GRANT %I TO %I WITH INHERIT TRUE, SET TRUE", name, self.admin)
@@ -428,6 +498,59 @@ class Session:
         self.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I GRANT {sequences} ON SEQUENCES TO %I",
                      owner, schema, role)  # fmt: skip
 
+    def verify(self, request: Request) -> list[str]:
+        """What in the database differs from ``request``, one line each; it writes nothing and rolls back."""
+        self.begin(read_only=True)
+        schemas = sorted({schema for role in request.roles for schema in role.schemas})
+        owners = {schema: self._owner(schema) for schema in schemas}
+        problems = [problem for role in request.roles for problem in self._verify_role(role, owners)]
+        if chained := self._chained_to_rds_iam():
+            problems.append(
+                f"master user {self.admin}: declared neither inheriting rds_iam nor able to SET ROLE to it, found it"
+                f" {' and '.join(chained)}; RDS would then refuse its password"
+            )
+        self.connection.run("ROLLBACK")
+        return problems
+
+    def _verify_role(self, role: Role, owners: dict[str, str | None]) -> list[str]:
+        """``role``'s discrepancies, its access checked in every schema of ``owners`` (all the declared roles name)."""
+        rows = self.query(ROLE_STATE, role=role.name, database=self.database)
+        if not rows:
+            return [f"role {role.name}: declared, not found"]
+        [[login, limit, comment, iam, connect]] = rows
+        problems = []
+        if comment != MARKER:
+            found = "no comment" if comment is None else f"the comment {comment!r}"
+            problems.append(f"role {role.name}: declared retail-db's (comment {MARKER!r}), found {found}")
+        if login != role.login:
+            problems.append(f"role {role.name}: declared {_login(role.login)}, found {_login(login)}")
+        if limit != role.connection_limit:
+            problems.append(f"role {role.name}: declared connection limit {role.connection_limit}, found {limit}")
+        if iam != (role.auth == "iam"):
+            found = "a member of rds_iam" if iam else "no member of rds_iam"
+            problems.append(f"role {role.name}: declared auth {role.auth}, found {found}")
+        if role.login and not connect:
+            problems.append(f"role {role.name}: declared LOGIN, found no CONNECT on database {self.database}")
+        checked = {f"on_{kind}": list(privileges) for kind, privileges in CHECKED.items()}
+        for schema, owner in owners.items():
+            access = role.schemas.get(schema)
+            said = f"{access} on schema {schema}" if access else f"no access to schema {schema}"
+            declared = f"role {role.name}: declared {said}"
+            if owner is None:
+                if access:
+                    problems.append(f"{declared}, found no such schema")
+            elif access == "owner":
+                if owner != role.name:
+                    problems.append(f"{declared}, found it owned by {owner}")
+            elif owner == role.name:
+                problems.append(f"{declared}, found it owns the schema")
+            else:
+                for kind, what, held in self.query(HELD, schema=schema, role=role.name, **checked):
+                    expected = GRANTED[access][kind] if access else set()
+                    if set(held) != expected:
+                        problems.append(f"{declared}, so {_listed(expected)} on {what}, found {_listed(held)}")
+        return problems
+
     def drop(self, name: str) -> None:
         """Drops a role this provisioner made; what it owned in the database passes to the master user, not lost."""
         mark = self._mark(name)
@@ -438,3 +561,11 @@ class Session:
         self.execute("REASSIGN OWNED BY %I TO %I", name, self.admin)
         self.execute("DROP OWNED BY %I", name)
         self.execute("DROP ROLE %I", name)
+
+
+def _login(login: bool) -> str:
+    return "LOGIN" if login else "NOLOGIN"
+
+
+def _listed(privileges: Iterable[str]) -> str:
+    return ", ".join(sorted(privileges)) or "nothing"

@@ -775,3 +775,238 @@ def test_delete_keeps_the_roles_where_the_profile_keeps_the_database(server: Ser
     handler.on_event(_event("Delete", properties))
     assert _state(server, database) == before
     _master_keeps_its_password(server)
+
+
+# Verify: `make verify` invokes the function itself with the custom resource's properties, nothing else.
+
+
+def _verify(properties: dict[str, str]) -> list[str]:
+    result = handler.on_event({"RequestType": "Verify", "ResourceProperties": properties})
+    assert result["PhysicalResourceId"] == handler.PHYSICAL_ID
+    assert result["Data"]["Roles"] == ",".join(role["name"] for role in json.loads(properties["Roles"]))
+    problems: list[str] = json.loads(result["Data"]["Problems"])
+    return problems
+
+
+def _audited(access: dict[str, Any]) -> None:
+    """dev's roles and a second schema: owned by a group role, read by reporting, out of app's and migrator's reach."""
+    auditor = {"name": "auditor", "login": False, "auth": "none", "connection_limit": -1, "schemas": {"audit": "owner"}}
+    access["roles"].append(auditor)
+    _declared(access, "reporting")["schemas"] = {"app": "read", "audit": "read"}
+
+
+def _converged(server: Server, database: str) -> dict[str, str]:
+    """_audited's declaration, created, and objects of every kind a migration makes in its schemas."""
+    properties = _properties(server, database, _audited)
+    handler.on_event(_event("Create", properties))
+    _migrate(server, database, OBJECTS)
+    _migrate(server, database, "CREATE TABLE audit.events (id bigserial)", role="auditor")
+    return properties
+
+
+def _catalog(server: Server, database: str) -> dict[str, Any]:
+    """_state, with every membership's grantor and options and every relation's ACL, in every schema."""
+    with psycopg.connect(_dsn(server, database, "postgres")) as superuser:
+        grants = superuser.execute(
+            "SELECT roleid::regrole::text, member::regrole::text, grantor::regrole::text, admin_option, "
+            "inherit_option, set_option FROM pg_auth_members ORDER BY 1, 2, 3"
+        ).fetchall()
+        relations = superuser.execute(
+            "SELECT oid::regclass::text, pg_get_userbyid(relowner), relacl::text FROM pg_class "
+            "WHERE relnamespace::regnamespace::text !~ '^(pg_|information_schema$)' ORDER BY 1"
+        ).fetchall()
+    return _state(server, database) | {"grants": grants, "relations": relations}
+
+
+@pytest.mark.parametrize("server", MAJOR_VERSIONS, indirect=True, ids=lambda major: f"pg{major}")
+def test_verify_finds_nothing_once_create_has_converged(server: Server, database: str) -> None:
+    properties = _converged(server, database)
+    assert _verify(properties) == []
+    _master_keeps_its_password(server)
+
+
+LOGIN = "role app: declared LOGIN"
+NOT_OURS = f"role app: declared retail-db's (comment {handler.MARKER!r}), found"
+# A change made behind the provisioner's back, as the superuser in the database (and what undoes what the fixture's
+# cleanup does not), and every line Verify reports for it.
+DRIFTS: dict[str, tuple[str, str, list[str]]] = {
+    "dropped role": (
+        "REASSIGN OWNED BY reporting TO dbadmin; DROP OWNED BY reporting; DROP ROLE reporting",
+        "",
+        ["role reporting: declared, not found"],
+    ),
+    "login flipped": ("ALTER ROLE app NOLOGIN", "", [f"{LOGIN}, found NOLOGIN"]),
+    "connection limit": ("ALTER ROLE app CONNECTION LIMIT 9", "", ["role app: declared connection limit 40, found 9"]),
+    "rds_iam revoked": (
+        "REVOKE rds_iam FROM app GRANTED BY dbadmin",
+        "",
+        ["role app: declared auth iam, found no member of rds_iam"],
+    ),
+    "rds_iam granted": (
+        "GRANT rds_iam TO reporting",
+        "",
+        ["role reporting: declared auth password, found a member of rds_iam"],
+    ),
+    "rds_iam through a group": (
+        "CREATE ROLE iam_users; GRANT rds_iam TO iam_users; GRANT iam_users TO reporting",
+        "",
+        ["role reporting: declared auth password, found a member of rds_iam"],
+    ),
+    "no connect": (
+        f"REVOKE CONNECT ON DATABASE {DATABASE} FROM PUBLIC, app",
+        f"GRANT CONNECT ON DATABASE {DATABASE} TO PUBLIC",
+        [f"{LOGIN}, found no CONNECT on database {DATABASE}"],
+    ),
+    "no marker": ("COMMENT ON ROLE app IS NULL", "", [f"{NOT_OURS} no comment"]),
+    "retired": (
+        f"COMMENT ON ROLE app IS '{handler.RETIRED}'",
+        "",
+        [f"{NOT_OURS} the comment {handler.RETIRED!r}"],
+    ),
+    "read role given insert": (
+        "GRANT INSERT ON app.orders TO reporting",
+        "",
+        ["role reporting: declared read on schema app, so SELECT on table app.orders, found INSERT, SELECT"],
+    ),
+    "write role short of delete": (
+        "REVOKE DELETE ON app.open_orders FROM app",
+        "",
+        [
+            "role app: declared write on schema app, so DELETE, INSERT, SELECT, UPDATE on view app.open_orders,"
+            " found INSERT, SELECT, UPDATE"
+        ],
+    ),
+    "write role short of a sequence": (
+        "REVOKE UPDATE ON SEQUENCE app.invoice_numbers FROM app",
+        "",
+        [
+            "role app: declared write on schema app, so SELECT, UPDATE, USAGE on sequence app.invoice_numbers,"
+            " found SELECT, USAGE"
+        ],
+    ),
+    "create on a read schema": (
+        "GRANT CREATE ON SCHEMA audit TO reporting",
+        "",
+        ["role reporting: declared read on schema audit, so USAGE on schema audit, found CREATE, USAGE"],
+    ),
+    "access to an undeclared schema": (
+        "GRANT USAGE ON SCHEMA audit TO app; GRANT SELECT ON audit.events TO app",
+        "",
+        [
+            "role app: declared no access to schema audit, so nothing on schema audit, found USAGE",
+            "role app: declared no access to schema audit, so nothing on table audit.events, found SELECT",
+        ],
+    ),
+    "default privileges gone": (
+        "ALTER DEFAULT PRIVILEGES FOR ROLE auditor IN SCHEMA audit REVOKE ALL ON TABLES FROM reporting",
+        "",
+        [
+            "role reporting: declared read on schema audit, so SELECT on tables auditor creates in audit later,"
+            " found nothing"
+        ],
+    ),
+    "schema owner changed": (
+        "ALTER SCHEMA audit OWNER TO dbadmin",
+        "",
+        [
+            # The default privileges converge set are the former owner's: not for the tables dbadmin creates.
+            "role reporting: declared read on schema audit, so SELECT on sequences dbadmin creates in audit later,"
+            " found nothing",
+            "role reporting: declared read on schema audit, so SELECT on tables dbadmin creates in audit later,"
+            " found nothing",
+            "role auditor: declared owner on schema audit, found it owned by dbadmin",
+        ],
+    ),
+    "schema dropped": (
+        "DROP SCHEMA audit CASCADE",
+        "",
+        [
+            "role reporting: declared read on schema audit, found no such schema",
+            "role auditor: declared owner on schema audit, found no such schema",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(("drift", "undo", "problems"), DRIFTS.values(), ids=DRIFTS.keys())
+def test_verify_reports_drift(server: Server, database: str, drift: str, undo: str, problems: list[str]) -> None:
+    properties = _converged(server, database)
+    with psycopg.connect(_dsn(server, database, "postgres"), autocommit=True) as superuser:
+        superuser.execute(drift)
+        try:
+            assert _verify(properties) == problems
+        finally:
+            if undo:
+                superuser.execute(undo)
+    _master_keeps_its_password(server)
+
+
+@pytest.mark.parametrize(
+    ("option", "found"), [("INHERIT", "inherits it"), ("SET", "may SET ROLE to it")], ids=["INHERIT", "SET"]
+)
+def test_verify_reports_the_master_user_chained_to_rds_iam(
+    server: Server, database: str, option: str, found: str
+) -> None:
+    properties = _converged(server, database)
+    with psycopg.connect(server.dsn, autocommit=True) as superuser:
+        # app is a member of rds_iam: the master user, given app to inherit or to SET, reaches rds_iam through it.
+        superuser.execute(f"GRANT app TO {ADMIN} WITH {option} TRUE")
+        try:
+            assert _verify(properties) == [
+                f"master user {ADMIN}: declared neither inheriting rds_iam nor able to SET ROLE to it,"
+                f" found it {found}; RDS would then refuse its password"
+            ]
+        finally:
+            superuser.execute(f"REVOKE {option} OPTION FOR app FROM {ADMIN}")
+    _master_keeps_its_password(server)
+
+
+def test_verify_writes_nothing(server: Server, database: str) -> None:
+    properties = _converged(server, database)
+    with psycopg.connect(server.dsn, autocommit=True) as superuser:
+        superuser.execute("ALTER ROLE app CONNECTION LIMIT 9")
+    before = _catalog(server, database)
+    assert _verify(properties) == ["role app: declared connection limit 40, found 9"]
+    assert _verify(properties | {"Roles": json.dumps([])}) == []
+    assert _catalog(server, database) == before
+    _master_keeps_its_password(server)
+
+
+def test_verify_runs_in_a_read_only_transaction(server: Server, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should a change to the code have it write, the server refuses: the first write of Create and Update here."""
+    properties = _converged(server, database)
+    before = _catalog(server, database)
+
+    def writes(session: handler.Session, role: handler.Role, _owners: dict[str, str | None]) -> list[str]:
+        session._act_for(role.name)
+        return []
+
+    monkeypatch.setattr(handler.Session, "_verify_role", writes)
+    with pytest.raises(
+        pg8000.native.DatabaseError, match="cannot execute GRANT ROLE in a read-only transaction"
+    ) as raised:
+        _verify(properties)
+    assert _error_code(raised.value) == "25006"  # read_only_sql_transaction
+    assert _catalog(server, database) == before
+    _master_keeps_its_password(server)
+
+
+def test_verify_waits_for_a_run_in_progress(server: Server, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    properties = _converged(server, database)
+    monkeypatch.setitem(handler.SESSION_SETTINGS, "lock_timeout", "200ms")
+    with _hold_the_handlers_lock(server), pytest.raises(pg8000.native.DatabaseError) as raised:
+        _verify(properties)
+    assert _error_code(raised.value) == "55P03"  # lock_not_available
+
+
+def test_verify_refuses_what_create_refuses(server: Server, database: str) -> None:
+    properties = _converged(server, database)
+    before = _catalog(server, database)
+    roles = json.loads(properties["Roles"])
+    roles[1]["name"] = INJECTIONS[0]
+    with pytest.raises(handler.Refused, match="does not match"):
+        _verify(properties | {"Roles": json.dumps(roles)})
+    # A request type misspelt would otherwise converge.
+    with pytest.raises(handler.Refused, match="unknown request type 'verify'"):
+        handler.on_event({"RequestType": "verify", "ResourceProperties": properties})
+    assert _catalog(server, database) == before
