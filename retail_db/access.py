@@ -127,8 +127,10 @@ class Access(Construct):
         database: Database,
         log_key: kms.IKey,
         log_retention_days: int,
+        environment_suffix: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.environment_suffix = environment_suffix
         isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         postgres = ec2.Port.tcp(POSTGRES_PORT)
         instance = database.instance
@@ -347,6 +349,9 @@ class Access(Construct):
         function = lambda_.Function(
             self,
             "ProvisionerFunction",
+            # A name of its own: the verifier's policy may invoke this function (its read-only Verify mode) and no
+            # other of the stack's (tools/verify/policy.py).
+            function_name=f"retail-db-{self.environment_suffix}-provisioner",
             description="Converges the retail database roles on the declared ones",
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,

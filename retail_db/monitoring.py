@@ -29,6 +29,7 @@ from constructs import Construct
 
 from retail_db.alarms import ABOVE, AT_OR_ABOVE, BELOW, AlarmFactory, AlarmSpec
 from retail_db.config import Settings
+from retail_db.drill import DRILL_SOURCE
 from retail_db.instance_classes import GIB, INSTANCE_CLASSES
 from retail_db.runbook import sections
 
@@ -769,14 +770,18 @@ class Monitoring(Construct):
                 construct_id,
                 rule_name=f"{self.alarm_name_prefix}{anchor}",
                 description=f"AWS Backup: {detail_type}, {' or '.join(states)}",
+                # The drill source beside AWS Backup's (retail_db/drill.py): a drill's event, with the same detail
+                # type and detail, takes this rule to the topic as a failed job would.
                 event_pattern=events.EventPattern(
-                    source=["aws.backup"], detail_type=[detail_type], detail={field: list(states), **more}
+                    source=["aws.backup", DRILL_SOURCE], detail_type=[detail_type], detail={field: list(states), **more}
                 ),
             )
             message = events.RuleTargetInput.from_object(
                 {
                     "alert": f"AWS Backup: {detail_type}: {events.EventField.from_path(f'$.detail.{field}')}",
                     "runbook": runbook_link(anchor),
+                    # aws.backup, or retail-db.drill for a drill (retail_db/drill.py): on-call tells them apart here.
+                    "source": events.EventField.from_path("$.source"),
                     "detail": events.EventField.from_path("$.detail"),
                 }
             )
@@ -796,8 +801,9 @@ class Monitoring(Construct):
             "SecretRotationFailedRule",
             rule_name=f"{self.alarm_name_prefix}{anchor}",
             description="Secrets Manager: a rotation of a secret of the retail database failed",
+            # The drill source beside Secrets Manager's (retail_db/drill.py), for a drill's event with the same detail.
             event_pattern=events.EventPattern(
-                source=["aws.secretsmanager"],
+                source=["aws.secretsmanager", DRILL_SOURCE],
                 detail_type=["AWS Service Event via CloudTrail"],
                 detail={
                     "eventSource": ["secretsmanager.amazonaws.com"],
@@ -811,6 +817,8 @@ class Monitoring(Construct):
                 "alert": f"Secrets Manager: {events.EventField.from_path('$.detail.eventName')}: "
                 f"{events.EventField.from_path('$.detail.additionalEventData.SecretId')}",
                 "runbook": runbook_link(anchor),
+                # aws.secretsmanager, or retail-db.drill for a drill (retail_db/drill.py).
+                "source": events.EventField.from_path("$.source"),
                 "detail": events.EventField.from_path("$.detail"),
             }
         )

@@ -25,6 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from retail_db.config import Settings
+from retail_db.drill import DRILL_SOURCE
 from retail_db.monitoring import RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS
 from retail_db.retention import LOG_RETENTION
 
@@ -166,6 +167,9 @@ class RestoreTesting(Construct):
         self.function = lambda_.Function(
             self,
             "RestoreValidationFunction",
+            # Names of their own, which the verifier's drill policy names: it may invoke this function and read this
+            # rule, and nothing else of the stack's (tools/verify/policy.py).
+            function_name=f"retail-db-{environment_suffix}-restore-validator",
             description="Validates the database a restore test restored and reports to AWS Backup",
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
@@ -184,6 +188,9 @@ class RestoreTesting(Construct):
                 "EXPECTED_SECURITY_GROUP": self.security_group.security_group_id,
                 "ALERTS_TOPIC_ARN": alerts.topic_arn,
                 "RESTORE_TESTING_PLAN_ARN": self.plan.attr_restore_testing_plan_arn,
+                # An event from the drill source gets a drill alert and nothing else (the handler cannot import
+                # retail_db: its asset is its own directory).
+                "DRILL_SOURCE": DRILL_SOURCE,
             },
         )
         # Set on the resource: the construct's dead_letter_queue would grant the role inline, beside its policy.
@@ -197,9 +204,12 @@ class RestoreTesting(Construct):
         self.rule = events.Rule(
             self,
             "RestoreCompletedRule",
+            rule_name=f"retail-db-{environment_suffix}-restore-completed",
             description="A restore test of the retail database completed: validate it",
+            # The drill source beside AWS Backup's (retail_db/drill.py): a drill's event, with the same detail type and
+            # detail, reaches the function, which alerts and touches nothing.
             event_pattern=events.EventPattern(
-                source=["aws.backup"],
+                source=["aws.backup", DRILL_SOURCE],
                 detail_type=["Restore Job State Change"],
                 detail={"status": ["COMPLETED"], "restoreTestingPlanArn": [self.plan.attr_restore_testing_plan_arn]},
             ),

@@ -97,6 +97,7 @@ class RetailDatabasePlatform(Stack):
                 database=database,
                 log_key=network.log_key,
                 log_retention_days=settings.database.log_retention_days,
+                environment_suffix=self.environment_suffix,
             )
         with building("the monitoring (MonitoringStack)", f"[{profile}.monitoring]"):
             monitoring = Monitoring(

@@ -11,6 +11,12 @@ after alerting, so that Lambda counts an error and retries; when it could not al
 
 The function reads everything it acts on from AWS Backup's own record of the job (DescribeRestoreJob), not from the
 event, and touches only the RDS instance that record says this plan's job created.
+
+An event whose source is the drill source (the DRILL_SOURCE setting: retail_db/drill.py, which this asset cannot
+import) is an alert drill, sent by the verifier through the restore-test rule or to the function directly: the
+function publishes one drill alert to the alerts topic, saying no action is needed, and calls nothing else (no AWS
+Backup, no RDS). When that alert cannot be published it raises, so that Lambda counts an error and the function's
+Errors alarm fires.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from botocore.config import Config
 
 RUNBOOK_SECTION = "Restore test validation failed"
 SUBJECT = "retail-db: restore test validation failed"
+DRILL_SUBJECT = "retail-db: DRILL of the restore test validation path"
 
 # Verdicts that end a job's validation. "Once a validation status is set, it cannot be changed"
 # (https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html), so a job that already has
@@ -214,7 +221,36 @@ def _alert(outcome: Outcome, sns: Any) -> str | None:
     return None
 
 
+def is_drill(event: dict[str, Any]) -> bool:
+    """Whether the event comes from the drill source. A function without the setting has no drill: an event without
+    a source must not count as one."""
+    drill_source = os.environ.get("DRILL_SOURCE")
+    return bool(drill_source) and event.get("source") == drill_source
+
+
+def drill(event: dict[str, Any], sns: Any) -> dict[str, str]:
+    """Publishes the drill alert and nothing else; raises when it could not."""
+    body: dict[str, Any] = {
+        "drill": "This is a drill of the restore test validation path: the validation function received a drill "
+        "event and alerted. No action is needed.",
+    }
+    if event.get("id"):
+        body["eventId"] = str(event["id"])
+    try:
+        published = sns.publish(
+            TopicArn=os.environ["ALERTS_TOPIC_ARN"], Subject=DRILL_SUBJECT, Message=json.dumps(body, indent=1)
+        )
+    except Exception as error:
+        print(json.dumps({"drill": body, "alertError": _error_text(error)}))
+        raise ValidationNotDelivered(f"the drill alert was not sent ({_error_text(error)})") from error
+    print(json.dumps({"drill": body, "messageId": published["MessageId"]}))
+    return {"drill": "alerted", "messageId": str(published["MessageId"])}
+
+
 def handler(event: dict[str, Any], _context: Any, *, clients: dict[str, Any] | None = None) -> dict[str, str]:
+    if is_drill(event):
+        # The alerts topic's client alone: a drill calls nothing else.
+        return drill(event, clients["sns"] if clients else boto3.client("sns", config=CLIENT_CONFIG))
     clients = clients or {name: boto3.client(name, config=CLIENT_CONFIG) for name in ("backup", "rds", "sns")}
     detail = event.get("detail")
     outcome = Outcome(job_id=str(detail.get("restoreJobId") or "") if isinstance(detail, dict) else "")

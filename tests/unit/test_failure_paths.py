@@ -1,7 +1,8 @@
 """Every asynchronous path of the stack reports its own failure through an alarm on the alerts topic.
 
 Checked on every profile's synthesized template: the functions' Errors alarms, the event rules' dead-letter queue and
-the alarm over their FailedInvocations, the rule for failed rotations, and the log key on the groups RDS exports to.
+the alarm over their FailedInvocations, the rule for failed rotations, the drill source beside every alert rule's real
+source, and the log key on the groups RDS exports to.
 What each profile has follows from its settings, so the expectations are derived from them, not written per profile.
 """
 
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 
 from retail_db.config import load_profiles, load_settings, parse_settings
-from retail_db.monitoring import RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS, ROTATION_FAILURES
+from retail_db.drill import DRILL_SOURCE
+from retail_db.monitoring import BACKUP_JOB_FAILURES, RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS, ROTATION_FAILURES
 from retail_db.runbook import sections
 from tests.helpers import Template, reference_raw, resource, resources
 from tests.logical_ids import ALERTS_KEY, FLOW_LOG_KEY, PROVISIONER_FUNCTION, RESTORE_VALIDATION_FUNCTION, TOPIC
@@ -159,7 +161,7 @@ def test_a_failed_rotation_of_any_rotated_secret_reaches_the_alerts_topic(
         if body["Properties"].get("Name") == f"retail-db-{profile}-secret-rotation-failed"
     ]
     pattern = rule["EventPattern"]
-    assert pattern["source"] == ["aws.secretsmanager"]
+    assert pattern["source"] == ["aws.secretsmanager", DRILL_SOURCE]
     assert pattern["detail-type"] == ["AWS Service Event via CloudTrail"]
     assert pattern["detail"]["eventName"] == list(ROTATION_FAILURES)
     assert sorted(map(json.dumps, pattern["detail"]["additionalEventData"]["SecretId"])) == sorted(
@@ -170,6 +172,69 @@ def test_a_failed_rotation_of_any_rotated_secret_reaches_the_alerts_topic(
     url = _runbook_url(profile)
     link = f"{url}#secret-rotation-failed" if url else '(section \\\\\\"Secret rotation failed\\\\\\")'
     assert link in json.dumps(target["InputTransformer"]["InputTemplate"])
+
+
+# The source each alert rule exists for, by the anchor in its name: the drill source goes beside it, never instead.
+REAL_SOURCES = {
+    **{anchor: "aws.backup" for _, _, _, anchor, _ in BACKUP_JOB_FAILURES.values()},
+    "secret-rotation-failed": "aws.secretsmanager",
+}
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_alert_rule_matches_the_drill_source_beside_its_real_source(
+    synth: Callable[..., Template], profile: str
+) -> None:
+    """A drill (retail_db/drill.py) puts an event from the drill source that every alert rule matches, so that it takes
+    the rule, target, topic and key a real failure would. Which rules a profile has follows from its settings."""
+    template = synth(profile)
+    settings = load_settings(environment_suffix=profile, profile=profile)
+    to_topic, to_validator = {}, {}
+    for logical_id, body in resources(template, "AWS::Events::Rule").items():
+        properties = body["Properties"]
+        (target,) = properties["Targets"]
+        if target["Arn"] == {"Ref": TOPIC}:
+            to_topic[properties["Name"].removeprefix(f"retail-db-{profile}-")] = properties["EventPattern"]
+        else:
+            # Every rule of the stack is an alert path: to the topic, or to the restore validator.
+            assert target["Arn"] == {"Fn::GetAtt": [RESTORE_VALIDATION_FUNCTION, "Arn"]}, logical_id
+            to_validator[logical_id] = properties["EventPattern"]
+
+    expected = set()
+    if settings.backup.plan:
+        expected |= {"backup-job-failed", "restore-job-failed"}
+    if settings.recovery.dr_region:
+        expected.add("copy-job-failed")
+    if settings.recovery.restore_testing:
+        expected.add("restore-test-failed")
+    if settings.rotates_secrets:
+        expected.add("secret-rotation-failed")
+    assert set(to_topic) == expected
+    assert len(to_validator) == int(settings.recovery.restore_testing)
+
+    for anchor, pattern in to_topic.items():
+        assert pattern["source"] == [REAL_SOURCES[anchor], DRILL_SOURCE], anchor
+    for pattern in to_validator.values():
+        assert pattern["source"] == ["aws.backup", DRILL_SOURCE]
+    # The drill matches on the real event's detail type and detail: the pattern gains no field of its own.
+    for pattern in [*to_topic.values(), *to_validator.values()]:
+        assert set(pattern) == {"source", "detail-type", "detail"}
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_restore_validator_knows_the_drill_source(synth: Callable[..., Template], profile: str) -> None:
+    """The function's asset cannot import retail_db, so the drill source reaches it as a setting."""
+    template = synth(profile)
+    functions = {
+        logical_id: body["Properties"]
+        for logical_id, body in resources(template, "AWS::Lambda::Function").items()
+        if logical_id == RESTORE_VALIDATION_FUNCTION
+    }
+    assert bool(functions) == load_settings(environment_suffix=profile, profile=profile).recovery.restore_testing
+    for function in functions.values():
+        assert function["Environment"]["Variables"]["DRILL_SOURCE"] == DRILL_SOURCE
 
 
 @pytest.mark.profiles

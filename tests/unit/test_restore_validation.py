@@ -3,7 +3,7 @@ restore-job operations (DescribeRestoreJob, PutRestoreValidationResult) moto doe
 
 Every check has a case where it fails: the verdict AWS Backup receives, the alert that reaches a subscriber of the
 topic, and what the function did not touch (it never describes an instance that is not this plan's restore, and never
-puts a verdict twice).
+puts a verdict twice). A drill event gets a drill alert and touches nothing else.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from retail_db.drill import DRILL_SOURCE
 from retail_db.restore_testing import HANDLER_DIRECTORY
 
 REGION = "us-east-1"
@@ -160,6 +161,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             "EXPECTED_SECURITY_GROUP": closed,
             "ALERTS_TOPIC_ARN": topic,
             "RESTORE_TESTING_PLAN_ARN": PLAN,
+            "DRILL_SOURCE": DRILL_SOURCE,
         }.items():
             monkeypatch.setenv(name, value)
 
@@ -501,3 +503,87 @@ def test_the_runbook_has_the_section_the_alert_names() -> None:
     from retail_db.runbook import sections, slug
 
     assert slug(handler_module.RUNBOOK_SECTION) in sections()
+
+
+# What the verifier sends for a drill (retail_db/drill.py): the real event's detail type and detail, from the drill
+# source, so that it matches the restore-test rule; the function must not act on the detail.
+DRILL_EVENT = {
+    "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+    "source": DRILL_SOURCE,
+    "detail-type": "Restore Job State Change",
+    **EVENT,
+}
+
+
+class Untouchable:
+    """A client the handler must not use: any attribute it reads fails the test, whatever the handler catches."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        pytest.fail(f"the drill used the {self._name} client ({attribute})")
+
+
+def _drill_clients(world: World) -> dict[str, Any]:
+    return {"backup": Untouchable("backup"), "rds": Untouchable("rds"), "sns": world.clients["sns"]}
+
+
+def _received(world: World) -> list[dict[str, Any]]:
+    """The SNS envelopes a subscriber of the alerts topic received."""
+    sqs = SESSION.client("sqs")
+    messages = sqs.receive_message(QueueUrl=world.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+@pytest.mark.parametrize("event_id", [DRILL_EVENT["id"], None])
+def test_a_drill_alerts_once_and_touches_neither_backup_nor_rds(world: World, event_id: str | None) -> None:
+    event = {key: value for key, value in DRILL_EVENT.items() if key != "id"}
+    if event_id is not None:
+        event["id"] = event_id
+    result = handler_module.handler(event, None, clients=_drill_clients(world))
+    [envelope] = _received(world)
+    assert result == {"drill": "alerted", "messageId": envelope["MessageId"]}
+    assert envelope["Subject"] == handler_module.DRILL_SUBJECT
+    assert envelope["Subject"].startswith("retail-db: DRILL")
+    body = json.loads(envelope["Message"])
+    assert "drill of the restore test validation path" in body["drill"]
+    assert "No action is needed" in body["drill"]
+    assert body.get("eventId") == event_id
+    assert world.calls == {"backup": [], "rds": []}
+
+
+def test_a_drill_that_cannot_alert_raises(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lambda then counts an error, and the function's Errors alarm fires: the drill did not reach on-call."""
+    monkeypatch.setenv("ALERTS_TOPIC_ARN", f"arn:aws:sns:{REGION}:{ACCOUNT}:deleted-topic")
+    with pytest.raises(handler_module.ValidationNotDelivered, match=r"drill alert was not sent \(NotFoundException"):
+        handler_module.handler(DRILL_EVENT, None, clients=_drill_clients(world))
+    assert world.alerts() == []
+
+
+@pytest.mark.parametrize("source", ["aws.backup", f"{DRILL_SOURCE}.other", DRILL_SOURCE.upper(), "", None])
+def test_an_event_from_any_other_source_is_validated_as_before(world: World, source: str | None) -> None:
+    world.instance()
+    world.job()
+    world.put("SUCCESSFUL", GOOD_MESSAGE)
+    result = world.run({**DRILL_EVENT, "source": source})
+    assert result["validationStatus"] == "SUCCESSFUL"
+    assert world.calls == {
+        "backup": ["DescribeRestoreJob", "PutRestoreValidationResult"],
+        "rds": ["DescribeDBInstances"],
+    }
+    assert world.alerts() == []
+
+
+@pytest.mark.parametrize("source", [DRILL_SOURCE, None])
+def test_a_function_without_the_drill_setting_has_no_drill(
+    world: World, monkeypatch: pytest.MonkeyPatch, source: str | None
+) -> None:
+    """Not even an event without a source, which the unset setting would otherwise equal."""
+    monkeypatch.delenv("DRILL_SOURCE")
+    event = {key: value for key, value in DRILL_EVENT.items() if key != "source"}
+    if source is not None:
+        event["source"] = source
+    world.job(verdict="SUCCESSFUL")
+    assert world.run(event)["validationStatus"] == "SUCCESSFUL"
+    assert world.calls == {"backup": ["DescribeRestoreJob"], "rds": []}
