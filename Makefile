@@ -27,7 +27,7 @@ PLAN_ARGS := $(if $(ENV_GIVEN),--env $(ENV)) $(if $(PROFILE),--profile $(PROFILE
 # The CDK CLI; a test replaces it with a stub that records its arguments.
 CDK ?= cdk
 
-.PHONY: setup setup-scan lock catalogue synth profiles docs lint scan unit integration test plan baseline replacements bench cost deploy diff clean
+.PHONY: setup setup-scan lock catalogue synth profiles docs lint scan unit integration test plan baseline replacements bench cost deploy diff verify clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -140,6 +140,12 @@ deploy: setup
 	$(VENV)/bin/python -m tools.plan --env $(ENV) $(if $(PROFILE),--profile $(PROFILE)) \
 		$(if $(PROFILE_CHANGE),--profile-change) $(if $(ALLOW_BLOCKED),--allow-blocked)
 	$(CDK) deploy --all $(CONTEXT)
+
+# Proves a deployed environment works, with the operator's AWS credentials (docs/verify.md): read-only checks, and
+# with DRILL=1 a DRILL message down every alert path.
+verify: setup
+	$(VENV)/bin/python -m tools.verify --env $(ENV) $(if $(PROFILE),--profile $(PROFILE)) \
+		$(if $(PROFILE_CHANGE),--profile-change) $(if $(DRILL),--drill)
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

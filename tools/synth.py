@@ -192,6 +192,14 @@ def shared_synthesis(profile: str) -> Synthesis:
     return Synthesis(template=template, logical_ids=logical_ids(template), recovery_template=recovery)
 
 
+def environment_synthesis(environment: str, profile: str) -> Synthesis:
+    """An environment's templates: from the shared synthesis where the suffix is the profile's own name, else built
+    for this suffix."""
+    if environment == profile:
+        return shared_synthesis(profile)
+    return synthesize(environment_suffix=environment, profile=profile)
+
+
 def validated_profiles() -> dict[str, Settings]:
     """Every profile, validated: what a command calls before the shared synthesis, so that a bad setting or a broken
     profiles file is one line at once rather than a failed `cdk synth` of every profile."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tools import paths
-from tools.docs import alarms, architecture, change_safety, compliance, configuration, costs, diagram, readme
+from tools.docs import alarms, architecture, change_safety, compliance, configuration, costs, diagram, readme, verify
 from tools.interactions import render_doc as interactions_page
 
 PAGES: dict[str, Callable[[], str]] = {
@@ -21,6 +21,9 @@ PAGES: dict[str, Callable[[], str]] = {
     "docs/costs.md": costs.render,
     "docs/change-safety.md": change_safety.render,
     "docs/architecture.md": architecture.render,
+    "docs/verify.md": verify.render,
+    "docs/verify-policy.read-only.json": lambda: verify.render_policy("read-only"),
+    "docs/verify-policy.drill.json": lambda: verify.render_policy("drill"),
     "README.md": readme.render,
 }
 

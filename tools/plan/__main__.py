@@ -30,7 +30,7 @@ from tools.errors import one_line_errors
 from tools.plan.deployed import DeployedTemplateError, credentials_available, deployed_template
 from tools.plan.diff import Plan, PlanError, compare, compare_many
 from tools.plan.parameters import parameter_notes
-from tools.synth import has_recovery, profile_template, synthesize, validated_profiles, without_cdk_metadata
+from tools.synth import environment_synthesis, validated_profiles, without_cdk_metadata
 
 OVERRIDES_LOG = paths.CDK_OUT / "overrides.log"
 
@@ -61,18 +61,6 @@ def _write(template: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(without_cdk_metadata(template), indent=1, sort_keys=True) + "\n")
     return path
-
-
-def synthesized(environment: str, profile: str) -> dict[bool, dict[str, Any]]:
-    """The environment's templates, by whether they are the DR stack's: from the shared synthesis where the suffix is
-    the profile's own name, else built for this suffix."""
-    if environment == profile:
-        templates = {False: profile_template(profile)}
-        if has_recovery(profile):
-            templates[True] = profile_template(profile, recovery=True)
-        return templates
-    built = synthesize(environment_suffix=environment, profile=profile)
-    return {False: built.template, **({True: built.recovery_template} if built.recovery_template else {})}
 
 
 def current(stack: Stack, *, online: bool) -> tuple[dict[str, Any] | None, str]:
@@ -137,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
                 where=where,
                 change=args.profile_change,
             )
-        templates = synthesized(environment, profile)
+        built = environment_synthesis(environment, profile)
+        templates = {False: built.template, **({True: built.recovery_template} if built.recovery_template else {})}
         for recovery, template in templates.items():
             stack = Stack(environment, profile, recovery)
             if args.write_baseline:

@@ -1,0 +1,487 @@
+"""`make verify` against fakes of a deployed environment made from our synthesized templates (tests/verify_fakes.py):
+a healthy environment passes every check, and each check fails when the thing it guards is broken."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from tests.verify_fakes import GIB, NOW, FakeAccount, deployed, environment, stub_aws
+from tools import paths
+from tools.verify.__main__ import as_json, table, verify
+from tools.verify.checks import CHECKS, Result, Status, run_check
+from tools.verify.drill import DRILL_REASON, DRILLS, POLL_SECONDS
+
+pytestmark = pytest.mark.profiles
+
+INSTANCE = "DatabaseStack/RetailDatabase/Resource"
+
+
+def run(profile: str, prepare: Callable[[FakeAccount], None] | None = None) -> tuple[list[Result], FakeAccount]:
+    with deployed(profile, prepare=prepare) as (account, aws):
+        stub_aws(account, aws)
+        return verify(environment(account, aws)), account
+
+
+def lines(results: list[Result], check: str, status: Status | None = None) -> list[str]:
+    return [r.found for r in results if r.check == check and (status is None or r.status is status)]
+
+
+def failed(results: list[Result], check: str) -> str:
+    found = lines(results, check, Status.FAIL)
+    assert found, f"{check} did not fail: {[(r.status, r.found) for r in results if r.check == check]}"
+    return " | ".join(found)
+
+
+@pytest.mark.parametrize("profile", ["prod", "dev"])
+def test_a_healthy_environment_passes_every_check(profile: str) -> None:
+    with deployed(profile) as (account, aws):
+        stubbers = stub_aws(account, aws)
+        results = verify(environment(account, aws))
+        for stubber in stubbers:
+            if stubber.client.meta.service_model.service_name != "lambda":  # the drill's invocation stays queued
+                try:
+                    stubber.assert_no_pending_responses()
+                except AssertionError as error:
+                    raise AssertionError(f"{stubber.client.meta.service_model.service_name}: {error}") from None
+    assert {r.check for r in results} >= {"stacks", "drift", "template", "instance", "alarms", "events", "roles"}
+    assert [(r.check, r.found) for r in results if r.status is not Status.PASS] == []
+
+
+def test_a_stack_rolled_back_fails() -> None:
+    def rolled_back(account: FakeAccount) -> None:
+        account.stack_status = "UPDATE_ROLLBACK_COMPLETE"
+
+    results, _ = run("prod", rolled_back)
+    assert "UPDATE_ROLLBACK_COMPLETE" in failed(results, "stacks")
+
+
+def test_drift_on_the_instance_fails_naming_the_property() -> None:
+    def drifted(account: FakeAccount) -> None:
+        account.drift[account.resource(INSTANCE)] = "MODIFIED"
+
+    results, account = run("prod", drifted)
+    text = failed(results, "drift")
+    assert account.resource(INSTANCE) in text and "/BackupRetentionPeriod" in text
+
+
+def test_a_deployed_template_other_than_todays_fails() -> None:
+    def older(account: FakeAccount) -> None:
+        template = json.loads(json.dumps(account.template))
+        template["Resources"][account.resource(INSTANCE)]["Properties"]["BackupRetentionPeriod"] = 1
+        account.deployed_template = template
+
+    results, account = run("prod", older)
+    assert account.resource(INSTANCE) in failed(results, "template")
+
+
+def test_an_instance_of_another_class_or_version_fails() -> None:
+    def resized(account: FakeAccount) -> None:
+        boto3.client("rds", region_name=account.region).modify_db_instance(
+            DBInstanceIdentifier=account.physical_id(INSTANCE), DBInstanceClass="db.t3.micro", ApplyImmediately=True
+        )
+
+    results, _ = run("prod", resized)
+    assert "class db.t3.micro" in failed(results, "instance")
+
+
+def test_storage_at_the_alarm_threshold_fails() -> None:
+    def full(account: FakeAccount) -> None:
+        boto3.client("cloudwatch", region_name=account.region).put_metric_data(
+            Namespace="AWS/RDS",
+            MetricData=[
+                {
+                    "MetricName": "FreeStorageSpace",
+                    "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": account.physical_id(INSTANCE)}],
+                    "Timestamp": NOW - timedelta(minutes=5),
+                    "Value": 1 * GIB,
+                }
+            ],
+        )
+
+    results, _ = run("prod", full)
+    assert "1.0 GiB free" in failed(results, "storage")
+
+
+@pytest.mark.parametrize(("days", "status"), [(10, Status.FAIL), (60, Status.WARN)])
+def test_a_certificate_near_its_expiry_is_flagged(days: int, status: Status) -> None:
+    def expiring(account: FakeAccount) -> None:
+        account.certificate_valid_till = NOW + timedelta(days=days)
+
+    results, _ = run("prod", expiring)
+    assert lines(results, "certificate", status)
+
+
+def test_an_unconfirmed_or_missing_subscription_fails() -> None:
+    def unconfirmed(account: FakeAccount) -> None:
+        sns = boto3.client("sns", region_name=account.region)
+        for subscription in sns.list_subscriptions()["Subscriptions"]:
+            sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+
+    results, _ = run("prod", unconfirmed)
+    text = failed(results, "subscriptions")
+    assert "nobody is paged" in text and "dba-oncall@example.com" in text
+
+
+def test_a_subscription_pending_confirmation_fails() -> None:
+    with deployed("prod") as (account, aws):
+        stub_aws(account, aws)
+        sns = aws.client("sns", account.region)
+
+        def pending(parsed: dict[str, Any], **_kwargs: Any) -> None:
+            for subscription in parsed.get("Subscriptions", []):
+                subscription["SubscriptionArn"] = "PendingConfirmation"
+
+        sns.meta.events.register("after-call.sns.ListSubscriptionsByTopic", pending)
+        results = verify(environment(account, aws))
+    assert "waiting for confirmation: dba-oncall@example.com" in failed(results, "subscriptions")
+
+
+def test_an_alarm_without_actions_or_firing_fails() -> None:
+    def disarmed(account: FakeAccount) -> None:
+        cloudwatch = boto3.client("cloudwatch", region_name=account.region)
+        cloudwatch.disable_alarm_actions(AlarmNames=["retail-db-prod-high-cpu"])
+        cloudwatch.set_alarm_state(AlarmName="retail-db-prod-low-storage", StateValue="ALARM", StateReason="test")
+
+    results, _ = run("prod", disarmed)
+    text = failed(results, "alarms")
+    assert "retail-db-prod-high-cpu has its actions disabled" in text
+    assert "retail-db-prod-low-storage is in ALARM" in text
+
+
+def test_an_alarm_without_data_for_too_long_fails() -> None:
+    def silent(account: FakeAccount) -> None:
+        boto3.client("cloudwatch", region_name=account.region).set_alarm_state(
+            AlarmName="retail-db-prod-high-cpu", StateValue="INSUFFICIENT_DATA", StateReason="test"
+        )
+
+    with deployed("prod", prepare=silent) as (account, aws):
+        stub_aws(account, aws)
+        loaded = environment(account, aws)
+        # moto stamps the state change with the real clock: look from a day after it.
+        from datetime import UTC, datetime
+
+        loaded.now = datetime.now(UTC) + timedelta(days=1)
+        results = verify(loaded)
+    assert "retail-db-prod-high-cpu has had no data" in failed(results, "alarms")
+
+
+@pytest.mark.parametrize(
+    ("jobs", "expected"),
+    [
+        ("backup_jobs", "last backup job FAILED"),
+        ("copy_jobs", "last copy job FAILED"),
+        ("restore_jobs", "last restore test FAILED"),
+    ],
+)
+def test_a_failed_job_fails(jobs: str, expected: str) -> None:
+    def failing(account: FakeAccount) -> None:
+        for job in getattr(account, jobs):
+            job["State" if "State" in job else "Status"] = "FAILED"
+
+    results, _ = run("prod", failing)
+    assert expected in failed(results, "backups")
+
+
+def test_a_backup_older_than_the_schedule_fails() -> None:
+    def stale(account: FakeAccount) -> None:
+        account.backup_jobs[0]["CreationDate"] = NOW - timedelta(days=3)
+
+    results, _ = run("prod", stale)
+    assert "older than the schedule's 2 days" in failed(results, "backups")
+
+
+def test_a_restore_test_whose_validation_failed_fails() -> None:
+    def invalid(account: FakeAccount) -> None:
+        account.restore_jobs[0]["ValidationStatus"] = "FAILED"
+
+    results, _ = run("prod", invalid)
+    assert "validation FAILED" in failed(results, "backups")
+
+
+def test_replication_that_stopped_fails() -> None:
+    def stopped(account: FakeAccount) -> None:
+        account.automated_backups_status = "pending"
+        s3 = boto3.client("s3", region_name=account.region)
+        bucket = account.physical_id("BackupStack/DatabaseBackupBucket/Resource")
+        configuration = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
+        configuration["Rules"][0]["Status"] = "Disabled"
+        s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=configuration)
+
+    results, _ = run("prod", stopped)
+    text = failed(results, "replication")
+    assert "automated backups in us-west-2 pending" in text and "replication rules disabled: rule-0" in text
+
+
+def test_a_rotation_overdue_or_off_fails() -> None:
+    def overdue(account: FakeAccount) -> None:
+        from tests.verify_fakes import _rotated_secrets
+
+        first, second = _rotated_secrets(account)
+        first.last_rotation_date = int((NOW - timedelta(days=45)).timestamp())
+        second.rotation_enabled = False
+
+    results, _ = run("prod", overdue)
+    text = failed(results, "rotation")
+    assert "last rotated" in text and "rotation is off" in text
+
+
+def test_the_roles_check_sends_the_deployed_declaration_in_verify_mode() -> None:
+    results, account = run("prod")
+    assert lines(results, "roles", Status.PASS)
+    (request,) = [i for i in account.invocations if i.get("RequestType") == "Verify"]
+    properties = request["ResourceProperties"]
+    # moto's endpoint for the instance, read back from DescribeDBInstances.
+    assert properties["Host"].startswith(account.physical_id(INSTANCE) + ".")
+    assert properties["Port"] == "5432"
+    assert properties["MasterSecretArn"].startswith("arn:aws:secretsmanager:")
+    roles = json.loads(properties["Roles"])
+    password_roles = [role for role in roles if role["auth"] == "password"]
+    assert password_roles and all(role["secret_arn"].startswith("arn:aws:secretsmanager:") for role in password_roles)
+    assert "ServiceToken" not in properties
+
+
+def test_roles_not_as_declared_fail() -> None:
+    def drifted(account: FakeAccount) -> None:
+        account.provisioner_answer = {"Data": {"Roles": "app", "Problems": json.dumps(["role app: LOGIN declared"])}}
+
+    results, _ = run("prod", drifted)
+    assert "role app: LOGIN declared" in failed(results, "roles")
+
+
+def test_a_provisioner_that_fails_fails_the_roles_check() -> None:
+    def broken(account: FakeAccount) -> None:
+        account.function_error = "could not connect"
+
+    results, _ = run("prod", broken)
+    assert "could not connect" in failed(results, "roles")
+
+
+def test_failed_invocations_or_a_dead_letter_fail() -> None:
+    def undelivered(account: FakeAccount) -> None:
+        rule = account.physical[account.of_type("AWS::Events::Rule")[0]]
+        boto3.client("cloudwatch", region_name=account.region).put_metric_data(
+            Namespace="AWS/Events",
+            MetricData=[
+                {
+                    "MetricName": "FailedInvocations",
+                    "Dimensions": [{"Name": "RuleName", "Value": rule}],
+                    "Timestamp": NOW - timedelta(hours=2),
+                    "Value": 2,
+                }
+            ],
+        )
+        queue = account.physical[account.of_type("AWS::SQS::Queue")[0]]
+        boto3.client("sqs", region_name=account.region).send_message(QueueUrl=queue, MessageBody="{}")
+
+    results, _ = run("prod", undelivered)
+    text = failed(results, "events")
+    assert "FailedInvocations in the last day" in text and "1 messages wait" in text
+
+
+def test_the_output_is_a_table_or_json_with_the_runbook_sections() -> None:
+    def rolled_back(account: FakeAccount) -> None:
+        account.stack_status = "UPDATE_ROLLBACK_COMPLETE"
+
+    with deployed("dev", prepare=rolled_back) as (account, aws):
+        stub_aws(account, aws)
+        loaded = environment(account, aws)
+        results = verify(loaded)
+        shown = table(results)
+        document = json.loads(as_json(loaded, results))
+    assert "✗ Stacks complete" in shown and "docs/runbook.md#stack-not-complete" in shown
+    assert shown.splitlines()[-1].startswith("verify: FAILED")
+    assert document["passed"] is False and document["profile"] == "dev"
+    assert {"check": "stacks", "status": "fail"}.items() <= document["results"][0].items()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "tools.verify", *args],
+        cwd=paths.ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_without_credentials_verify_says_so_in_one_line() -> None:
+    result = _cli("--env", "dev")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("verify: ")
+    assert "credentials" in result.stderr.lower()
+
+
+def test_a_bad_suffix_is_refused_before_anything_else() -> None:
+    result = _cli("--env", "Bad_Suffix")
+    assert result.returncode == 2 and result.stderr.startswith("verify: invalid setting environmentSuffix")
+
+
+def test_a_profile_without_addresses_and_no_subscription_is_not_a_pass() -> None:
+    def nobody(account: FakeAccount) -> None:
+        sns = boto3.client("sns", region_name=account.region)
+        for subscription in sns.list_subscriptions()["Subscriptions"]:
+            sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+
+    results, _ = run("dev", nobody)
+    assert "alerts reach nobody" in " ".join(lines(results, "subscriptions", Status.WARN))
+
+
+# The drill. CloudWatch's alarm history is not in moto: a Stubber answers CloudWatch for the drill, queued from the
+# template's alarms, after the read-only checks have run against moto.
+
+
+def _alarms(account: FakeAccount) -> list[dict[str, Any]]:
+    found = []
+    for logical_id in account.of_type("AWS::CloudWatch::Alarm"):
+        properties = account.template["Resources"][logical_id]["Properties"]
+        alarm = {"AlarmName": properties["AlarmName"], "StateValue": "OK"}
+        if "Namespace" in properties:
+            alarm["Namespace"] = properties["Namespace"]
+        found.append(alarm)
+    return found
+
+
+def _metric(values: list[float]) -> dict[str, Any]:
+    return {"MetricDataResults": [{"Id": "m", "Values": values, "StatusCode": "Complete"}]}
+
+
+def _drill(
+    profile: str,
+    *,
+    history: Callable[[str], list[str]] = lambda name: [f"Successfully executed action arn:aws:sns:::{name}"],
+    failed_invocations: float = 0,
+    prepare: Callable[[FakeAccount], None] | None = None,
+    timeout: int = 0,
+) -> tuple[list[Result], FakeAccount, Any]:
+    with deployed(profile, prepare=prepare) as (account, aws):
+        stub_aws(account, aws)
+        loaded = environment(account, aws)
+        verify(loaded)
+        loaded.drill_timeout = timeout
+        cloudwatch = boto3.Session(region_name=account.region).client("cloudwatch", region_name=account.region)
+        stubber = Stubber(cloudwatch)
+        alarms = _alarms(account)
+        stubber.add_response("describe_alarms", {"MetricAlarms": alarms})
+        kinds: dict[str, dict[str, Any]] = {}
+        for alarm in alarms:
+            kinds.setdefault(alarm.get("Namespace", "metric math"), alarm)
+        polls = timeout // POLL_SECONDS + 1
+        for _kind, alarm in sorted(kinds.items()):
+            name = alarm["AlarmName"]
+            stubber.add_response(
+                "set_alarm_state", {}, {"AlarmName": name, "StateValue": "ALARM", "StateReason": DRILL_REASON}
+            )
+            summaries = history(name)
+            for _ in range(1 if summaries else polls):
+                stubber.add_response(
+                    "describe_alarm_history",
+                    {"AlarmHistoryItems": [{"AlarmName": name, "HistorySummary": s} for s in summaries]},
+                )
+            stubber.add_response("set_alarm_state", {}, {"AlarmName": name, "StateValue": "OK", "StateReason": ANY})
+        stubber.add_response("get_metric_data", _metric([len(kinds)]))
+        stubber.add_response("get_metric_data", _metric([]))
+        rules = account.of_type("AWS::Events::Rule")
+        for _ in rules:
+            stubber.add_response("get_metric_data", _metric([1]))
+            stubber.add_response("get_metric_data", _metric([failed_invocations] if failed_invocations else []))
+        if rules:
+            stubber.add_response("get_metric_data", _metric([len(rules)]))
+            stubber.add_response("get_metric_data", _metric([]))
+        stubber.activate()
+        aws.use("cloudwatch", account.region, cloudwatch)
+        results = [line for check in DRILLS if check.applies(loaded.settings) for line in run_check(loaded, check)]
+        stubber.assert_no_pending_responses()
+        return results, account, aws
+
+
+def test_the_drill_proves_every_path_of_a_healthy_environment() -> None:
+    results, account, _ = _drill("prod")
+    assert [(r.check, r.found) for r in results if r.status is not Status.PASS] == []
+    # One event per alert rule, from the drill source, each matching its rule (TestEventPattern said so).
+    assert len(lines(results, "drill-events", Status.PASS)) == len(account.of_type("AWS::Events::Rule")) + 1
+    (drill,) = [i for i in account.invocations if i.get("source") == "retail-db.drill"]
+    assert drill == {"source": "retail-db.drill", "id": "retail-db-drill", "detail": {}}
+
+
+def test_an_alarm_cloudwatch_could_not_publish_fails_the_drill() -> None:
+    def refused(name: str) -> list[str]:
+        return [f"Failed to execute action arn:aws:sns:::{name}. Received error: KMS.AccessDeniedException"]
+
+    results, _, _ = _drill("prod", history=refused)
+    assert "KMS.AccessDeniedException" in failed(results, "drill-alarms")
+
+
+def test_an_alarm_with_no_action_within_the_timeout_is_not_a_pass() -> None:
+    results, _, _ = _drill("dev", history=lambda _name: [], timeout=40)
+    assert lines(results, "drill-alarms", Status.WARN)
+
+
+def test_failed_invocations_fail_the_event_drill() -> None:
+    results, _, _ = _drill("prod", failed_invocations=1)
+    assert "failed invocations" in failed(results, "drill-events")
+
+
+def test_a_restore_validator_that_does_not_alert_fails_the_drill() -> None:
+    def silent(account: FakeAccount) -> None:
+        account.validator_answer = {"restoreJobId": ""}
+
+    results, _, _ = _drill("prod", prepare=silent)
+    assert "did not alert" in failed(results, "drill-function")
+
+
+def test_a_parameter_group_pending_reboot_fails_naming_its_static_parameters() -> None:
+    def pending(account: FakeAccount) -> None:
+        account.pending_reboot = True
+
+    results, _ = run("dev", pending)
+    assert "reboot pending for" in failed(results, "instance")
+
+
+def test_each_check_calls_only_what_it_declares_and_the_policies_grant_exactly_that() -> None:
+    from tools.verify.__main__ import selected
+    from tools.verify.policy import drill, granted, iam_action, read_only
+
+    called: set[str] = set()
+    for profile, prepare in (("prod", None), ("dev", lambda account: setattr(account, "pending_reboot", True))):
+        with deployed(profile, prepare=prepare) as (account, aws):
+            stub_aws(account, aws)
+            loaded = environment(account, aws)
+            loading = {iam_action(*call) for call in aws.calls}
+            assert loading == {"cloudformation:DescribeStacks", "cloudformation:ListStackResources",
+                               "cloudformation:GetTemplate"}  # fmt: skip
+            called |= loading
+            for declared in selected(loaded, drill=False):
+                aws.calls.clear()
+                run_check(loaded, declared)
+                made = {iam_action(*call) for call in aws.calls}
+                assert made <= set(declared.actions), f"{declared.key} calls {made - set(declared.actions)}"
+                called |= made
+    _results, _, aws = _drill("prod")
+    called |= {iam_action(*call) for call in aws.calls}
+    declared_actions = {action for check in (*CHECKS, *DRILLS) for action in check.actions}
+    assert declared_actions == called, "declared but never called: " + str(declared_actions - called)
+    assert called <= granted(read_only()) | granted(drill())
+    writes = {"cloudwatch:SetAlarmState", "events:PutEvents"}
+    assert not writes & granted(read_only()), "the read-only policy grants a drill's write"
+    for action in granted(read_only()) - {"lambda:InvokeFunction"}:
+        verb = action.split(":")[1]
+        assert verb.startswith(("Describe", "List", "Get", "Detect")), f"{action} is not a read"

@@ -1,0 +1,102 @@
+"""The verifier's IAM policies, generated from the checks' declarations: `read-only` for `make verify`, `drill` for
+the few writes of `make verify DRILL=1` (attach both for a drill). docs/verify-policy.*.json are written from here by
+`make docs`, and a test runs every check against fakes and holds the policies to exactly the calls made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from typing import Any
+
+from retail_db.drill import DRILL_SOURCE
+from tools.verify.checks import CHECKS, DRIFT_TYPES, Check
+from tools.verify.drill import DRILLS
+
+# API operations whose IAM action has another name.
+IAM_ACTION_OF = {
+    ("lambda", "Invoke"): "lambda:InvokeFunction",
+    ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
+}
+# The functions the verifier invokes, by the names the stack gives them (retail_db/access.py,
+# retail_db/restore_testing.py): nothing else of the stack's (the CDK's AwsCustomResource function runs any call it
+# is sent) can be invoked with these policies.
+PROVISIONER_FUNCTIONS = "arn:aws:lambda:*:*:function:retail-db-*-provisioner"
+VALIDATOR_FUNCTIONS = "arn:aws:lambda:*:*:function:retail-db-*-restore-validator"
+ALARMS = "arn:aws:cloudwatch:*:*:alarm:retail-db-*"
+RULES = "arn:aws:events:*:*:rule/retail-db-*"
+DEFAULT_BUS = "arn:aws:events:*:*:event-bus/default"
+
+
+def iam_action(service: str, operation: str) -> str:
+    return IAM_ACTION_OF.get((service, operation), f"{service}:{operation}")
+
+
+@cache
+def drift_read_actions() -> tuple[str, ...]:
+    """What CloudFormation needs to read each drift-checked type's live state with the caller's credentials: the
+    read handler's permissions in the type's registry schema, from cfn-lint's copy of the schemas."""
+    import cfnlint
+
+    schemas = os.path.join(os.path.dirname(cfnlint.__file__), "data", "schemas")
+    with open(os.path.join(schemas, "providers", "us-east-1.json")) as index:
+        providers = json.load(index)
+    actions: set[str] = set()
+    for resource_type in DRIFT_TYPES:
+        with open(os.path.join(schemas, "resources", f"{providers[resource_type]}.json")) as schema:
+            actions.update(json.load(schema)["handlers"]["read"]["permissions"])
+    return tuple(sorted(actions))
+
+
+def _statement(sid: str, actions: set[str] | list[str], resources: list[str] | str, **more: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources, **more}
+
+
+def _actions(checks: list[Check]) -> set[str]:
+    return {action for declared in checks for action in declared.actions}
+
+
+def read_only() -> dict[str, Any]:
+    actions = _actions(CHECKS)
+    actions.discard("lambda:InvokeFunction")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _statement("ReadTheEnvironment", actions, "*"),
+            _statement("DriftDetectionReadsTheStatefulResources", set(drift_read_actions()), "*"),
+            # The provisioner's Verify mode reads the roles in a READ ONLY transaction; the same grant could send it a
+            # Create event, which converges the database on the roles the event declares (docs/verify.md).
+            _statement("ReadTheRolesThroughTheProvisioner", ["lambda:InvokeFunction"], PROVISIONER_FUNCTIONS),
+        ],
+    }
+
+
+def drill() -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _statement("SetAlarmsAndBack", ["cloudwatch:SetAlarmState"], ALARMS),
+            _statement("ReadTheRules", ["events:DescribeRule"], RULES),
+            _statement(
+                "DrillEventsOnly",
+                ["events:PutEvents"],
+                DEFAULT_BUS,
+                Condition={"StringEquals": {"events:source": DRILL_SOURCE}},
+            ),
+            _statement(
+                "ReadBack",
+                _actions(DRILLS)
+                - {"cloudwatch:SetAlarmState", "events:DescribeRule", "events:PutEvents", "lambda:InvokeFunction"},
+                "*",
+            ),
+            _statement("DrillTheRestoreValidator", ["lambda:InvokeFunction"], VALIDATOR_FUNCTIONS),
+        ],
+    }
+
+
+POLICIES = {"read-only": read_only, "drill": drill}
+
+
+def granted(policy: dict[str, Any]) -> set[str]:
+    return {action for statement in policy["Statement"] for action in statement["Action"]}
