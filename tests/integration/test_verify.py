@@ -369,6 +369,7 @@ def _drill(
     *,
     history: Callable[[str], list[str]] = lambda name: [f"Successfully executed action arn:aws:sns:::{name}"],
     failed_invocations: float = 0,
+    failed_notifications: float = 0,
     prepare: Callable[[FakeAccount], None] | None = None,
     timeout: int = 0,
 ) -> tuple[list[Result], FakeAccount, Any]:
@@ -398,7 +399,7 @@ def _drill(
                 )
             stubber.add_response("set_alarm_state", {}, {"AlarmName": name, "StateValue": "OK", "StateReason": ANY})
         stubber.add_response("get_metric_data", _metric([len(kinds)]))
-        stubber.add_response("get_metric_data", _metric([]))
+        stubber.add_response("get_metric_data", _metric([failed_notifications] if failed_notifications else []))
         rules = account.of_type("AWS::Events::Rule")
         for _ in rules:
             stubber.add_response("get_metric_data", _metric([1]))
@@ -433,6 +434,11 @@ def test_an_alarm_cloudwatch_could_not_publish_fails_the_drill() -> None:
 def test_an_alarm_with_no_action_within_the_timeout_is_not_a_pass() -> None:
     results, _, _ = _drill("dev", history=lambda _name: [], timeout=40)
     assert lines(results, "drill-alarms", Status.WARN)
+
+
+def test_notifications_sns_could_not_deliver_fail_the_drill() -> None:
+    results, _, _ = _drill("dev", failed_notifications=2)
+    assert "2 notifications failed" in failed(results, "drill-alarms")
 
 
 def test_failed_invocations_fail_the_event_drill() -> None:
