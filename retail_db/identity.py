@@ -21,6 +21,16 @@ BASELINES = Path(__file__).resolve().parent.parent / "tests" / "baselines"
 PROFILE_OUTPUT = "Profile"
 
 
+def stack_name(environment_suffix: str) -> str:
+    """The platform stack's name and construct ID: the reference design's."""
+    return f"TapStack{environment_suffix}"
+
+
+def recovery_stack_id(environment_suffix: str) -> str:
+    """The DR stack's, in the DR Region."""
+    return f"{stack_name(environment_suffix)}DR"
+
+
 def baseline_path(environment_suffix: str, *, recovery: bool = False) -> Path:
     return BASELINES / f"{environment_suffix}{'.dr' if recovery else ''}.template.json"
 

@@ -29,7 +29,7 @@ from constructs import Construct
 
 from retail_db.alarms import ABOVE, AT_OR_ABOVE, BELOW, AlarmFactory, AlarmSpec
 from retail_db.config import Settings
-from retail_db.drill import DRILL_SOURCE
+from retail_db.drill import drill_source
 from retail_db.instance_classes import GIB, INSTANCE_CLASSES
 from retail_db.runbook import sections
 
@@ -422,6 +422,7 @@ class Monitoring(Construct):
         # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services). Both
         # grants name this account and this stack's alarms, so no other account's or stack's alarm can use them.
         self.alarm_name_prefix = f"retail-db-{environment_suffix}-"
+        self.drill_source = drill_source(environment_suffix)
         alarms_of_this_stack = {
             "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
             "ArnLike": {
@@ -773,7 +774,9 @@ class Monitoring(Construct):
                 # The drill source beside AWS Backup's (retail_db/drill.py): a drill's event, with the same detail
                 # type and detail, takes this rule to the topic as a failed job would.
                 event_pattern=events.EventPattern(
-                    source=["aws.backup", DRILL_SOURCE], detail_type=[detail_type], detail={field: list(states), **more}
+                    source=["aws.backup", self.drill_source],
+                    detail_type=[detail_type],
+                    detail={field: list(states), **more},
                 ),
             )
             message = events.RuleTargetInput.from_object(
@@ -803,7 +806,7 @@ class Monitoring(Construct):
             description="Secrets Manager: a rotation of a secret of the retail database failed",
             # The drill source beside Secrets Manager's (retail_db/drill.py), for a drill's event with the same detail.
             event_pattern=events.EventPattern(
-                source=["aws.secretsmanager", DRILL_SOURCE],
+                source=["aws.secretsmanager", self.drill_source],
                 detail_type=["AWS Service Event via CloudTrail"],
                 detail={
                     "eventSource": ["secretsmanager.amazonaws.com"],

@@ -20,10 +20,6 @@ from retail_db.config import Settings, recovery_bucket_name
 from retail_db.removal import REMOVAL_POLICIES, apply_stack_wide
 
 
-def recovery_stack_id(environment_suffix: str) -> str:
-    return f"TapStack{environment_suffix}DR"
-
-
 class DisasterRecovery(Stack):
     def __init__(
         self,

@@ -25,7 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from retail_db.config import Settings
-from retail_db.drill import DRILL_SOURCE
+from retail_db.drill import drill_source
 from retail_db.monitoring import RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS
 from retail_db.retention import LOG_RETENTION
 
@@ -190,7 +190,7 @@ class RestoreTesting(Construct):
                 "RESTORE_TESTING_PLAN_ARN": self.plan.attr_restore_testing_plan_arn,
                 # An event from the drill source gets a drill alert and nothing else (the handler cannot import
                 # retail_db: its asset is its own directory).
-                "DRILL_SOURCE": DRILL_SOURCE,
+                "DRILL_SOURCE": drill_source(environment_suffix),
             },
         )
         # Set on the resource: the construct's dead_letter_queue would grant the role inline, beside its policy.
@@ -209,7 +209,7 @@ class RestoreTesting(Construct):
             # The drill source beside AWS Backup's (retail_db/drill.py): a drill's event, with the same detail type and
             # detail, reaches the function, which alerts and touches nothing.
             event_pattern=events.EventPattern(
-                source=["aws.backup", DRILL_SOURCE],
+                source=["aws.backup", drill_source(environment_suffix)],
                 detail_type=["Restore Job State Change"],
                 detail={"status": ["COMPLETED"], "restoreTestingPlanArn": [self.plan.attr_restore_testing_plan_arn]},
             ),

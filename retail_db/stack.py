@@ -18,10 +18,10 @@ from retail_db.backup import Backup
 from retail_db.building import building
 from retail_db.config import Settings
 from retail_db.database import Database
-from retail_db.identity import PROFILE_OUTPUT
+from retail_db.identity import PROFILE_OUTPUT, recovery_stack_id
 from retail_db.monitoring import PROVISIONER, RESTORE_VALIDATION, Monitoring
 from retail_db.network import Network
-from retail_db.recovery import DisasterRecovery, recovery_stack_id
+from retail_db.recovery import DisasterRecovery
 from retail_db.removal import apply_stack_wide
 from retail_db.restore_testing import RestoreTesting
 

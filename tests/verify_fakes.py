@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from tools.synth import shared_synthesis
@@ -55,6 +55,9 @@ class FakeAccount:
     automated_backups_status: str = "replicating"
     certificate_valid_till: datetime = NOW + timedelta(days=400)
     pending_reboot: bool = False
+    instance_status: str | None = None
+    created: datetime = NOW - timedelta(days=30)
+    drift_differences: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     deployed_template: dict[str, Any] | None = None
     invocations: list[dict[str, Any]] = field(default_factory=list)
 
@@ -271,7 +274,7 @@ def _stack_responses(account: FakeAccount, stubber: Stubber, name: str, template
                 {
                     "StackName": name,
                     "StackId": f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{name}/1",
-                    "CreationTime": NOW - timedelta(days=30),
+                    "CreationTime": account.created,
                     "LastUpdatedTime": NOW - timedelta(days=3),
                     "StackStatus": account.stack_status,
                     "Outputs": outputs,
@@ -312,16 +315,19 @@ def _drift_responses(account: FakeAccount, stubber: Stubber, name: str, template
                         "ResourceType": resource_type,
                         "StackResourceDriftStatus": status,
                         "Timestamp": NOW,
-                        "PropertyDifferences": [
-                            {
-                                "PropertyPath": "/BackupRetentionPeriod",
-                                "ExpectedValue": "30",
-                                "ActualValue": "1",
-                                "DifferenceType": "NOT_EQUAL",
-                            }
-                        ]
-                        if status == "MODIFIED"
-                        else [],
+                        "PropertyDifferences": account.drift_differences.get(
+                            logical_id,
+                            [
+                                {
+                                    "PropertyPath": "/BackupRetentionPeriod",
+                                    "ExpectedValue": "30",
+                                    "ActualValue": "1",
+                                    "DifferenceType": "NOT_EQUAL",
+                                }
+                            ]
+                            if status == "MODIFIED"
+                            else [],
+                        ),
                     }
                 },
                 {"StackName": name, "LogicalResourceId": logical_id},
@@ -383,8 +389,28 @@ def stub_aws(account: FakeAccount, aws: Aws, *, drift: bool = True) -> list[Stub
         backup_stubber.add_response("list_backup_jobs", {"BackupJobs": account.backup_jobs})
         if account.dr_region:
             backup_stubber.add_response("list_copy_jobs", {"CopyJobs": account.copy_jobs})
-        if account.of_type("AWS::Backup::RestoreTestingPlan"):
-            backup_stubber.add_response("list_restore_jobs", {"RestoreJobs": account.restore_jobs})
+        for logical_id in account.of_type("AWS::Backup::RestoreTestingPlan"):
+            name = account.physical[logical_id]
+            arn = f"arn:aws:backup:{account.region}:{ACCOUNT}:restore-testing-plan:{name}-6f1b2c3d-4e5f-4a6b-8c7d-9e0f"
+            backup_stubber.add_response(
+                "get_restore_testing_plan",
+                {
+                    "RestoreTestingPlan": {
+                        "CreationTime": NOW - timedelta(days=30),
+                        "RecoveryPointSelection": {},
+                        "RestoreTestingPlanArn": arn,
+                        "RestoreTestingPlanName": name,
+                        "ScheduleExpression": "cron(0 6 ? * SUN *)",
+                    }
+                },
+                {"RestoreTestingPlanName": name},
+            )
+            # Filtered by the plan's ARN as AWS Backup holds it, not as the stack's name would make it.
+            backup_stubber.add_response(
+                "list_restore_jobs",
+                {"RestoreJobs": account.restore_jobs},
+                {"ByRestoreTestingPlanArn": arn, "ByCreatedAfter": ANY},
+            )
         aws.use("backup", account.region, backup)
         stubbers.append(backup_stubber)
 
@@ -431,12 +457,14 @@ def stub_aws(account: FakeAccount, aws: Aws, *, drift: bool = True) -> list[Stub
 
     def rds_fields_moto_lacks(parsed: dict[str, Any], **_kwargs: Any) -> None:
         for instance in parsed.get("DBInstances", []):
+            if account.instance_status and not instance.get("ReadReplicaSourceDBInstanceIdentifier"):
+                instance["DBInstanceStatus"] = account.instance_status
             if account.pending_reboot:
                 for group in instance.get("DBParameterGroups", []):
                     group["ParameterApplyStatus"] = "pending-reboot"
             instance["CertificateDetails"] = {
                 "CAIdentifier": "rds-ca-rsa2048-g1",
-                "ValidTill": account.certificate_valid_till,
+                "ValidTill": NOW + timedelta(days=300),
             }
             if account.dr_region and not instance.get("ReadReplicaSourceDBInstanceIdentifier"):
                 instance["DBInstanceAutomatedBackupsReplications"] = [
@@ -444,30 +472,51 @@ def stub_aws(account: FakeAccount, aws: Aws, *, drift: bool = True) -> list[Stub
                 ]
 
     rds.meta.events.register("after-call.rds.DescribeDBInstances", rds_fields_moto_lacks)
+    _answer(
+        rds,
+        "DescribeCertificates",
+        lambda asked: {
+            "Certificates": [
+                {"CertificateIdentifier": asked["CertificateIdentifier"], "ValidTill": account.certificate_valid_till}
+            ]
+        },
+    )
     aws.use("rds", account.region, rds)
     for stubbed in stubbers:
         stubbed.activate()
     return stubbers
 
 
-def _events_with_pattern_tests(session: Any, region: str) -> Any:
-    """moto's EventBridge, whose TestEventPattern is a stub: answered here by moto's own pattern matcher, the one it
-    matches rules with on PutEvents."""
+def _answer(client: Any, operation: str, respond: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Answers one operation that moto does not implement on a client whose others moto serves (a Stubber takes over
+    a whole client): ``respond`` gets the call's parameters."""
     from botocore.awsrequest import AWSResponse
-    from moto.events.models import EventPattern
 
-    events = session.client("events", region_name=region)
     asked: dict[str, Any] = {}
 
     def remember(params: dict[str, Any], **_kwargs: Any) -> None:
+        asked.clear()
         asked.update(params)
 
     def answer(**_kwargs: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        matched = EventPattern.load(asked["EventPattern"]).matches_event(json.loads(asked["Event"]))
-        return AWSResponse("https://events.fake", 200, {}, None), {"Result": matched}
+        return AWSResponse("https://fake", 200, {}, None), respond(asked)
 
-    events.meta.events.register("before-parameter-build.events.TestEventPattern", remember)
-    events.meta.events.register("before-call.events.TestEventPattern", answer)
+    service = client.meta.service_model.service_name
+    client.meta.events.register(f"before-parameter-build.{service}.{operation}", remember)
+    client.meta.events.register(f"before-call.{service}.{operation}", answer)
+
+
+def _events_with_pattern_tests(session: Any, region: str) -> Any:
+    """moto's EventBridge, whose TestEventPattern is a stub: answered by moto's own pattern matcher, the one it matches
+    rules with on PutEvents."""
+    from moto.events.models import EventPattern
+
+    events = session.client("events", region_name=region)
+    _answer(
+        events,
+        "TestEventPattern",
+        lambda asked: {"Result": EventPattern.load(asked["EventPattern"]).matches_event(json.loads(asked["Event"]))},
+    )
     return events
 
 

@@ -210,7 +210,7 @@ def test_a_restore_test_whose_validation_failed_fails() -> None:
 
 def test_replication_that_stopped_fails() -> None:
     def stopped(account: FakeAccount) -> None:
-        account.automated_backups_status = "pending"
+        account.automated_backups_status = "retained"
         s3 = boto3.client("s3", region_name=account.region)
         bucket = account.physical_id("BackupStack/DatabaseBackupBucket/Resource")
         configuration = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
@@ -219,7 +219,7 @@ def test_replication_that_stopped_fails() -> None:
 
     results, _ = run("prod", stopped)
     text = failed(results, "replication")
-    assert "automated backups in us-west-2 pending" in text and "replication rules disabled: rule-0" in text
+    assert "automated backups in us-west-2 retained" in text and "replication rules disabled: rule-0" in text
 
 
 def test_a_rotation_overdue_or_off_fails() -> None:
@@ -397,16 +397,22 @@ def _drill(
                     "describe_alarm_history",
                     {"AlarmHistoryItems": [{"AlarmName": name, "HistorySummary": s} for s in summaries]},
                 )
+            stubber.add_response(
+                "describe_alarms", {"MetricAlarms": [{**alarm, "StateValue": "ALARM", "StateReason": DRILL_REASON}]}
+            )
             stubber.add_response("set_alarm_state", {}, {"AlarmName": name, "StateValue": "OK", "StateReason": ANY})
-        stubber.add_response("get_metric_data", _metric([len(kinds)]))
-        stubber.add_response("get_metric_data", _metric([failed_notifications] if failed_notifications else []))
+        for _ in range(2):  # the topic's metrics, and once more a poll later
+            stubber.add_response("get_metric_data", _metric([len(kinds)]))
+            stubber.add_response("get_metric_data", _metric([failed_notifications] if failed_notifications else []))
         rules = account.of_type("AWS::Events::Rule")
-        for _ in rules:
-            stubber.add_response("get_metric_data", _metric([1]))
-            stubber.add_response("get_metric_data", _metric([failed_invocations] if failed_invocations else []))
+        for _ in range(2):  # every rule's metrics, and once more a poll later
+            for _ in rules:
+                stubber.add_response("get_metric_data", _metric([1]))
+                stubber.add_response("get_metric_data", _metric([failed_invocations] if failed_invocations else []))
         if rules:
-            stubber.add_response("get_metric_data", _metric([len(rules)]))
-            stubber.add_response("get_metric_data", _metric([]))
+            for _ in range(2):
+                stubber.add_response("get_metric_data", _metric([len(rules)]))
+                stubber.add_response("get_metric_data", _metric([]))
         stubber.activate()
         aws.use("cloudwatch", account.region, cloudwatch)
         results = [line for check in DRILLS if check.applies(loaded.settings) for line in run_check(loaded, check)]
@@ -419,8 +425,8 @@ def test_the_drill_proves_every_path_of_a_healthy_environment() -> None:
     assert [(r.check, r.found) for r in results if r.status is not Status.PASS] == []
     # One event per alert rule, from the drill source, each matching its rule (TestEventPattern said so).
     assert len(lines(results, "drill-events", Status.PASS)) == len(account.of_type("AWS::Events::Rule")) + 1
-    (drill,) = [i for i in account.invocations if i.get("source") == "retail-db.drill"]
-    assert drill == {"source": "retail-db.drill", "id": "retail-db-drill", "detail": {}}
+    (drill,) = [i for i in account.invocations if i.get("source") == "retail-db.drill.prod"]
+    assert drill == {"source": "retail-db.drill.prod", "id": "retail-db-drill", "detail": {}}
 
 
 def test_an_alarm_cloudwatch_could_not_publish_fails_the_drill() -> None:
@@ -491,3 +497,135 @@ def test_each_check_calls_only_what_it_declares_and_the_policies_grant_exactly_t
     for action in granted(read_only()) - {"lambda:InvokeFunction"}:
         verb = action.split(":")[1]
         assert verb.startswith(("Describe", "List", "Get", "Detect")), f"{action} is not a read"
+
+
+def _difference(path: str, expected: str, actual: str) -> dict[str, str]:
+    return {"PropertyPath": path, "ExpectedValue": expected, "ActualValue": actual, "DifferenceType": "NOT_EQUAL"}
+
+
+def test_what_rds_moves_itself_is_not_drift_but_anything_else_is() -> None:
+    def upgraded(account: FakeAccount) -> None:
+        instance = account.resource(INSTANCE)
+        account.drift[instance] = "MODIFIED"
+        account.drift_differences[instance] = [_difference("/EngineVersion", "16.13", "16.14"),
+                                                _difference("/AllocatedStorage", "100", "140")]  # fmt: skip
+
+    results, _ = run("prod", upgraded)
+    (line,) = [r for r in results if r.check == "drift" and r.found.startswith("TapStackprod:")]
+    assert line.status is Status.PASS and "/EngineVersion" in line.found
+
+    def downgraded(account: FakeAccount) -> None:
+        instance = account.resource(INSTANCE)
+        account.drift[instance] = "MODIFIED"
+        account.drift_differences[instance] = [_difference("/EngineVersion", "16.13", "17.2")]
+
+    results, _ = run("prod", downgraded)
+    assert "/EngineVersion" in failed(results, "drift")
+
+
+def test_an_instance_backing_up_is_not_settled_rather_than_failed() -> None:
+    def backing_up(account: FakeAccount) -> None:
+        account.instance_status = "backing-up"
+
+    results, _ = run("dev", backing_up)
+    assert "status backing-up" in " ".join(lines(results, "instance", Status.WARN))
+    assert not lines(results, "instance", Status.FAIL)
+
+
+def test_a_restore_test_still_validating_is_not_settled() -> None:
+    def validating(account: FakeAccount) -> None:
+        account.restore_jobs[0]["ValidationStatus"] = "VALIDATING"
+
+    results, _ = run("prod", validating)
+    assert "still validating" in " ".join(lines(results, "backups", Status.WARN))
+
+
+def test_no_backup_is_due_the_day_after_the_first_deploy_but_is_a_month_later() -> None:
+    def fresh(account: FakeAccount) -> None:
+        account.created = NOW - timedelta(hours=20)
+        account.backup_jobs = []
+
+    results, _ = run("prod", fresh)
+    assert "no backup job yet; the first is due by" in " ".join(lines(results, "backups", Status.PASS))
+
+    def never(account: FakeAccount) -> None:
+        account.backup_jobs = []
+
+    results, _ = run("prod", never)
+    assert "no backup job has ended in the last 2 days" in failed(results, "backups")
+
+
+def test_a_running_backup_does_not_hide_how_the_last_one_ended() -> None:
+    def running(account: FakeAccount) -> None:
+        account.backup_jobs[0]["State"] = "FAILED"
+        account.backup_jobs.append(
+            {**account.backup_jobs[0], "BackupJobId": "b2", "State": "RUNNING", "CreationDate": NOW}
+        )
+
+    results, _ = run("prod", running)
+    assert "last backup job FAILED" in failed(results, "backups")
+
+
+def test_a_deleted_subscription_is_not_a_confirmed_one() -> None:
+    with deployed("prod") as (account, aws):
+        stub_aws(account, aws)
+        sns = aws.client("sns", account.region)
+
+        def deleted(parsed: dict[str, Any], **_kwargs: Any) -> None:
+            for subscription in parsed.get("Subscriptions", []):
+                subscription["SubscriptionArn"] = "Deleted"
+
+        sns.meta.events.register("after-call.sns.ListSubscriptionsByTopic", deleted)
+        results = verify(environment(account, aws))
+    assert "not subscribed: dba-oncall@example.com" in failed(results, "subscriptions")
+
+
+def test_a_rotation_past_its_next_date_fails() -> None:
+    def stuck(account: FakeAccount) -> None:
+        from tests.verify_fakes import _rotated_secrets
+
+        for secret in _rotated_secrets(account):
+            secret.next_rotation_date = int((NOW - timedelta(days=3)).timestamp())
+
+    results, _ = run("prod", stuck)
+    assert "has not happened" in failed(results, "rotation")
+
+
+def test_another_profile_than_the_baselines_is_refused_before_aws_is_asked() -> None:
+    result = _cli("--env", "staging", "--profile", "dev")
+    assert result.returncode == 2
+    assert result.stderr.startswith("verify: invalid setting profile='dev': environment staging is built from profile")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_mistyped_aws_profile_is_one_line() -> None:
+    environment = {"AWS_PROFILE": "no-such-profile"}
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.verify", "--env", "staging"],
+        cwd=paths.ROOT,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **environment},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "no-such-profile" in result.stderr
+
+
+def test_a_policy_for_one_environment_names_only_its_resources() -> None:
+    from tools.verify.policy import drill, read_only
+
+    statements = {s["Sid"]: s for s in [*read_only("staging")["Statement"], *drill("staging")["Statement"]]}
+    assert statements["ReadTheRolesThroughTheProvisioner"]["Resource"].endswith(
+        ":function:retail-db-staging-provisioner"
+    )
+    assert statements["DrillTheRestoreValidator"]["Resource"].endswith(":function:retail-db-staging-restore-validator")
+    assert statements["SetAlarmsAndBack"]["Resource"].endswith(":alarm:retail-db-staging-*")
+    assert statements["DrillEventsOnly"]["Condition"] == {"StringEquals": {"events:source": "retail-db.drill.staging"}}
+
+
+def test_the_command_starts_without_the_cdk() -> None:
+    """--help, --policy and a refusal answer at once: the CDK (jsii, node) loads only to synthesize."""
+    probe = "import sys, tools.verify.__main__; sys.exit('aws_cdk' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], cwd=paths.ROOT, check=False).returncode == 0

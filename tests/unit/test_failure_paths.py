@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from retail_db.config import load_profiles, load_settings, parse_settings
-from retail_db.drill import DRILL_SOURCE
+from retail_db.drill import drill_source
 from retail_db.monitoring import BACKUP_JOB_FAILURES, RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS, ROTATION_FAILURES
 from retail_db.runbook import sections
 from tests.helpers import Template, reference_raw, resource, resources
@@ -161,7 +161,7 @@ def test_a_failed_rotation_of_any_rotated_secret_reaches_the_alerts_topic(
         if body["Properties"].get("Name") == f"retail-db-{profile}-secret-rotation-failed"
     ]
     pattern = rule["EventPattern"]
-    assert pattern["source"] == ["aws.secretsmanager", DRILL_SOURCE]
+    assert pattern["source"] == ["aws.secretsmanager", drill_source(profile)]
     assert pattern["detail-type"] == ["AWS Service Event via CloudTrail"]
     assert pattern["detail"]["eventName"] == list(ROTATION_FAILURES)
     assert sorted(map(json.dumps, pattern["detail"]["additionalEventData"]["SecretId"])) == sorted(
@@ -214,9 +214,9 @@ def test_every_alert_rule_matches_the_drill_source_beside_its_real_source(
     assert len(to_validator) == int(settings.recovery.restore_testing)
 
     for anchor, pattern in to_topic.items():
-        assert pattern["source"] == [REAL_SOURCES[anchor], DRILL_SOURCE], anchor
+        assert pattern["source"] == [REAL_SOURCES[anchor], drill_source(profile)], anchor
     for pattern in to_validator.values():
-        assert pattern["source"] == ["aws.backup", DRILL_SOURCE]
+        assert pattern["source"] == ["aws.backup", drill_source(profile)]
     # The drill matches on the real event's detail type and detail: the pattern gains no field of its own.
     for pattern in [*to_topic.values(), *to_validator.values()]:
         assert set(pattern) == {"source", "detail-type", "detail"}
@@ -234,7 +234,7 @@ def test_the_restore_validator_knows_the_drill_source(synth: Callable[..., Templ
     }
     assert bool(functions) == load_settings(environment_suffix=profile, profile=profile).recovery.restore_testing
     for function in functions.values():
-        assert function["Environment"]["Variables"]["DRILL_SOURCE"] == DRILL_SOURCE
+        assert function["Environment"]["Variables"]["DRILL_SOURCE"] == drill_source(profile)
 
 
 @pytest.mark.profiles

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from retail_db.config import Settings, load_profiles, load_settings
-from retail_db.drill import DRILL_SOURCE
+from retail_db.drill import drill_source
 from retail_db.monitoring import RDS_EVENT_CATEGORIES
 from tests.helpers import Template, resource, resources
 from tests.logical_ids import (
@@ -189,7 +189,7 @@ def test_the_restore_test_restores_into_the_isolated_subnets_and_is_validated(
         "EXPECTED_SECURITY_GROUP": {"Fn::GetAtt": [group_id, "GroupId"]},
         "ALERTS_TOPIC_ARN": {"Ref": TOPIC},
         "RESTORE_TESTING_PLAN_ARN": {"Fn::GetAtt": [RESTORE_TESTING_PLAN, "RestoreTestingPlanArn"]},
-        "DRILL_SOURCE": DRILL_SOURCE,
+        "DRILL_SOURCE": drill_source(profile),
     }
     (rule,) = [
         r["Properties"]
@@ -197,7 +197,7 @@ def test_the_restore_test_restores_into_the_isolated_subnets_and_is_validated(
         if r["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [RESTORE_VALIDATION_FUNCTION, "Arn"]}
     ]
     assert rule["EventPattern"] == {
-        "source": ["aws.backup", DRILL_SOURCE],
+        "source": ["aws.backup", drill_source(profile)],
         "detail-type": ["Restore Job State Change"],
         "detail": {
             "status": ["COMPLETED"],
@@ -266,7 +266,7 @@ def _check_backup_rules(template: Template, suffix: str, rules: set[str], runboo
         r["Properties"]["Name"]: r["Properties"]
         for r in resources(template, "AWS::Events::Rule").values()
         if r["Properties"].get("Name", "").startswith(f"retail-db-{suffix}-")
-        and r["Properties"]["EventPattern"]["source"] == ["aws.backup", DRILL_SOURCE]
+        and r["Properties"]["EventPattern"]["source"] == ["aws.backup", drill_source(suffix)]
         and r["Properties"]["Targets"][0]["Arn"] == {"Ref": TOPIC}
     }
     assert {name.removeprefix(f"retail-db-{suffix}-") for name in found} == rules
@@ -274,7 +274,7 @@ def _check_backup_rules(template: Template, suffix: str, rules: set[str], runboo
         anchor = name.removeprefix(f"retail-db-{suffix}-")
         detail_type, detail = BACKUP_PATTERNS[anchor]
         assert rule["EventPattern"] == {
-            "source": ["aws.backup", DRILL_SOURCE],
+            "source": ["aws.backup", drill_source(suffix)],
             "detail-type": [detail_type],
             "detail": detail,
         }

@@ -21,11 +21,12 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from retail_db.drill import DRILL_SOURCE
+from retail_db.drill import drill_source
 from retail_db.restore_testing import HANDLER_DIRECTORY
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account
+DRILL_SOURCE = drill_source("prod")
 PLAN = f"arn:aws:backup:{REGION}:{ACCOUNT}:restore-testing-plan:retail_db_prod-6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 OTHER_PLAN = f"arn:aws:backup:{REGION}:{ACCOUNT}:restore-testing-plan:someone_else-0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 IDENTIFIER = "awsbackup-restore-test-abc"

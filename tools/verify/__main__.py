@@ -1,13 +1,15 @@
 """Proves a deployed environment works: `make verify ENV=<suffix> [PROFILE=<name>] [DRILL=1]`.
 
-    python -m tools.verify --env staging            # the read-only checks, a table
-    python -m tools.verify --env staging --json     # the same, as JSON for a pipeline
-    python -m tools.verify --env staging --drill    # and each alert path end to end (writes what docs/verify.md says)
-    python -m tools.verify --policy read-only       # the IAM policy the checks need (or: drill)
+    .venv/bin/python -m tools.verify --env staging            # the read-only checks, a table
+    .venv/bin/python -m tools.verify --env staging --json     # the same, as JSON for a pipeline
+    .venv/bin/python -m tools.verify --env staging --drill    # and every alert path: pages on-call, marked DRILL
+    .venv/bin/python -m tools.verify --policy read-only --env staging   # the IAM policy it needs (or: drill)
 
-It reads the environment's stacks with the operator's AWS credentials, the profile from the stack's own record (the
-`Profile` output), and every resource from the stack; nobody pastes an ARN. Exit code 0 only when every line is ✓;
-1 when one is ✗ or !; 2 for a usage error. Every check is in docs/verify.md.
+It reads the environment's stacks with your AWS credentials (AWS_PROFILE, or the usual variables; the Region is the
+profile's, else AWS_DEFAULT_REGION), the profile from the stack's own record (the `Profile` output), and every
+resource from the stack; nobody pastes an ARN. Exit code 0 only when every line is ✓, 1 when one is ✗ or !, 2 when it
+could not start (no credentials, no such stack, another profile); `make verify` turns any of 1 and 2 into make's 2.
+Every check, and what the drill sends: docs/verify.md.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from retail_db.config import load_profiles, load_settings, resolve_profile_name, validate_environment_suffix
-from retail_db.identity import baseline_profile, check_identity
-from retail_db.recovery import recovery_stack_id
+from retail_db.identity import baseline_path, baseline_profile, check_identity, recovery_stack_id, stack_name
 from tools.errors import one_line_errors
 from tools.verify.checks import CHECKS, Check, Result, Status, run_check
 from tools.verify.drill import DRILLS
@@ -30,10 +31,11 @@ from tools.verify.environment import (
     AwsAccessError,
     Environment,
     NotDeployedError,
+    describe_stack,
     read_stack,
-    recorded_profile,
+    recorded_output,
 )
-from tools.verify.policy import POLICIES
+from tools.verify.policy import ANY_ENVIRONMENT, POLICIES
 
 
 def _progress(enabled: bool) -> Any:
@@ -50,38 +52,38 @@ def load(
     """The environment as deployed, next to the templates `make synth` makes for it now."""
     from tools.synth import environment_synthesis
 
+    progress = progress or (lambda _text: None)
     validate_environment_suffix(suffix)
     profiles = load_profiles()
+    recorded_here = baseline_profile(suffix)
     if profile is not None:
         resolve_profile_name(profile=profile, environment_suffix=suffix, profiles=profiles)
-    name = f"TapStack{suffix}"
-    # The stack's Region is its profile's, and its profile is the one the stack records: start from the profile asked
-    # for (or the one the baseline records, or the suffix's), and follow the stack's record where none was asked.
-    assumed = (
-        profile
-        or baseline_profile(suffix)
-        or resolve_profile_name(profile=None, environment_suffix=suffix, profiles=profiles)
-    )
-    settings = load_settings(environment_suffix=suffix, profile=assumed)
-    built = environment_synthesis(suffix, assumed)
-    platform = read_stack(
-        aws,
-        name=name,
-        region=settings.region or aws.default_region(),
-        local_template=built.template,
-        logical_ids=built.logical_ids,
-    )
-    recorded = recorded_profile(platform)
-    if profile is None and recorded is not None and recorded != assumed and recorded in profiles:
-        settings = load_settings(environment_suffix=suffix, profile=recorded)
-        built = environment_synthesis(suffix, recorded)
-        platform = read_stack(
-            aws,
-            name=name,
-            region=settings.region or aws.default_region(),
-            local_template=built.template,
-            logical_ids=built.logical_ids,
+        # Offline first, as plan and synth do: the baseline records the environment's profile too.
+        check_identity(
+            environment_suffix=suffix,
+            profile=profile,
+            recorded=recorded_here,
+            where=f"its baseline {baseline_path(suffix).name}",
+            change=profile_change,
         )
+    name = stack_name(suffix)
+    # The stack's Region is its profile's, and its profile is the one the stack records: start from the profile asked
+    # for (or the baseline's, or the suffix's), and follow the stack's record where none was asked.
+    settings = load_settings(
+        environment_suffix=suffix,
+        profile=profile
+        or recorded_here
+        or resolve_profile_name(profile=None, environment_suffix=suffix, profiles=profiles),
+    )
+    region = settings.region or aws.default_region()
+    progress(f"reading {name} in {region}")
+    described = describe_stack(aws, name=name, region=region)
+    recorded = recorded_output(described)
+    if profile is None and recorded in profiles and recorded != settings.profile:
+        settings = load_settings(environment_suffix=suffix, profile=recorded)
+        if (settings.region or region) != region:
+            region = settings.region or region
+            described = describe_stack(aws, name=name, region=region)
     check_identity(
         environment_suffix=suffix,
         profile=settings.profile,
@@ -89,22 +91,24 @@ def load(
         where=f"the deployed stack {name}",
         change=profile_change,
     )
+    progress(f"synthesizing {name} with profile {settings.profile}, to compare")
+    built = environment_synthesis(suffix, settings.profile)
+    platform = read_stack(
+        aws, stack=described, region=region, local_template=built.template, logical_ids=built.logical_ids
+    )
     recovery = None
     if settings.recovery.dr_region:
+        dr_name = recovery_stack_id(suffix)
+        progress(f"reading {dr_name} in {settings.recovery.dr_region}")
         recovery = read_stack(
             aws,
-            name=recovery_stack_id(suffix),
+            stack=describe_stack(aws, name=dr_name, region=settings.recovery.dr_region),
             region=settings.recovery.dr_region,
             local_template=built.recovery_template or {},
             logical_ids={},
         )
     return Environment(
-        suffix=suffix,
-        settings=settings,
-        aws=aws,
-        platform=platform,
-        recovery=recovery,
-        progress=progress or (lambda _text: None),
+        suffix=suffix, settings=settings, aws=aws, platform=platform, recovery=recovery, progress=progress
     )
 
 
@@ -162,7 +166,9 @@ def drill_notice(environment: Environment) -> str:
 
 @one_line_errors("verify", NotDeployedError, AwsAccessError)
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.verify", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--env", help="the environment suffix (TapStack<suffix>)")
     parser.add_argument("--profile", help="the profile it is built from; default: the one its stack records")
     parser.add_argument("--profile-change", action="store_true", help="the environment's profile changes, on purpose")
@@ -174,10 +180,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds the drill waits per path for AWS to show its messages",
     )
     parser.add_argument("--json", action="store_true", help="JSON on stdout instead of the table")
-    parser.add_argument("--policy", choices=sorted(POLICIES), help="print an IAM policy the verifier needs, and stop")
+    parser.add_argument(
+        "--policy", choices=sorted(POLICIES), help="print an IAM policy the verifier needs (for --env, or every one)"
+    )
     args = parser.parse_args(argv)
     if args.policy:
-        print(json.dumps(POLICIES[args.policy](), indent=1))
+        if args.env:
+            validate_environment_suffix(args.env)
+        print(json.dumps(POLICIES[args.policy](args.env or ANY_ENVIRONMENT), indent=1))
         return 0
     if not args.env:
         parser.error("--env is required")
@@ -187,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile=args.profile,
         aws=aws,
         profile_change=args.profile_change,
-        progress=_progress(sys.stderr.isatty() or not args.json),
+        progress=_progress(sys.stderr.isatty()),
     )
     environment.drill_timeout = args.drill_timeout
     if args.drill:

@@ -94,6 +94,8 @@ def run_check(environment: Environment, declared: Check) -> list[Result]:
         return list(declared.run(environment, declared))
     except (ClientError, BotoCoreError) as error:
         return [declared.unsettled(f"could not read: {error}")]
+    except Exception as error:  # a check that stops must not stop the others: the operator still gets their lines
+        return [declared.unsettled(f"the check stopped: {type(error).__name__}: {error}")]
 
 
 # The stateful types (tools/plan) whose drift is detected, minus the secret: CloudFormation reads a resource's live
@@ -121,6 +123,13 @@ SUBSCRIPTION_PATH = "MonitoringStack/DatabaseEventSubscription"
 # new CA, a restart for PostgreSQL, and clients trusting it (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL-certificate-rotation.html).
 CA_WARN_DAYS = 90
 CA_FAIL_DAYS = 30
+# What an instance goes through on its own and comes back from (the first backup right after creation, the daily one,
+# storage autoscaling): not a failure, but not settled either
+# (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html#Overview.DBInstance.Status).
+TRANSIENT_STATUSES = frozenset(
+    {"backing-up", "configuring-enhanced-monitoring", "configuring-log-exports", "modifying", "rebooting",
+     "renaming", "resetting-master-credentials", "storage-optimization", "upgrading", "maintenance"}
+)  # fmt: skip
 # Free storage within this factor of the low-storage alarm's threshold is a warning: the next growth spurt alarms.
 STORAGE_MARGIN = 1.25
 LOOKBACK = timedelta(days=1)
@@ -179,26 +188,46 @@ def stacks(environment: Environment, declared: Check) -> Iterator[Result]:
 def drift(environment: Environment, declared: Check) -> Iterator[Result]:
     for stack in environment.stacks():
         cloudformation = environment.client("cloudformation", stack.region)
-        drifted, unknown, checked = [], [], 0
+        drifted, unknown, expected, checked = [], [], [], 0
         for resource_type in DRIFT_TYPES:
             for resource in stack.of_type(resource_type):
                 environment.progress(f"drift detection of {stack.name} {resource.logical_id}")
-                found = cloudformation.detect_stack_resource_drift(
-                    StackName=stack.name, LogicalResourceId=resource.logical_id
-                )["StackResourceDrift"]
+                try:
+                    found = cloudformation.detect_stack_resource_drift(
+                        StackName=stack.name, LogicalResourceId=resource.logical_id
+                    )["StackResourceDrift"]
+                except (ClientError, BotoCoreError) as error:
+                    unknown.append(f"{resource.logical_id} not read ({error})")
+                    continue
                 checked += 1
                 status = found["StackResourceDriftStatus"]
-                if status in ("MODIFIED", "DELETED"):
-                    paths = [d["PropertyPath"] for d in found.get("PropertyDifferences", [])]
-                    drifted.append(f"{resource.logical_id} {status}{' (' + ', '.join(paths) + ')' if paths else ''}")
+                differences = found.get("PropertyDifferences", [])
+                paths = ", ".join(d["PropertyPath"] for d in differences)
+                if status == "MODIFIED" and differences and all(_expected_drift(d) for d in differences):
+                    expected.append(f"{resource.logical_id} ({paths})")
+                elif status in ("MODIFIED", "DELETED"):
+                    drifted.append(f"{resource.logical_id} {status}{f' ({paths})' if paths else ''}")
                 elif status != "IN_SYNC":
                     unknown.append(f"{resource.logical_id} {status}")
+        also = f"; as RDS moves them itself: {'; '.join(expected)}" if expected else ""
         if drifted:
-            yield declared.failed(f"{stack.name}: drifted: {'; '.join(drifted)}")
+            yield declared.failed(f"{stack.name}: drifted: {'; '.join(drifted)}{also}")
         elif unknown:
-            yield declared.unsettled(f"{stack.name}: drift not known: {'; '.join(unknown)}")
+            yield declared.unsettled(f"{stack.name}: drift not known: {'; '.join(unknown)}{also}")
         else:
-            yield declared.passed(f"{stack.name}: {checked} stateful resources in sync")
+            yield declared.passed(f"{stack.name}: {checked} stateful resources in sync{also}")
+
+
+def _expected_drift(difference: dict[str, Any]) -> bool:
+    """What RDS changes itself, within what the template allows: automatic minor upgrades past the declared version (a
+    floor), storage autoscaling past the allocated size (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html)."""
+    path = difference.get("PropertyPath")
+    expected, actual = str(difference.get("ExpectedValue", "")), str(difference.get("ActualValue", ""))
+    if path == "/EngineVersion":
+        return _version(actual)[:1] == _version(expected)[:1] and _version(actual) >= _version(expected)
+    if path == "/AllocatedStorage":
+        return actual.isdecimal() and expected.isdecimal() and int(actual) >= int(expected)
+    return False
 
 
 def _differences(deployed: dict[str, Any], local: dict[str, Any]) -> list[str]:
@@ -262,9 +291,12 @@ def instance(environment: Environment, declared: Check) -> Iterator[Result]:
             (replica.physical_id, rds.describe_db_instances(DBInstanceIdentifier=replica.physical_id)["DBInstances"][0])
         )
     for name, found in targets:
-        problems = []
-        if found["DBInstanceStatus"] != "available":
-            problems.append(f"status {found['DBInstanceStatus']}")
+        problems, passing = [], []
+        status = found["DBInstanceStatus"]
+        if status in TRANSIENT_STATUSES:
+            passing.append(f"status {status}: run verify again once it is available")
+        elif status != "available":
+            problems.append(f"status {status}")
         version = found.get("EngineVersion", "")
         floor = settings.engine_version
         # The declared version is a floor that automatic minor upgrades move forward.
@@ -273,6 +305,8 @@ def instance(environment: Environment, declared: Check) -> Iterator[Result]:
         if name == "instance" and found.get("DBInstanceClass") != settings.instance_class:
             problems.append(f"class {found.get('DBInstanceClass')}, declared {settings.instance_class}")
         for group in found.get("DBParameterGroups", []):
+            if group.get("ParameterApplyStatus") == "failed-to-apply":
+                problems.append(f"parameter group {group['DBParameterGroupName']} failed to apply")
             if group.get("ParameterApplyStatus") == "pending-reboot":
                 static = _static_parameters(rds, group["DBParameterGroupName"])
                 problems.append(
@@ -284,7 +318,9 @@ def instance(environment: Environment, declared: Check) -> Iterator[Result]:
             problems.append(f"pending modifications {json.dumps(pending, default=str)}")
         label = found["DBInstanceIdentifier"]
         if problems:
-            yield declared.failed(f"{label}: {'; '.join(problems)}")
+            yield declared.failed(f"{label}: {'; '.join(problems + passing)}")
+        elif passing:
+            yield declared.unsettled(f"{label}: {'; '.join(passing)}")
         else:
             yield declared.passed(f"{label}: available, postgres {version}, {found.get('DBInstanceClass')}")
 
@@ -351,21 +387,27 @@ def storage(environment: Environment, declared: Check) -> Iterator[Result]:
 @check(
     key="certificate",
     title="CA certificate valid",
-    reads="The instance's CertificateDetails (DescribeDBInstances)",
-    actions=("rds:DescribeDBInstances",),
-    failure=f"The server certificate expires within {CA_FAIL_DAYS} days: clients verifying it (sslmode=verify-full) "
-    "will refuse to connect once it has.",
+    reads="The instance's CA and server certificate (DescribeDBInstances CertificateDetails), the CA's expiry "
+    "(DescribeCertificates)",
+    actions=("rds:DescribeDBInstances", "rds:DescribeCertificates"),
+    failure=f"The instance's CA expires within {CA_FAIL_DAYS} days, or its server certificate has expired: clients "
+    "verifying it (sslmode=verify-full) refuse to connect. RDS rotates the server certificate itself before it "
+    "expires; the CA is the operator's to change.",
     runbook="ca-certificate-expiring",
 )
 def certificate(environment: Environment, declared: Check) -> Iterator[Result]:
     described = _instance(environment)
     details = (described or {}).get("CertificateDetails") or {}
-    valid_till = details.get("ValidTill")
-    if not isinstance(valid_till, datetime):
-        yield declared.unsettled("RDS reported no certificate expiry")
+    ca, server_till = details.get("CAIdentifier"), details.get("ValidTill")
+    if not ca:
+        yield declared.unsettled("RDS reported no certificate details")
         return
+    if isinstance(server_till, datetime) and server_till <= environment.now:
+        yield declared.failed(f"the server certificate expired on {server_till:%Y-%m-%d}")
+    (authority,) = environment.client("rds").describe_certificates(CertificateIdentifier=ca)["Certificates"]
+    valid_till = authority["ValidTill"]
     days = (valid_till - environment.now).days
-    text = f"{details.get('CAIdentifier', '?')} valid till {valid_till:%Y-%m-%d} ({days} days)"
+    text = f"CA {ca} valid till {valid_till:%Y-%m-%d} ({days} days)"
     if days < CA_FAIL_DAYS:
         yield declared.failed(text)
     elif days < CA_WARN_DAYS:
@@ -393,8 +435,10 @@ def subscriptions(environment: Environment, declared: Check) -> Iterator[Result]
     found = []
     for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic.physical_id):
         found.extend(page["Subscriptions"])
+    # A confirmed subscription has its ARN; "PendingConfirmation" waits (and is deleted after 48 hours), "Deleted"
+    # lingers after an unsubscribe (https://docs.aws.amazon.com/sns/latest/api/API_ListSubscriptionsByTopic.html).
     pending = sorted(s["Endpoint"] for s in found if s["SubscriptionArn"] == "PendingConfirmation")
-    confirmed = {s["Endpoint"] for s in found if s["SubscriptionArn"] != "PendingConfirmation"}
+    confirmed = {s["Endpoint"] for s in found if s["SubscriptionArn"].startswith("arn:")}
     missing = sorted(set(environment.settings.monitoring.alert_emails) - confirmed - set(pending))
     if pending:
         yield declared.failed(f"waiting for confirmation: {', '.join(pending)}")
@@ -424,6 +468,17 @@ def subscriptions(environment: Environment, declared: Check) -> Iterator[Result]
             )
 
 
+def described_alarms(environment: Environment, names: list[str]) -> list[dict[str, Any]]:
+    """DescribeAlarms of up to 100 names a call, every page."""
+    cloudwatch = environment.client("cloudwatch")
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(names), 100):
+        pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNames=names[start : start + 100])
+        for page in pages:
+            found.extend(page["MetricAlarms"])
+    return found
+
+
 def _alarm_window(alarm: dict[str, Any]) -> timedelta:
     """How long an alarm may rightly lack data: its evaluation range, twice, and the metric's publishing delay."""
     period = int(alarm.get("Period") or 300)
@@ -443,11 +498,7 @@ def _alarm_window(alarm: dict[str, Any]) -> timedelta:
 def alarms(environment: Environment, declared: Check) -> Iterator[Result]:
     names = [r.physical_id for r in environment.platform.of_type("AWS::CloudWatch::Alarm")]
     topic = environment.platform.at(TOPIC_PATH)
-    cloudwatch = environment.client("cloudwatch")
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(names), 100):
-        for alarm in cloudwatch.describe_alarms(AlarmNames=names[start : start + 100])["MetricAlarms"]:
-            found[alarm["AlarmName"]] = alarm
+    found = {alarm["AlarmName"]: alarm for alarm in described_alarms(environment, names)}
     problems = []
     for name in names:
         alarm = found.get(name)
@@ -462,7 +513,7 @@ def alarms(environment: Environment, declared: Check) -> Iterator[Result]:
         if state == "ALARM":
             problems.append(f"{name} is in ALARM")
         elif state == "INSUFFICIENT_DATA":
-            since = alarm.get("StateUpdatedTimestamp") or environment.now
+            since = alarm.get("StateTransitionedTimestamp") or alarm.get("StateUpdatedTimestamp") or environment.now
             if environment.now - since > _alarm_window(alarm):
                 problems.append(f"{name} has had no data since {since:%Y-%m-%d %H:%M} UTC")
     if problems:
@@ -489,92 +540,100 @@ def schedule_interval(expression: str) -> timedelta:
     return timedelta(days=1)
 
 
-def _last(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return max(jobs, key=lambda job: job["CreationDate"]) if jobs else None
+# A job's states once it has ended (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupJob.html,
+# API_CopyJob.html, API_RestoreJobsListMember.html); a later one still running does not hide how the last one ended.
+ENDED = frozenset({"COMPLETED", "FAILED", "ABORTED", "EXPIRED", "PARTIAL"})
+FAILED_STATES = frozenset({"FAILED", "ABORTED", "EXPIRED", "PARTIAL"})
+
+
+def _listed(client: Any, operation: str, key: str, **filters: Any) -> list[dict[str, Any]]:
+    return [job for page in client.get_paginator(operation).paginate(**filters) for job in page[key]]
 
 
 def _job_line(
     declared: Check, environment: Environment, kind: str, jobs: list[dict[str, Any]], due: timedelta, runbook: str
-) -> Result:
-    last = _last(jobs)
+) -> tuple[Result, dict[str, Any] | None]:
+    """The line for the last job that ended, and that job."""
+    ended = [job for job in jobs if (job.get("State") or job.get("Status")) in ENDED]
+    last = max(ended, key=lambda job: job["CreationDate"]) if ended else None
     if last is None:
-        age_of_stack = environment.now - environment.platform.last_change
-        if age_of_stack < due:
-            return declared.passed(f"no {kind} yet; none due before {environment.platform.last_change + due:%Y-%m-%d}")
-        return declared.failed(f"no {kind} in the last {due.days or 1} days", runbook)
+        created = environment.platform.created
+        if environment.now - created < due:
+            return declared.passed(f"no {kind} yet; the first is due by {created + due:%Y-%m-%d}"), None
+        return declared.failed(f"no {kind} has ended in the last {due.days} days", runbook), None
     state = last.get("State") or last.get("Status")
     age = environment.now - last["CreationDate"]
     text = f"last {kind} {state}, {age.days} d {age.seconds // 3600} h ago"
-    if state in ("FAILED", "ABORTED", "EXPIRED", "PARTIAL"):
-        return declared.failed(text, runbook)
+    if state in FAILED_STATES:
+        return declared.failed(text, runbook), last
     if age > due:
-        return declared.failed(text + f": older than the schedule's {due.days} days", runbook)
-    if state not in ("COMPLETED",):
-        return declared.unsettled(text)
-    return declared.passed(text)
+        return declared.failed(text + f": older than the schedule's {due.days} days", runbook), last
+    if last.get("MessageCategory") not in (None, "SUCCESS"):
+        # "Completed with issues": AWS Backup says what in the job's status message.
+        return declared.unsettled(f"{text}, {last.get('MessageCategory')}: {last.get('StatusMessage', '')}"), last
+    return declared.passed(text), last
 
 
 @check(
     key="backups",
     title="Backups run",
-    reads="AWS Backup ListBackupJobs and ListCopyJobs of the instance, ListRestoreJobs of the restore testing plan; "
-    "their states and ages against the plan's schedule",
-    actions=("rds:DescribeDBInstances", "backup:ListBackupJobs", "backup:ListCopyJobs", "backup:ListRestoreJobs"),
-    failure="The last backup, copy or restore test failed, or is older than the schedule allows.",
+    reads="AWS Backup ListBackupJobs and ListCopyJobs of the instance, ListRestoreJobs of the restore testing plan "
+    "(its ARN from GetRestoreTestingPlan); the last job that ended, its state and age against the plan's schedule",
+    actions=(
+        "rds:DescribeDBInstances",
+        "backup:ListBackupJobs",
+        "backup:ListCopyJobs",
+        "backup:GetRestoreTestingPlan",
+        "backup:ListRestoreJobs",
+    ),
+    failure="The last backup, copy or restore test failed, its validation failed, or it is older than the schedule "
+    "allows.",
     runbook="backup-job-failed",
     applies=lambda settings: settings.backup.plan,
 )
 def backups(environment: Environment, declared: Check) -> Iterator[Result]:
-    resource = environment.platform.at(INSTANCE_PATH)
     described = _instance(environment)
-    if resource is None or described is None:
+    if described is None:
         yield declared.failed("the stack has no database instance")
         return
     arn = described["DBInstanceArn"]
     backup = environment.client("backup")
-    since = environment.now - timedelta(days=40)
+    # ListBackupJobs and ListCopyJobs return the last 30 days at most.
+    since = environment.now - timedelta(days=30)
     settings = environment.settings
     # A job starts in its start window and may run through its completion window: a day of slack on the interval.
     due = schedule_interval(settings.backup.plan_schedule) + timedelta(days=1)
-    jobs = backup.list_backup_jobs(ByResourceArn=arn, ByCreatedAfter=since)["BackupJobs"]
-    yield _job_line(declared, environment, "backup job", jobs, due, "backup-job-failed")
+    jobs = _listed(backup, "list_backup_jobs", "BackupJobs", ByResourceArn=arn, ByCreatedAfter=since)
+    yield _job_line(declared, environment, "backup job", jobs, due, "backup-job-failed")[0]
     if settings.recovery.dr_region:
-        copies = backup.list_copy_jobs(ByResourceArn=arn, ByCreatedAfter=since)["CopyJobs"]
-        yield _job_line(declared, environment, "copy job", copies, due, "copy-job-failed")
+        copies = _listed(backup, "list_copy_jobs", "CopyJobs", ByResourceArn=arn, ByCreatedAfter=since)
+        yield _job_line(declared, environment, "copy job", copies, due, "copy-job-failed")[0]
     plan = environment.platform.at(RESTORE_PLAN_PATH)
     if settings.recovery.restore_testing and plan is not None:
+        # The plan's ARN ends in a suffix AWS Backup adds to its name: read it, never build it.
+        plan_arn = backup.get_restore_testing_plan(RestoreTestingPlanName=plan.physical_id)["RestoreTestingPlan"][
+            "RestoreTestingPlanArn"
+        ]
         test_due = schedule_interval(settings.recovery.restore_testing_schedule) + timedelta(days=1)
-        restores = backup.list_restore_jobs(ByRestoreTestingPlanArn=_restore_plan_arn(environment, plan))["RestoreJobs"]
-        line = _job_line(declared, environment, "restore test", restores, test_due, "restore-test-failed")
-        last = _last(restores)
-        if line.status is Status.PASS and last is not None and last.get("ValidationStatus") not in (None, "SUCCESSFUL"):
-            line = declared.failed(
-                f"{line.found}, validation {last.get('ValidationStatus')}", "restore-test-validation-failed"
-            )
+        restores = _listed(
+            backup,
+            "list_restore_jobs",
+            "RestoreJobs",
+            ByRestoreTestingPlanArn=plan_arn,
+            ByCreatedAfter=environment.now - max(test_due, timedelta(days=30)),
+        )
+        line, last = _job_line(declared, environment, "restore test", restores, test_due, "restore-test-failed")
+        validation = (last or {}).get("ValidationStatus")
+        if line.status is Status.PASS and validation in ("FAILED", "TIMED_OUT"):
+            line = declared.failed(f"{line.found}, validation {validation}", "restore-test-validation-failed")
+        elif line.status is Status.PASS and validation == "VALIDATING":
+            line = declared.unsettled(f"{line.found}, still validating")
         yield line
-
-
-def _restore_plan_arn(environment: Environment, plan: StackResource) -> str:
-    # The plan's physical ID is its name (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-backup-restoretestingplan.html).
-    account = environment.platform.outputs.get("Account") or _account(environment)
-    return (
-        f"arn:{_partition(environment)}:backup:{environment.region}:{account}:restore-testing-plan:{plan.physical_id}"
-    )
-
-
-def _account(environment: Environment) -> str:
-    topic = environment.platform.at(TOPIC_PATH)
-    return topic.physical_id.split(":")[4] if topic else ""
-
-
-def _partition(environment: Environment) -> str:
-    topic = environment.platform.at(TOPIC_PATH)
-    return topic.physical_id.split(":")[1] if topic else "aws"
 
 
 @check(
     key="replication",
-    title="Cross-Region replication",
+    title="Replication",
     reads="RDS DescribeDBInstanceAutomatedBackups of the replicated automated backups in the DR Region; S3 "
     "GetBucketReplication of the backup bucket",
     actions=(
@@ -583,15 +642,15 @@ def _partition(environment: Environment) -> str:
         "s3:GetReplicationConfiguration",
     ),
     failure="The automated backups are not replicating to the DR Region, or the backup bucket's replication rules "
-    "are disabled: a Region's loss would lose more than the recovery objectives say.",
+    "are disabled: a loss would cost more than the recovery objectives say.",
     runbook="copy-job-failed",
-    applies=lambda settings: bool(settings.recovery.dr_region),
+    applies=lambda settings: bool(settings.recovery.dr_region) or settings.backup.replication,
 )
 def replication(environment: Environment, declared: Check) -> Iterator[Result]:
-    described = _instance(environment) or {}
     dr_region = environment.settings.recovery.dr_region
-    replications = described.get("DBInstanceAutomatedBackupsReplications") or []
-    if environment.settings.recovery.automated_backup_retention_days:
+    if dr_region and environment.settings.recovery.automated_backup_retention_days:
+        described = _instance(environment) or {}
+        replications = described.get("DBInstanceAutomatedBackupsReplications") or []
         if not replications:
             yield declared.failed(f"the instance's automated backups are not replicated to {dr_region}")
         for item in replications:
@@ -600,12 +659,18 @@ def replication(environment: Environment, declared: Check) -> Iterator[Result]:
             (backup,) = rds.describe_db_instance_automated_backups(DBInstanceAutomatedBackupsArn=arn)[
                 "DBInstanceAutomatedBackups"
             ]
+            status = backup.get("Status")
             latest = (backup.get("RestoreWindow") or {}).get("LatestTime")
-            text = f"automated backups in {dr_region} {backup.get('Status')}"
+            text = f"automated backups in {dr_region} {status}"
             if latest:
                 text += f", restorable to {latest:%Y-%m-%d %H:%M} UTC"
-            if backup.get("Status") == "replicating":
+            # The user guide shows "replicating"; the API reference lists active, retained, creating
+            # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReplicateBackups.html,
+            # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstanceAutomatedBackup.html).
+            if status in ("replicating", "active"):
                 yield declared.passed(text)
+            elif status in ("creating", "pending"):
+                yield declared.unsettled(text + ": starting")
             else:
                 yield declared.failed(text)
     bucket = environment.platform.at(BUCKET_PATH)
@@ -631,7 +696,8 @@ def replication(environment: Environment, declared: Check) -> Iterator[Result]:
     title="Secrets rotated",
     reads="Secrets Manager DescribeSecret of each secret with a rotation schedule (metadata only, never the value)",
     actions=("secretsmanager:DescribeSecret",),
-    failure="A secret's rotation is off or its last rotation is older than its schedule: a rotation has been failing.",
+    failure="A secret's rotation is off, its next rotation is past, or its last rotation is older than its schedule: a "
+    "rotation has been failing.",
     runbook="secret-rotation-failed",
 )
 def rotation(environment: Environment, declared: Check) -> Iterator[Result]:
@@ -655,11 +721,14 @@ def rotation(environment: Environment, declared: Check) -> Iterator[Result]:
             continue
         found = secrets.describe_secret(SecretId=secret_id)
         name = found.get("Name", secret_id)
-        last = found.get("LastRotatedDate")
-        # A rotation window: Secrets Manager rotates within the schedule's window, a day at most here.
+        last, upcoming = found.get("LastRotatedDate"), found.get("NextRotationDate")
+        # Secrets Manager rotates within the schedule's window, a day at most here; a next rotation in the past is
+        # one that has not happened (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DescribeSecret.html).
         due = interval + timedelta(days=1)
         if not found.get("RotationEnabled"):
             yield declared.failed(f"{name}: rotation is off")
+        elif isinstance(upcoming, datetime) and environment.now - upcoming > timedelta(days=1):
+            yield declared.failed(f"{name}: the rotation due on {upcoming:%Y-%m-%d} has not happened")
         elif last is None:
             created = found.get("CreatedDate") or environment.now
             if environment.now - created > due:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from retail_db.drill import DRILL_SOURCE
-from tools.verify.checks import TOPIC_PATH, Check, Result, check
+from tools.verify.checks import TOPIC_PATH, Check, Result, check, described_alarms
 from tools.verify.environment import Environment
 
 DRILLS: list[Check] = []
@@ -46,7 +45,7 @@ def _kind(alarm: dict[str, Any]) -> str:
     return str(alarm.get("Namespace") or "metric math")
 
 
-def _sum(environment: Environment, namespace: str, metric: str, dimensions: dict[str, str]) -> float:
+def _sum(environment: Environment, namespace: str, metric: str, dimensions: dict[str, str], since: datetime) -> float:
     cloudwatch = environment.client("cloudwatch")
     results = cloudwatch.get_metric_data(
         MetricDataQueries=[
@@ -63,13 +62,23 @@ def _sum(environment: Environment, namespace: str, metric: str, dimensions: dict
                 },
             }
         ],
-        StartTime=environment.drill_started - timedelta(minutes=1),
+        StartTime=since - timedelta(minutes=1),
         EndTime=environment.now_live() + timedelta(minutes=1),
     )["MetricDataResults"]
     return float(sum(results[0]["Values"])) if results else 0.0
 
 
-def _topic_delivery(environment: Environment, declared: Check) -> Iterator[Result]:
+def _settled(environment: Environment, what: str, probe: Any) -> Any:
+    """What ``probe`` reads once it shows anything, and once more a poll later: CloudWatch's metrics are best effort,
+    and a failure counted a minute after the first attempt must not pass as a delivery."""
+    if _wait(environment, what, probe) is None:
+        return None
+    environment.aws.sleep(POLL_SECONDS)
+    return probe()
+
+
+def _topic_delivery(environment: Environment, declared: Check, since: datetime) -> Iterator[Result]:
+    """The topic's deliveries since this path began (not an earlier path's)."""
     topic = environment.platform.at(TOPIC_PATH)
     if topic is None:
         return
@@ -77,12 +86,12 @@ def _topic_delivery(environment: Environment, declared: Check) -> Iterator[Resul
 
     def delivered() -> tuple[float, float] | None:
         counts = (
-            _sum(environment, "AWS/SNS", "NumberOfNotificationsDelivered", {"TopicName": name}),
-            _sum(environment, "AWS/SNS", "NumberOfNotificationsFailed", {"TopicName": name}),
+            _sum(environment, "AWS/SNS", "NumberOfNotificationsDelivered", {"TopicName": name}, since),
+            _sum(environment, "AWS/SNS", "NumberOfNotificationsFailed", {"TopicName": name}, since),
         )
         return counts if sum(counts) else None
 
-    counts = _wait(environment, "the alerts topic's delivery metrics", delivered)
+    counts = _settled(environment, "the alerts topic's delivery metrics", delivered)
     if counts is None:
         yield declared.unsettled(f"topic {name}: no delivery in the metrics yet; check the inboxes")
     elif counts[1]:
@@ -94,8 +103,9 @@ def _topic_delivery(environment: Environment, declared: Check) -> Iterator[Resul
 @check(
     key="drill-alarms",
     title="Alarm path",
-    reads="One alarm of each kind (metric namespace) set to ALARM and back (SetAlarmState); its history "
-    "(DescribeAlarmHistory) for the SNS action's outcome; the topic's delivery metrics (GetMetricData)",
+    reads="One alarm of each kind (metric namespace) that is not in ALARM, set to ALARM (SetAlarmState) and, while it "
+    "still holds the drill's reason, back to its state; its history (DescribeAlarmHistory) for the SNS action's "
+    "outcome; the topic's delivery metrics (GetMetricData)",
     actions=(
         "cloudwatch:DescribeAlarms",
         "cloudwatch:SetAlarmState",
@@ -110,40 +120,62 @@ def _topic_delivery(environment: Environment, declared: Check) -> Iterator[Resul
 )
 def drill_alarms(environment: Environment, declared: Check) -> Iterator[Result]:
     cloudwatch = environment.client("cloudwatch")
+    since = environment.now_live()
     names = [r.physical_id for r in environment.platform.of_type("AWS::CloudWatch::Alarm")]
     chosen: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(names), 100):
-        for alarm in cloudwatch.describe_alarms(AlarmNames=names[start : start + 100])["MetricAlarms"]:
+    # An alarm already in ALARM would invoke no action (ALARM to ALARM), and the drill would hide a real breach.
+    for alarm in described_alarms(environment, names):
+        if alarm.get("StateValue") != "ALARM":
             chosen.setdefault(_kind(alarm), alarm)
     for kind, alarm in sorted(chosen.items()):
         name = alarm["AlarmName"]
         environment.progress(f"drill: {name} to ALARM")
+        started = environment.now_live()
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=DRILL_REASON)
 
-        def outcome(name: str = name) -> str | None:
+        def outcome(name: str = name, started: datetime = started) -> str | None:
             items = cloudwatch.describe_alarm_history(
-                AlarmName=name, HistoryItemType="Action", StartDate=environment.drill_started
+                AlarmName=name, HistoryItemType="Action", StartDate=started - timedelta(seconds=5)
             )["AlarmHistoryItems"]
-            summaries = [item["HistorySummary"] for item in items]
+            summaries = [item["HistorySummary"] for item in sorted(items, key=lambda item: item.get("Timestamp", 0))]
             return next((s for s in summaries if "execute" in s), None)
 
         try:
             summary = _wait(environment, f"{name}'s action", outcome)
         finally:
-            previous = alarm.get("StateValue") or "OK"
-            cloudwatch.set_alarm_state(
-                AlarmName=name, StateValue=previous, StateReason="retail-db drill over: back to the state before it"
-            )
+            reset = _reset(environment, alarm)
         if summary is None:
             yield declared.unsettled(f"{kind}: {name}: no action in its history yet")
         elif summary.startswith("Successfully"):
             yield declared.passed(f"{kind}: {name}: {summary}")
         else:
             yield declared.failed(f"{kind}: {name}: {summary}")
-    yield from _topic_delivery(environment, declared)
+        if reset is not None:
+            yield declared.failed(f"{kind}: {name}: {reset}")
+    yield from _topic_delivery(environment, declared, since)
 
 
-def drill_event(pattern: dict[str, Any]) -> dict[str, Any]:
+def _reset(environment: Environment, alarm: dict[str, Any]) -> str | None:
+    """Puts the alarm back to the state it was in, unless CloudWatch has evaluated it since (its reason is no longer
+    the drill's); what went wrong, or None. Either way the alarm sends its OK notification: two messages a drill."""
+    cloudwatch = environment.client("cloudwatch")
+    name = alarm["AlarmName"]
+    try:
+        (now,) = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        if now.get("StateReason") == DRILL_REASON:
+            cloudwatch.set_alarm_state(
+                AlarmName=name,
+                StateValue=alarm.get("StateValue") or "OK",
+                StateReason="retail-db drill over: back to the state before it",
+            )
+    except Exception as error:  # the alarm may be left in ALARM: say so on its own line
+        return (
+            f"could not put it back to {alarm.get('StateValue')}: {error}; set it with aws cloudwatch set-alarm-state"
+        )
+    return None
+
+
+def drill_event(pattern: dict[str, Any], source: str) -> dict[str, Any]:
     """An event that ``pattern`` matches, from the drill source: the first value each field of the pattern allows."""
 
     absent = object()
@@ -165,7 +197,7 @@ def drill_event(pattern: dict[str, Any]) -> dict[str, Any]:
     # Beside what the pattern asks for, so that the alert's detail says what it is even where its first line does not.
     detail.setdefault("retailDbDrill", DRILL_NOTE)
     return {
-        "Source": DRILL_SOURCE,
+        "Source": source,
         "DetailType": value(pattern.get("detail-type", ["retail-db drill"])),
         "Detail": json.dumps(detail),
     }
@@ -176,7 +208,13 @@ def drill_event(pattern: dict[str, Any]) -> dict[str, Any]:
     title="Event rule path",
     reads="Each alert rule's pattern (DescribeRule), a drill event it matches (TestEventPattern), sent with "
     "PutEvents; the rule's Invocations and FailedInvocations (GetMetricData); the topic's delivery metrics",
-    actions=("events:DescribeRule", "events:TestEventPattern", "events:PutEvents", "cloudwatch:GetMetricData"),
+    actions=(
+        "events:DescribeRule",
+        "events:TestEventPattern",
+        "events:PutEvents",
+        "cloudwatch:GetMetricData",
+        "sqs:GetQueueAttributes",
+    ),
     failure="EventBridge could not deliver a backup, copy, restore, restore-test or rotation alert to its target: "
     "the topic's policy or key, or the function's permission, refuses it.",
     runbook="event-delivery-failed",
@@ -185,18 +223,19 @@ def drill_event(pattern: dict[str, Any]) -> dict[str, Any]:
 )
 def drill_events(environment: Environment, declared: Check) -> Iterator[Result]:
     events = environment.client("events")
+    since = environment.now_live()
     sent = []
     for rule in environment.platform.of_type("AWS::Events::Rule"):
         pattern = json.loads(events.describe_rule(Name=rule.physical_id)["EventPattern"])
-        if DRILL_SOURCE not in pattern.get("source", []):
-            yield declared.failed(f"{rule.physical_id} does not match the drill source {DRILL_SOURCE}")
+        if environment.drill_source not in pattern.get("source", []):
+            yield declared.failed(f"{rule.physical_id} does not match the drill source {environment.drill_source}")
             continue
-        entry = drill_event(pattern)
+        entry = drill_event(pattern, environment.drill_source)
         probe = {
             "id": "retail-db-drill",
             "account": _account_of(rule.physical_id, environment),
             "source": entry["Source"],
-            "time": environment.drill_started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": environment.region,
             "resources": [],
             "detail-type": entry["DetailType"],
@@ -211,24 +250,42 @@ def drill_events(environment: Environment, declared: Check) -> Iterator[Result]:
             yield declared.failed(f"{rule.physical_id}: PutEvents refused the drill event: {result['Entries']}")
             continue
         sent.append(rule.physical_id)
-    for name in sent:
+    if not sent:
+        return
 
-        def invoked(name: str = name) -> tuple[float, float] | None:
-            counts = (
-                _sum(environment, "AWS/Events", "Invocations", {"RuleName": name}),
-                _sum(environment, "AWS/Events", "FailedInvocations", {"RuleName": name}),
+    def invocations() -> dict[str, tuple[float, float]]:
+        return {
+            name: (
+                _sum(environment, "AWS/Events", "Invocations", {"RuleName": name}, since),
+                _sum(environment, "AWS/Events", "FailedInvocations", {"RuleName": name}, since),
             )
-            return counts if sum(counts) else None
+            for name in sent
+        }
 
-        counts = _wait(environment, f"{name}'s invocation metrics", invoked)
-        if counts is None:
+    def every_rule_invoked() -> dict[str, tuple[float, float]] | None:
+        counts = invocations()
+        return counts if all(sum(pair) for pair in counts.values()) else None
+
+    counts = _settled(environment, "the rules' invocation metrics", every_rule_invoked) or invocations()
+    for name, (attempts, failures) in counts.items():
+        if failures:
+            yield declared.failed(f"{name}: {failures:.0f} failed invocations")
+        elif not attempts:
             yield declared.unsettled(f"{name}: no invocation in the metrics yet")
-        elif counts[1]:
-            yield declared.failed(f"{name}: {counts[1]:.0f} failed invocations")
         else:
             yield declared.passed(f"{name}: delivered to its target")
-    if sent:
-        yield from _topic_delivery(environment, declared)
+    # A target that refuses EventBridge (a 4xx) is not retried: the event is in the dead-letter queue at once.
+    sqs = environment.client("sqs")
+    for queue in environment.platform.of_type("AWS::SQS::Queue"):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue.physical_id, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        waiting = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        if waiting:
+            yield declared.failed(
+                f"{waiting} messages wait in the dead-letter queue {queue.physical_id.rsplit('/')[-1]}"
+            )
+    yield from _topic_delivery(environment, declared, since)
 
 
 def _account_of(rule: str, environment: Environment) -> str:
@@ -258,7 +315,7 @@ def drill_function(environment: Environment, declared: Check) -> Iterator[Result
     response = environment.client("lambda").invoke(
         FunctionName=function.physical_id,
         InvocationType="RequestResponse",
-        Payload=json.dumps({"source": DRILL_SOURCE, "id": "retail-db-drill", "detail": {}}).encode(),
+        Payload=json.dumps({"source": environment.drill_source, "id": "retail-db-drill", "detail": {}}).encode(),
     )
     payload = json.loads(response["Payload"].read() or b"null")
     if response.get("FunctionError"):

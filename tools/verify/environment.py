@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from retail_db.config import Settings
+from retail_db.drill import drill_source
 from retail_db.identity import PROFILE_OUTPUT
 from tools.errors import UserError
 
@@ -53,25 +54,39 @@ class Aws:
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
         if key not in self._clients:
-            if self._session is None:
-                import boto3
-
-                self._session = boto3.Session()
+            self._ensure_session()
             from botocore.config import Config
 
             config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+            if service == "lambda":
+                # A function's answer can take its whole timeout (the provisioner waits on a deploy's lock), and a
+                # retried invocation would run it again (a second drill alert): wait, never retry.
+                config = Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=330)
             self.use(service, region, self._session.client(service, region_name=region, config=config))
         return self._clients[key]
 
-    def default_region(self) -> str:
-        """The Region of the operator's AWS configuration, for a profile that names none."""
+    def _ensure_session(self) -> Any:
         if self._session is None:
             import boto3
+            from botocore.exceptions import BotoCoreError
 
-            self._session = boto3.Session()
-        region: str | None = self._session.region_name
+            try:
+                self._session = boto3.Session()
+            except BotoCoreError as error:  # a mistyped AWS_PROFILE, a broken config file
+                raise AwsAccessError(f"AWS configuration: {error}") from None
+        return self._session
+
+    def default_region(self) -> str:
+        """The Region of the operator's AWS configuration, for a profile that names none. The AWS CLI also reads
+        AWS_REGION; boto3 reads AWS_DEFAULT_REGION and the profile's region only."""
+        import os
+
+        region: str | None = self._ensure_session().region_name or os.environ.get("AWS_REGION")
         if not region:
-            raise AwsAccessError("no AWS Region: the profile names none; set AWS_REGION or your AWS profile's region")
+            raise AwsAccessError(
+                "no AWS Region: the profile names none; set AWS_DEFAULT_REGION (or AWS_REGION) or your AWS profile's"
+                " region"
+            )
         return region
 
     def use(self, service: str, region: str, client: Any) -> None:
@@ -96,7 +111,8 @@ class DeployedStack:
     resources: dict[str, StackResource]
     deployed_template: dict[str, Any]
     local_template: dict[str, Any]
-    last_change: datetime
+    created: datetime
+    """When CloudFormation created the stack: a deploy since does not make an overdue backup due again."""
     logical_ids: dict[str, str] = field(default_factory=dict)
     """Construct path below the stack -> logical ID, in the template `make synth` makes now."""
 
@@ -139,6 +155,7 @@ class Environment:
 
     def __post_init__(self) -> None:
         self.drill_started = self.now
+        self.drill_source = drill_source(self.suffix)
 
     def now_live(self) -> datetime:
         return self.clock()
@@ -156,35 +173,56 @@ class Environment:
         return self.aws.client(service, region or self.region)
 
 
-def read_stack(
-    aws: Aws, *, name: str, region: str, local_template: dict[str, Any], logical_ids: dict[str, str]
-) -> DeployedStack:
-    """DescribeStacks, ListStackResources and GetTemplate of one stack."""
+def _aws_error(call: str, error: Exception) -> AwsAccessError:
+    return AwsAccessError(f"{call}: {error}")
+
+
+def describe_stack(aws: Aws, *, name: str, region: str) -> dict[str, Any]:
+    """DescribeStacks of one stack: the first call, so that missing credentials or a stack that is not there is said
+    at once, before anything is synthesized."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    cloudformation = aws.client("cloudformation", region)
     try:
-        (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
+        (stack,) = aws.client("cloudformation", region).describe_stacks(StackName=name)["Stacks"]
     except ClientError as error:
         if "does not exist" in str(error):
             raise NotDeployedError(
                 f"stack {name} is not deployed in {region}: deploy it first (make deploy), or check the Region and"
                 " the account of your AWS credentials"
             ) from None
-        raise AwsAccessError(f"DescribeStacks {name} in {region}: {error}") from None
-    except BotoCoreError as error:
-        raise AwsAccessError(f"DescribeStacks {name} in {region}: {error}") from None
+        raise _aws_error(f"DescribeStacks {name} in {region}", error) from None
+    except (BotoCoreError, ValueError) as error:  # ValueError: botocore's parser on a body that is not AWS's
+        raise _aws_error(f"DescribeStacks {name} in {region}", error) from None
+    described: dict[str, Any] = stack
+    return described
+
+
+def read_stack(
+    aws: Aws,
+    *,
+    stack: dict[str, Any],
+    region: str,
+    local_template: dict[str, Any],
+    logical_ids: dict[str, str],
+) -> DeployedStack:
+    """ListStackResources and GetTemplate of a described stack."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name = stack["StackName"]
+    cloudformation = aws.client("cloudformation", region)
     resources: dict[str, StackResource] = {}
-    pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=name)
-    for page in pages:
-        for summary in page["StackResourceSummaries"]:
-            resources[summary["LogicalResourceId"]] = StackResource(
-                logical_id=summary["LogicalResourceId"],
-                type=summary["ResourceType"],
-                physical_id=summary.get("PhysicalResourceId", ""),
-                status=summary["ResourceStatus"],
-            )
-    body = cloudformation.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+    try:
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=name):
+            for summary in page["StackResourceSummaries"]:
+                resources[summary["LogicalResourceId"]] = StackResource(
+                    logical_id=summary["LogicalResourceId"],
+                    type=summary["ResourceType"],
+                    physical_id=summary.get("PhysicalResourceId", ""),
+                    status=summary["ResourceStatus"],
+                )
+        body = cloudformation.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+    except (ClientError, BotoCoreError, ValueError) as error:
+        raise _aws_error(f"reading stack {name} in {region}", error) from None
     deployed = json.loads(body) if isinstance(body, str) else json.loads(json.dumps(body))
     return DeployedStack(
         name=name,
@@ -196,12 +234,16 @@ def read_stack(
         deployed_template=deployed,
         local_template=local_template,
         logical_ids=logical_ids,
-        last_change=stack.get("LastUpdatedTime") or stack["CreationTime"],
+        created=stack["CreationTime"],
     )
 
 
-def recorded_profile(stack: DeployedStack) -> str | None:
-    return stack.outputs.get(PROFILE_OUTPUT)
+def recorded_output(stack: dict[str, Any]) -> str | None:
+    """The profile a described stack records."""
+    for output in stack.get("Outputs", []):
+        if output["OutputKey"] == PROFILE_OUTPUT:
+            return str(output["OutputValue"])
+    return None
 
 
 class Unresolvable(ValueError):

@@ -1,6 +1,8 @@
 """The verifier's IAM policies, generated from the checks' declarations: `read-only` for `make verify`, `drill` for
-the few writes of `make verify DRILL=1` (attach both for a drill). docs/verify-policy.*.json are written from here by
-`make docs`, and a test runs every check against fakes and holds the policies to exactly the calls made.
+the few writes of `make verify DRILL=1` (attach both for a drill). docs/verify-policy.*.json, written from here by
+`make docs`, cover every environment; `python -m tools.verify --policy <name> --env <suffix>` prints them for one
+(its alarms, rules, functions and drill source). A test runs every check against fakes and holds the policies to
+exactly the calls made.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 from functools import cache
 from typing import Any
 
-from retail_db.drill import DRILL_SOURCE
+from retail_db.drill import DRILL_SOURCE_PREFIX, drill_source
 from tools.verify.checks import CHECKS, DRIFT_TYPES, Check
 from tools.verify.drill import DRILLS
 
@@ -19,14 +21,20 @@ IAM_ACTION_OF = {
     ("lambda", "Invoke"): "lambda:InvokeFunction",
     ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
 }
-# The functions the verifier invokes, by the names the stack gives them (retail_db/access.py,
-# retail_db/restore_testing.py): nothing else of the stack's (the CDK's AwsCustomResource function runs any call it
-# is sent) can be invoked with these policies.
-PROVISIONER_FUNCTIONS = "arn:aws:lambda:*:*:function:retail-db-*-provisioner"
-VALIDATOR_FUNCTIONS = "arn:aws:lambda:*:*:function:retail-db-*-restore-validator"
-ALARMS = "arn:aws:cloudwatch:*:*:alarm:retail-db-*"
-RULES = "arn:aws:events:*:*:rule/retail-db-*"
 DEFAULT_BUS = "arn:aws:events:*:*:event-bus/default"
+# Every environment, where no suffix is given.
+ANY_ENVIRONMENT = "*"
+
+
+def _provisioner(suffix: str) -> str:
+    """The functions the verifier invokes, by the names the stack gives them (retail_db/access.py,
+    retail_db/restore_testing.py): nothing else of the stack's (the CDK's AwsCustomResource function runs any call it
+    is sent) can be invoked with these policies."""
+    return f"arn:aws:lambda:*:*:function:retail-db-{suffix}-provisioner"
+
+
+def _validator(suffix: str) -> str:
+    return f"arn:aws:lambda:*:*:function:retail-db-{suffix}-restore-validator"
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -57,7 +65,7 @@ def _actions(checks: list[Check]) -> set[str]:
     return {action for declared in checks for action in declared.actions}
 
 
-def read_only() -> dict[str, Any]:
+def read_only(suffix: str = ANY_ENVIRONMENT) -> dict[str, Any]:
     actions = _actions(CHECKS)
     actions.discard("lambda:InvokeFunction")
     return {
@@ -67,22 +75,29 @@ def read_only() -> dict[str, Any]:
             _statement("DriftDetectionReadsTheStatefulResources", set(drift_read_actions()), "*"),
             # The provisioner's Verify mode reads the roles in a READ ONLY transaction; the same grant could send it a
             # Create event, which converges the database on the roles the event declares (docs/verify.md).
-            _statement("ReadTheRolesThroughTheProvisioner", ["lambda:InvokeFunction"], PROVISIONER_FUNCTIONS),
+            _statement("ReadTheRolesThroughTheProvisioner", ["lambda:InvokeFunction"], _provisioner(suffix)),
         ],
     }
 
 
-def drill() -> dict[str, Any]:
+def drill(suffix: str = ANY_ENVIRONMENT) -> dict[str, Any]:
+    source = (
+        {"StringLike": {"events:source": f"{DRILL_SOURCE_PREFIX}*"}}
+        if suffix == ANY_ENVIRONMENT
+        else {"StringEquals": {"events:source": drill_source(suffix)}}
+    )
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _statement("SetAlarmsAndBack", ["cloudwatch:SetAlarmState"], ALARMS),
-            _statement("ReadTheRules", ["events:DescribeRule"], RULES),
+            _statement(
+                "SetAlarmsAndBack", ["cloudwatch:SetAlarmState"], f"arn:aws:cloudwatch:*:*:alarm:retail-db-{suffix}-*"
+            ),
+            _statement("ReadTheRules", ["events:DescribeRule"], f"arn:aws:events:*:*:rule/retail-db-{suffix}-*"),
             _statement(
                 "DrillEventsOnly",
                 ["events:PutEvents"],
                 DEFAULT_BUS,
-                Condition={"StringEquals": {"events:source": DRILL_SOURCE}},
+                Condition=source,
             ),
             _statement(
                 "ReadBack",
@@ -90,7 +105,7 @@ def drill() -> dict[str, Any]:
                 - {"cloudwatch:SetAlarmState", "events:DescribeRule", "events:PutEvents", "lambda:InvokeFunction"},
                 "*",
             ),
-            _statement("DrillTheRestoreValidator", ["lambda:InvokeFunction"], VALIDATOR_FUNCTIONS),
+            _statement("DrillTheRestoreValidator", ["lambda:InvokeFunction"], _validator(suffix)),
         ],
     }
 
