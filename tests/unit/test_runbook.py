@@ -39,7 +39,7 @@ DOCS = RUNBOOK_FILE.parent
 PROFILES = sorted(load_profiles())
 # The documents an operator follows during an incident, and the one that tells them how to reach the database.
 FOLLOWED = ("runbook.md", "day-two.md")
-LOOKUPS = (*FOLLOWED, "access.md")
+LOOKUPS = (*FOLLOWED, "access.md", "verify.md")
 
 # The services whose commands the runbook runs.
 SERVICES = (
@@ -232,3 +232,11 @@ def test_the_runbook_links_the_way_into_the_database() -> None:
     assert "access.md#reaching-the-database-from-a-workstation" in sections()["reaching-the-database"].body
     access = Path(DOCS / "access.md").read_text()
     assert "ClientSecurityGroupId" in access and "AWS-StartPortForwardingSessionToRemoteHost" in access
+
+
+def test_every_verify_check_names_a_runbook_section() -> None:
+    from tools.verify.checks import CHECKS
+    from tools.verify.drill import DRILLS
+
+    headings = anchors(RUNBOOK_FILE.read_text())
+    assert {check.runbook for check in (*CHECKS, *DRILLS)} <= headings
