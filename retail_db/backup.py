@@ -13,34 +13,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from retail_db.config import BUCKET_PREFIX, BackupSettings, RemovalSettings, recovery_bucket_name
+from retail_db.dumps import dump_lifecycle_rules
+from retail_db.removal import REMOVAL_POLICIES
 
 if TYPE_CHECKING:
     from retail_db.recovery import DisasterRecovery
-from retail_db.removal import REMOVAL_POLICIES
-
-
-def dump_lifecycle_rules(settings: BackupSettings) -> list[s3.LifecycleRule]:
-    """Dumps move to cheaper storage as they age and expire after dump_expiry_days; so do their old versions."""
-    return [
-        s3.LifecycleRule(
-            id="DeleteOldBackups",
-            enabled=True,
-            transitions=[
-                s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=Duration.days(30)),
-                s3.Transition(storage_class=s3.StorageClass.GLACIER, transition_after=Duration.days(90)),
-            ],
-            expiration=Duration.days(settings.dump_expiry_days),
-        ),
-        s3.LifecycleRule(
-            id="CleanupIncompleteMultipartUploads",
-            enabled=True,
-            abort_incomplete_multipart_upload_after=Duration.days(7),
-        ),
-        s3.LifecycleRule(
-            id="ExpireNoncurrentVersions",
-            noncurrent_version_expiration=Duration.days(settings.noncurrent_version_expiry_days),
-        ),
-    ]
 
 
 class Backup(Construct):

@@ -15,8 +15,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from retail_db.backup import dump_lifecycle_rules
 from retail_db.config import Settings, recovery_bucket_name
+from retail_db.dumps import dump_lifecycle_rules
 from retail_db.removal import REMOVAL_POLICIES, apply_stack_wide
 
 

@@ -159,8 +159,8 @@ def reference_settings(name: str = "dev", **overrides: Mapping[str, Any]) -> Set
     return parse_settings(name, reference_raw(**overrides))
 
 
-# What production requires on top of the reference design's values (retail_db/config.py, _production): a profile
-# named prod built from these is valid, whatever profiles.toml's prod holds.
+# What production requires on top of the reference design's values (retail_db/config/profile.py, _production): a
+# profile named prod built from these is valid, whatever profiles.toml's prod holds.
 PRODUCTION: dict[str, Any] = {
     "termination_protection": True,
     "region": "us-east-1",

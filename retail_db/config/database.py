@@ -1,0 +1,186 @@
+"""[<profile>.database]: the PostgreSQL instance, its storage, windows, parameters and credentials."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import field_validator
+
+from retail_db import engine_versions, parameters
+from retail_db.config.shared import Area, Broken, LogRetentionDays, setting
+from retail_db.instance_classes import INSTANCE_CLASSES
+
+# RDS refuses a storage-autoscaling ceiling less than 10 % above the allocation ("Invalid max storage size") and
+# recommends 26 %, so that one autoscaling step does not hit the ceiling (RDS-EVENT-0225).
+STORAGE_HEADROOM_REQUIRED = 1.10
+STORAGE_HEADROOM_RECOMMENDED = 1.26
+# Minimum allocated storage per type for RDS for PostgreSQL, in GiB.
+MIN_STORAGE_GIB: Mapping[str, int] = {"gp2": 20, "gp3": 20, "io1": 100, "io2": 100}
+MAX_STORAGE_GIB = 65536
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEK_MINUTES = 7 * 24 * 60
+
+# Performance Insights keeps 7 days free, or whole months up to 2 years.
+InsightsRetentionDays = Literal[
+    7, 31, 62, 93, 124, 155, 186, 217, 248, 279, 310, 341, 372, 403, 434, 465, 496, 527, 558, 589, 620, 651, 682,
+    713, 731,
+]  # fmt: skip
+LogExport = Literal["postgresql", "upgrade", "iam-db-auth-error"]
+
+MASTER_USERNAME = "dbadmin"
+
+
+def _clock(hours: str, minutes: str) -> int:
+    h, m = int(hours), int(minutes)
+    if h > 23 or m > 59:
+        raise ValueError("not a valid UTC time hh:mm")
+    return h * 60 + m
+
+
+def _span(start: int, end: int, period: int) -> set[int]:
+    length = (end - start) % period
+    if length < 30:
+        raise ValueError("shorter than 30 minutes")
+    return {(start + minute) % period for minute in range(length)}
+
+
+def backup_minutes(window: str) -> set[int]:
+    """The minutes of the day a backup window covers."""
+    start, end = window.split("-")
+    return _span(_clock(*start.split(":")), _clock(*end.split(":")), 24 * 60)
+
+
+def maintenance_minutes(window: str) -> set[int]:
+    """The minutes of the week a maintenance window covers."""
+    start, end = (part.split(":") for part in window.split("-"))
+    if start[0] not in DAYS or end[0] not in DAYS:
+        raise ValueError("the day must be one of mon..sun")
+    return _span(
+        DAYS.index(start[0]) * 24 * 60 + _clock(start[1], start[2]),
+        DAYS.index(end[0]) * 24 * 60 + _clock(end[1], end[2]),
+        WEEK_MINUTES,
+    )
+
+
+class DatabaseSettings(Area):
+    engine_version: str = setting(
+        "PostgreSQL version of the instance, a floor that auto minor upgrades move forward.",
+        "<major>.<minor>, a version RDS offers for new instances (from cfn-lint's RDS data), of a major version with "
+        "a parameter catalogue",
+        pattern=r"^\d+\.\d+$",
+    )
+    instance_class: str = setting(
+        "RDS instance class.",
+        "db.<family>.<size>, listed in retail_db/instance_classes.py (the alarms scale with its vCPUs and memory)",
+    )
+    allocated_storage_gib: int = setting(
+        "Storage allocated at creation, in GiB.",
+        f"at least the storage type's minimum (gp2/gp3 20, io1/io2 100), at most {MAX_STORAGE_GIB}",
+        le=MAX_STORAGE_GIB,
+    )
+    max_allocated_storage_gib: int = setting(
+        "Ceiling for storage autoscaling, in GiB.",
+        f"at least 10 % above allocated_storage_gib (RDS refuses less), at most {MAX_STORAGE_GIB}; 26 % above is "
+        "recommended (a warning below it)",
+        le=MAX_STORAGE_GIB,
+    )
+    storage_type: Literal["gp2", "gp3", "io1", "io2"] = setting("EBS storage type.", "gp2, gp3, io1 or io2")
+    multi_az: bool = setting("Whether a standby runs in a second AZ.", "true or false")
+    backup_retention_days: int = setting(
+        "Days of automated backups (point-in-time restore).", "0 to 35; at least 7 in prod", ge=0, le=35
+    )
+    backup_window: str = setting(
+        "Daily window for automated backups, UTC.",
+        "hh:mm-hh:mm UTC, at least 30 minutes",
+        pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$",
+    )
+    maintenance_window: str = setting(
+        "Weekly maintenance window, UTC.",
+        "ddd:hh:mm-ddd:hh:mm UTC (ddd one of mon..sun), at least 30 minutes, not overlapping the backup window",
+        pattern=r"^[a-z]{3}:\d{2}:\d{2}-[a-z]{3}:\d{2}:\d{2}$",
+    )
+    deletion_protection: bool = setting("Whether RDS refuses to delete the instance.", "true or false; true in prod")
+    monitoring_interval_seconds: Literal[0, 1, 5, 10, 15, 30, 60] = setting(
+        "Enhanced Monitoring interval; 0 turns it off.", "0, 1, 5, 10, 15, 30 or 60"
+    )
+    insights_retention_days: InsightsRetentionDays = setting(
+        "Days Performance Insights keeps its data.", "7, a multiple of 31 up to 713, or 731"
+    )
+    parameters: dict[str, str] = setting(
+        "PostgreSQL parameters of the parameter group.",
+        "a table of strings, each a parameter of the engine's major version or of RDS with a value it accepts "
+        "(retail_db/catalogue/); max_connections required, a whole number at most RDS's default over the class's "
+        "nominal memory",
+    )
+    credentials: Literal["managed", "rotated", "secret"] = setting(
+        "managed: RDS keeps and rotates the master password, and refuses read replicas and blue/green deployments; "
+        "rotated: the stack's secret, rotated by Secrets Manager every 30 days, with replicas allowed; secret: the "
+        "reference's generated secret, rotated the same way, its username read from the secret (kept for stacks "
+        "deployed from the reference).",
+        "managed, rotated or secret; rotated or secret when replicas > 0",
+    )
+    # The one source of the exported PostgreSQL logs and their retention: the database and its monitoring read both.
+    log_exports: tuple[LogExport, ...] = setting(
+        "Logs RDS publishes to CloudWatch Logs.",
+        "each of postgresql, upgrade, iam-db-auth-error at most once",
+        strict=False,  # TOML arrays arrive as lists; lax mode turns them into the tuple, items still checked
+    )
+    log_retention_days: LogRetentionDays = setting(
+        "Days the exported logs are kept.", "a CloudWatch Logs retention: 1, 3, 5, 7, 14, 30, 60, 90, ... 3653"
+    )
+
+    @property
+    def engine_major_version(self) -> str:
+        return self.engine_version.split(".")[0]
+
+    @field_validator("instance_class")
+    @classmethod
+    def _known_class(cls, value: str) -> str:
+        if value not in INSTANCE_CLASSES:
+            raise ValueError("not in retail_db/instance_classes.py: add it there")
+        return value
+
+    @field_validator("log_exports")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("listed twice")
+        return value
+
+    @field_validator("backup_window")
+    @classmethod
+    def _backup_window(cls, value: str) -> str:
+        backup_minutes(value)
+        return value
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _maintenance_window(cls, value: str) -> str:
+        maintenance_minutes(value)
+        return value
+
+    def check(self) -> None:
+        minimum = MIN_STORAGE_GIB[self.storage_type]
+        if self.allocated_storage_gib < minimum:
+            raise Broken(("allocated_storage_gib",), self.allocated_storage_gib, f"{self.storage_type}: {minimum}")
+        least = math.ceil(self.allocated_storage_gib * STORAGE_HEADROOM_REQUIRED)
+        if self.max_allocated_storage_gib < least:
+            raise Broken(("max_allocated_storage_gib",), self.max_allocated_storage_gib, f"at least {least}")
+        version_rule = engine_versions.check(self.engine_version)
+        if version_rule:
+            raise Broken(("engine_version",), self.engine_version, rule=version_rule)
+        if not parameters.catalogue(self.engine_major_version):
+            majors = ", ".join(parameters.supported_majors())
+            rule = f"has no parameter catalogue for PostgreSQL {self.engine_major_version} (catalogues: {majors})"
+            raise Broken(("engine_version",), self.engine_version, rule=rule)
+        for name, value in self.parameters.items():
+            parameter_rule = parameters.check(name, value, self.engine_major_version)
+            if parameter_rule:
+                raise Broken(("parameters", name), value, rule=parameter_rule)
+        daily_backups = {
+            (day * 24 * 60 + minute) % WEEK_MINUTES for day in range(7) for minute in backup_minutes(self.backup_window)
+        }
+        if daily_backups & maintenance_minutes(self.maintenance_window):
+            raise Broken(("maintenance_window",), self.maintenance_window, f"backup window {self.backup_window}")
