@@ -1,22 +1,37 @@
 """Every service interaction the running system depends on is granted in every profile's template, on both sides.
 
-The table is retail_db/interactions.py. For each row and profile, the check must find the statements that grant the
-interaction; and deleting any one of them from a copy of the template must make the check fail, so that a test
-catches the kind of defect that made every alarm notification fail.
+The table is retail_db/interactions.json, loaded and validated by retail_db/interactions.py. For each row and
+profile, the check must find the statements that grant the interaction; and deleting any one of them from a copy of
+the template must make the check fail, so that a test catches the kind of defect that made every alarm notification
+fail. A malformed row is refused when the table loads, by name and field.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from retail_db.config import load_profiles, load_settings
-from retail_db.interactions import INTERACTIONS, RESOURCES, RULES_OF_THIS_STACK, Interaction
+from retail_db.interactions import (
+    CONDITIONS,
+    DATA_FILE,
+    INTERACTIONS,
+    PAGES,
+    RESOURCES,
+    SCHEMA_FILE,
+    Interaction,
+    TableError,
+    page_of,
+    parse,
+)
 from tests.helpers import Template
-from tools.interactions import Checker, page_of, page_restrictions, remove, render
+from tools.interactions import Checker, remove, render
 from tools.synth import Synthesis, logical_ids
 
 PROFILES = sorted(load_profiles())
@@ -123,11 +138,10 @@ def test_alarm_grants_name_this_account_and_this_stacks_alarms(synthesis: Callab
 
 def test_every_cited_page_has_its_restrictions_recorded() -> None:
     """Each row's page was read whole: what it restricts is recorded, or that it could not be read."""
-    pages = page_restrictions()
-    assert {page_of(i.source) for i in INTERACTIONS} <= set(pages)
-    titles = [page.title for page in pages.values()]
+    assert {page_of(i.source) for i in INTERACTIONS} <= set(PAGES)
+    titles = [page.title for page in PAGES.values()]
     assert len(titles) == len(set(titles)), "the generated document anchors each page by its title"
-    unread = [url for url, page in pages.items() if page.restrictions is None]
+    unread = [url for url, page in PAGES.items() if page.restrictions is None]
     assert all("/service-authorization/" in url for url in unread), unread
 
 
@@ -135,6 +149,77 @@ def test_the_eventbridge_rows_to_the_encrypted_topic_carry_the_unsupported_condi
     """The Important note in the SNS guide, and EventBridge's note on topic policies, with the rows that follow them."""
     rows = {i.target: i for i in INTERACTIONS if i.service == "events.amazonaws.com" and "AlertsTopic" in str(i)}
     key, topic = rows["AlertsKey"], rows["AlertsTopic"]
-    assert key.conditions == {} and topic.conditions == RULES_OF_THIS_STACK
+    assert key.conditions == {} and topic.conditions == CONDITIONS["rules of this stack"]
     assert "aws:SourceArn" in " ".join(key.restrictions) and "sns-key-management" in " ".join(key.restrictions)
     assert "Condition blocks" in " ".join(topic.restrictions)
+
+
+# The table's file: validated against its schema when it loads, every malformed row refused by name and field.
+
+
+def _table() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(DATA_FILE.read_text())
+    return data
+
+
+def _refusal(data: dict[str, Any]) -> str:
+    with pytest.raises(TableError) as refused:
+        parse(data)
+    return str(refused.value)
+
+
+def test_the_schema_is_draft_2020_12_and_its_defaults_are_the_loaders() -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    fields = {f.name: f.default for f in dataclasses.fields(Interaction)}
+    row = schema["$defs"]["interaction"]["properties"]
+    defaults = {name: prop["default"] for name, prop in row.items() if "default" in prop}
+    assert defaults and all(fields[name] == default for name, default in defaults.items()), defaults
+    assert set(fields) <= set(row), "every field of a row is declared in the schema"
+
+
+def test_a_row_missing_a_required_field_is_refused_by_name_and_field() -> None:
+    data = _table()
+    del data["interactions"][4]["source"]
+    message = _refusal(data)
+    assert 'interactions[4] "RDS lists the backup bucket for imports"' in message
+    assert "'source'" in message and "required" in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("actions", "sns:Publish", "field actions: 'sns:Publish' is not of type 'array'"),
+        ("actions", ["sns Publish"], "field actions[0]: 'sns Publish' does not match"),
+        ("resource_policy", "anyone", "field resource_policy: 'anyone' is not one of"),
+        ("sorce", "https://docs.aws.amazon.com/", "unknown field 'sorce'"),
+        ("where", {"setting": "backup.plan"}, "field where: {'setting': 'backup.plan'} does not have enough"),
+        ("role_conditions", "through Secrets Manager", "'role_conditions' needs 'role' (without it"),
+        ("resource_policy", "role", "missing 'role' (required by resource_policy \"role\")"),
+        ("target", "AlertTopic", "field target: 'AlertTopic' is not an alias in \"resources\""),
+        ("conditions", "alarms of another stack", "field conditions: 'alarms of another stack' is not a block"),
+        ("resources", ["${AlertsTopic.Arn}", "${AlertTopic}"], "field resources[1]: ${AlertTopic}: AlertTopic is not"),
+        ("resources", ["arn:{partition}:sns"], "field resources[0]: {partition} is not a placeholder"),
+        ("source", "https://docs.aws.amazon.com/sns/latest/dg/unread.html", 'has no entry in "pages"'),
+    ],
+)
+def test_a_malformed_row_is_refused_by_name_and_field(field: str, value: Any, said: str) -> None:
+    data = _table()
+    data["interactions"][0][field] = value
+    message = _refusal(data)
+    assert message.startswith("retail_db/interactions.json is not a valid interaction table:")
+    assert 'interactions[0] "Alarms notify the alerts topic"' in message
+    assert said in message, message
+
+
+def test_every_problem_is_listed_once() -> None:
+    data = _table()
+    del data["interactions"][0]["target"]
+    del data["interactions"][2]["actions"]
+    data["pages"]["https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html"]["restrictions"] = "unread"
+    lines = _refusal(data).splitlines()[1:]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("- interactions[0] \"Alarms notify the alerts topic\": missing 'target'")
+    assert lines[1].startswith('- interactions[2] "CloudWatch Logs encrypts the flow-log group with its key": missing')
+    assert "field restrictions: 'unread' does not match '^not read whole$'" in lines[2]
