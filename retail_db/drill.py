@@ -7,7 +7,7 @@ the real source: "All events that come from AWS services begin with 'aws.' Custo
 value here, as long as it doesn't begin with 'aws.'" (the source field in
 https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html), so an event put with PutEvents
 cannot pose as AWS Backup or Secrets Manager. Hence a source of this project's own, declared once here: the rules
-(retail_db/monitoring.py, retail_db/restore_testing.py) and the validation function's DRILL_SOURCE setting take it
+(retail_db/alert_rules.py, retail_db/restore_testing.py) and the validation function's DRILL_SOURCE setting take it
 from this module.
 
 One source per environment: the AWS Backup rules match every job of the account and Region, so a drill source that

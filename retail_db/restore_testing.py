@@ -24,9 +24,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from retail_db.alert_rules import RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS
 from retail_db.config import Settings
 from retail_db.drill import drill_source
-from retail_db.monitoring import RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS
 from retail_db.retention import LOG_RETENTION
 
 HANDLER_DIRECTORY = Path(__file__).resolve().parent / "restore_validation"

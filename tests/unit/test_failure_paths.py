@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from retail_db.alert_rules import BACKUP_JOB_FAILURES, RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS, ROTATION_FAILURES
 from retail_db.config import load_profiles, load_settings, parse_settings
 from retail_db.drill import drill_source
-from retail_db.monitoring import BACKUP_JOB_FAILURES, RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS, ROTATION_FAILURES
 from retail_db.runbook import sections
 from tests.helpers import Template, reference_raw, resource, resources
 from tests.logical_ids import ALERTS_KEY, FLOW_LOG_KEY, PROVISIONER_FUNCTION, RESTORE_VALIDATION_FUNCTION, TOPIC

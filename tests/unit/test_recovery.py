@@ -16,7 +16,7 @@ import pytest
 
 from retail_db.config import Settings, load_profiles, load_settings
 from retail_db.drill import drill_source
-from retail_db.monitoring import RDS_EVENT_CATEGORIES
+from retail_db.rds_events import RDS_EVENT_CATEGORIES
 from tests.helpers import Template, resource, resources
 from tests.logical_ids import (
     ALERTS_KEY,
@@ -350,7 +350,7 @@ def test_a_profiles_alerts_key_admits_its_instances_and_rules(synth: Callable[..
 
 
 def test_every_event_category_and_backup_rule_has_its_runbook_section() -> None:
-    from retail_db.monitoring import BACKUP_JOB_FAILURES
+    from retail_db.alert_rules import BACKUP_JOB_FAILURES
     from retail_db.runbook import sections
 
     anchors = set(sections())
