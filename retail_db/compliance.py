@@ -539,12 +539,11 @@ def _find(stack: Stack, path: str) -> list[IConstruct]:
     """The constructs at ``path`` below the stack; a part may end with * for every child it begins."""
     nodes: list[IConstruct] = [stack]
     for part in path.split("/"):
-        nodes = [
-            child
-            for node in nodes
-            for child in node.node.children
-            if child.node.id == part or (part.endswith("*") and child.node.id.startswith(part[:-1]))
-        ]
+        if part.endswith("*"):
+            nodes = [child for node in nodes for child in node.node.children if child.node.id.startswith(part[:-1])]
+        else:
+            # One call to node per level: listing the children and reading each one's ID is a call per child.
+            nodes = [child for node in nodes if (child := node.node.try_find_child(part)) is not None]
         if not nodes:
             raise LookupError(f"acknowledged resource {stack.node.id}/{path} does not exist")
     return nodes

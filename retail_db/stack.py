@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, CrossStackReferences, Environment, ReferenceStrength, Stack, Tags
+from aws_cdk import App, CfnOutput, CrossStackReferences, Environment, ReferenceStrength, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -145,6 +145,16 @@ class RetailDatabasePlatform(Stack):
         )
 
         tag(self, self.environment_suffix)
+
+
+def new_app(**props: Any) -> App:
+    """Every App of this project, the CLI's (app.py) and the in-process builds' (tools/synth.py).
+
+    Without the CDK's built-in CloudFormation validation: starting its WebAssembly engine is the largest single cost of
+    a synthesis (measured with node's CPU profiler: more than the construction of every resource), it cannot fail one
+    (it reports errors as warnings unless a context flag says otherwise), and it checks what cfn-lint checks, which
+    `make test` runs on every profile's templates (tests/integration/test_cli.py)."""
+    return App(builtin_cloud_formation_validation=False, **props)
 
 
 def build_platform(

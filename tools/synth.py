@@ -141,11 +141,9 @@ def build_stacks(
 ) -> list[Stack]:
     """The stacks of the profile, or of ``settings`` (validated, say an edited copy of a profile) when given: the
     platform first, then its DR stack if it has one. ``app`` collects several environments in one synthesis."""
-    import aws_cdk as cdk
+    from retail_db.stack import build_platform, new_app
 
-    from retail_db.stack import build_platform
-
-    app = app or cdk.App(context={**cdk_json_context(), "environmentSuffix": environment_suffix})
+    app = app or new_app(context={**cdk_json_context(), "environmentSuffix": environment_suffix})
     settings = settings or load_settings(environment_suffix=environment_suffix, profile=profile)
     return build_platform(app, settings=settings, environment_suffix=environment_suffix)
 
