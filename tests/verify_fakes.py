@@ -31,6 +31,9 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 GIB = 2**30
+# One session for every fake client: a session loads each service's model (JSON, about a second for the services here)
+# once, and a new one per test would load them all again.
+SESSION = boto3.Session(region_name=REGION)
 
 
 @dataclass
@@ -111,7 +114,7 @@ def _create(account: FakeAccount) -> None:
     resources = account.template["Resources"]
     for logical_id in resources:
         account.physical.setdefault(logical_id, _physical_id(stack, logical_id))
-    rds = boto3.client("rds", region_name=account.region)
+    rds = SESSION.client("rds", region_name=account.region)
     for logical_id in account.of_type("AWS::RDS::DBInstance"):
         properties = resources[logical_id]["Properties"]
         identifier = account.physical[logical_id]
@@ -125,7 +128,7 @@ def _create(account: FakeAccount) -> None:
             MasterUserPassword="a-password-of-the-test",
             StorageEncrypted=True,
         )
-    sns = boto3.client("sns", region_name=account.region)
+    sns = SESSION.client("sns", region_name=account.region)
     for logical_id in account.of_type("AWS::SNS::Topic"):
         name = resources[logical_id]["Properties"]["TopicName"]
         account.physical[logical_id] = sns.create_topic(Name=name)["TopicArn"]
@@ -145,29 +148,29 @@ def _create(account: FakeAccount) -> None:
             Enabled=properties["Enabled"],
         )
         account.physical[logical_id] = properties["SubscriptionName"]
-    cloudwatch = boto3.client("cloudwatch", region_name=account.region)
+    cloudwatch = SESSION.client("cloudwatch", region_name=account.region)
     for logical_id in account.of_type("AWS::CloudWatch::Alarm"):
         properties = resolve(resources[logical_id]["Properties"])
         properties.pop("Tags", None)
         cloudwatch.put_metric_alarm(**properties)
         account.physical[logical_id] = properties["AlarmName"]
-    events = boto3.client("events", region_name=account.region)
+    events = SESSION.client("events", region_name=account.region)
     for logical_id in account.of_type("AWS::Events::Rule"):
         properties = resources[logical_id]["Properties"]
         name = properties.get("Name") or account.physical[logical_id]
         events.put_rule(Name=name, EventPattern=json.dumps(properties["EventPattern"]))
         account.physical[logical_id] = name
-    sqs = boto3.client("sqs", region_name=account.region)
+    sqs = SESSION.client("sqs", region_name=account.region)
     for logical_id in account.of_type("AWS::SQS::Queue"):
         account.physical[logical_id] = sqs.create_queue(QueueName=account.physical[logical_id])["QueueUrl"]
-    secrets = boto3.client("secretsmanager", region_name=account.region)
+    secrets = SESSION.client("secretsmanager", region_name=account.region)
     for logical_id in account.of_type("AWS::SecretsManager::Secret"):
         arn = secrets.create_secret(Name=account.physical[logical_id], SecretString="{}")["ARN"]
         account.physical[logical_id] = arn
     for logical_id in account.of_type("AWS::SecretsManager::SecretTargetAttachment"):
         # Its Ref is the secret's ARN.
         account.physical[logical_id] = resolve(resources[logical_id]["Properties"]["SecretId"])
-    s3 = boto3.client("s3", region_name=account.region)
+    s3 = SESSION.client("s3", region_name=account.region)
     for logical_id in account.of_type("AWS::S3::Bucket"):
         properties = resolve(resources[logical_id]["Properties"])
         name = properties.get("BucketName") or account.physical[logical_id]
@@ -224,11 +227,11 @@ def healthy_history(account: FakeAccount) -> None:
         }
     ]
     topic = account.physical_id("MonitoringStack/DatabaseAlerts/Resource")
-    sns = boto3.client("sns", region_name=account.region)
+    sns = SESSION.client("sns", region_name=account.region)
     if not sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]:
         # A profile without alert_emails is paged through an endpoint subscribed outside the stack (docs/runbook.md).
         sns.subscribe(TopicArn=topic, Protocol="https", Endpoint="https://pager.example.com/integration")
-    cloudwatch = boto3.client("cloudwatch", region_name=account.region)
+    cloudwatch = SESSION.client("cloudwatch", region_name=account.region)
     cloudwatch.put_metric_data(
         Namespace="AWS/RDS",
         MetricData=[
@@ -357,13 +360,13 @@ def deployed(
         healthy_history(account)
         if prepare is not None:
             prepare(account)
-        aws = Aws(boto3.Session(region_name=region), sleep=lambda _seconds: None)
+        aws = Aws(SESSION, sleep=lambda _seconds: None)
         yield account, aws
 
 
 def stub_aws(account: FakeAccount, aws: Aws, *, drift: bool = True) -> list[Stubber]:
     """The Stubber-answered clients, queued in the order the verifier calls them."""
-    session = boto3.Session(region_name=account.region)
+    session = SESSION
     stubbers = []
     cloudformation = session.client("cloudformation", region_name=account.region)
     stubber = Stubber(cloudformation)

@@ -1,6 +1,8 @@
 """`make bench`: the figures the README quotes, measured on this machine, with the date.
 
-- `cdk synth` of dev (what `make synth` runs), median of several runs;
+- `cdk synth` of dev (what `make synth` runs) and of the reference design's TypeScript app, run alternately in the
+  same session, medians of several runs, and their ratio. The reference (../shared/reference/ts-app, pinned) is
+  copied to a temporary directory, installed with `npm ci`, and run the fastest way it runs: ts-node, transpile only;
 - a bad setting's rejection by app.py, run the way the CLI runs it, against importing the CDK (medians);
 - a warm `make test` after a change (set-up done, the shared synthesis invalidated as an edit would), once, and its
   ratio to that median;
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -28,6 +31,8 @@ from tools import paths
 from tools.synth import FINGERPRINT, cdk_json_context, cli_env
 
 BAD_PROFILES = paths.CDK_OUT / "bench-profiles.toml"
+REFERENCE_APP = paths.ROOT.parent / "shared" / "reference" / "ts-app"
+REFERENCE_COMMAND = "npx ts-node --transpile-only --prefer-ts-exts bin/tap.ts"
 
 
 def timed(command: list[str], cwd: Path = paths.ROOT, env: dict[str, str] | None = None, *, ok: bool = True) -> float:
@@ -61,10 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-setup", action="store_true", help="do not time a fresh clone's set-up")
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory() as outdir:
-        synth = ["cdk", "synth", "-c", "environmentSuffix=dev", "--quiet", "--output", outdir]
-        times = [timed(synth) for _ in range(args.runs)]
-    median = statistics.median(times)
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = Path(tmp) / "reference"
+        shutil.copytree(REFERENCE_APP, reference, ignore=shutil.ignore_patterns("node_modules", "cdk.out"))
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=reference, check=True)
+        ours = ["cdk", "synth", "-c", "environmentSuffix=dev", "--quiet", "--output", f"{tmp}/ours"]
+        theirs = ["npx", "cdk", "synth", "--quiet", "--app", REFERENCE_COMMAND, "--output", f"{tmp}/theirs"]
+        times, reference_times = [], []
+        # Alternately, so that a change in the machine's speed during the run falls on both alike.
+        for _ in range(args.runs):
+            times.append(timed(ours))
+            reference_times.append(timed(theirs, cwd=reference))
+    median, reference_median = statistics.median(times), statistics.median(reference_times)
 
     rejected, imported = bad_input_times(args.runs)
     FINGERPRINT.unlink(missing_ok=True)
@@ -74,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Date:      {date.today().isoformat()}")
     print(f"Machine:   {os.cpu_count()} cores, {memory_gib:.0f} GiB, {platform.system()} {platform.machine()}")
     print(f"cdk synth (dev), {args.runs} runs: median {median:.1f} s, min {min(times):.1f} s, max {max(times):.1f} s")
+    print(
+        f"reference app (ts-node, transpile only), {args.runs} runs: median {reference_median:.1f} s, "
+        f"min {min(reference_times):.1f} s, max {max(reference_times):.1f} s"
+    )
+    print(f"ratio, ours to the reference's: {median / reference_median:.2f}")
     print(
         f"bad setting refused: median {rejected:.2f} s = {rejected / imported:.2f} x importing the CDK "
         f"({imported:.2f} s)"

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from tests.verify_fakes import GIB, NOW, FakeAccount, deployed, environment, stub_aws
+from tests.verify_fakes import GIB, NOW, SESSION, FakeAccount, deployed, environment, stub_aws
 from tools import paths
 from tools.verify.__main__ import as_json, table, verify
 from tools.verify.checks import CHECKS, Result, Status, run_check
@@ -86,7 +85,7 @@ def test_a_deployed_template_other_than_todays_fails() -> None:
 
 def test_an_instance_of_another_class_or_version_fails() -> None:
     def resized(account: FakeAccount) -> None:
-        boto3.client("rds", region_name=account.region).modify_db_instance(
+        SESSION.client("rds", region_name=account.region).modify_db_instance(
             DBInstanceIdentifier=account.physical_id(INSTANCE), DBInstanceClass="db.t3.micro", ApplyImmediately=True
         )
 
@@ -96,7 +95,7 @@ def test_an_instance_of_another_class_or_version_fails() -> None:
 
 def test_storage_at_the_alarm_threshold_fails() -> None:
     def full(account: FakeAccount) -> None:
-        boto3.client("cloudwatch", region_name=account.region).put_metric_data(
+        SESSION.client("cloudwatch", region_name=account.region).put_metric_data(
             Namespace="AWS/RDS",
             MetricData=[
                 {
@@ -123,7 +122,7 @@ def test_a_certificate_near_its_expiry_is_flagged(days: int, status: Status) -> 
 
 def test_an_unconfirmed_or_missing_subscription_fails() -> None:
     def unconfirmed(account: FakeAccount) -> None:
-        sns = boto3.client("sns", region_name=account.region)
+        sns = SESSION.client("sns", region_name=account.region)
         for subscription in sns.list_subscriptions()["Subscriptions"]:
             sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
 
@@ -148,7 +147,7 @@ def test_a_subscription_pending_confirmation_fails() -> None:
 
 def test_an_alarm_without_actions_or_firing_fails() -> None:
     def disarmed(account: FakeAccount) -> None:
-        cloudwatch = boto3.client("cloudwatch", region_name=account.region)
+        cloudwatch = SESSION.client("cloudwatch", region_name=account.region)
         cloudwatch.disable_alarm_actions(AlarmNames=["retail-db-prod-high-cpu"])
         cloudwatch.set_alarm_state(AlarmName="retail-db-prod-low-storage", StateValue="ALARM", StateReason="test")
 
@@ -160,7 +159,7 @@ def test_an_alarm_without_actions_or_firing_fails() -> None:
 
 def test_an_alarm_without_data_for_too_long_fails() -> None:
     def silent(account: FakeAccount) -> None:
-        boto3.client("cloudwatch", region_name=account.region).set_alarm_state(
+        SESSION.client("cloudwatch", region_name=account.region).set_alarm_state(
             AlarmName="retail-db-prod-high-cpu", StateValue="INSUFFICIENT_DATA", StateReason="test"
         )
 
@@ -211,7 +210,7 @@ def test_a_restore_test_whose_validation_failed_fails() -> None:
 def test_replication_that_stopped_fails() -> None:
     def stopped(account: FakeAccount) -> None:
         account.automated_backups_status = "retained"
-        s3 = boto3.client("s3", region_name=account.region)
+        s3 = SESSION.client("s3", region_name=account.region)
         bucket = account.physical_id("BackupStack/DatabaseBackupBucket/Resource")
         configuration = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
         configuration["Rules"][0]["Status"] = "Disabled"
@@ -269,7 +268,7 @@ def test_a_provisioner_that_fails_fails_the_roles_check() -> None:
 def test_failed_invocations_or_a_dead_letter_fail() -> None:
     def undelivered(account: FakeAccount) -> None:
         rule = account.physical[account.of_type("AWS::Events::Rule")[0]]
-        boto3.client("cloudwatch", region_name=account.region).put_metric_data(
+        SESSION.client("cloudwatch", region_name=account.region).put_metric_data(
             Namespace="AWS/Events",
             MetricData=[
                 {
@@ -281,7 +280,7 @@ def test_failed_invocations_or_a_dead_letter_fail() -> None:
             ],
         )
         queue = account.physical[account.of_type("AWS::SQS::Queue")[0]]
-        boto3.client("sqs", region_name=account.region).send_message(QueueUrl=queue, MessageBody="{}")
+        SESSION.client("sqs", region_name=account.region).send_message(QueueUrl=queue, MessageBody="{}")
 
     results, _ = run("prod", undelivered)
     text = failed(results, "events")
@@ -337,7 +336,7 @@ def test_a_bad_suffix_is_refused_before_anything_else() -> None:
 
 def test_a_profile_without_addresses_and_no_subscription_is_not_a_pass() -> None:
     def nobody(account: FakeAccount) -> None:
-        sns = boto3.client("sns", region_name=account.region)
+        sns = SESSION.client("sns", region_name=account.region)
         for subscription in sns.list_subscriptions()["Subscriptions"]:
             sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
 
@@ -378,7 +377,7 @@ def _drill(
         loaded = environment(account, aws)
         verify(loaded)
         loaded.drill_timeout = timeout
-        cloudwatch = boto3.Session(region_name=account.region).client("cloudwatch", region_name=account.region)
+        cloudwatch = SESSION.client("cloudwatch", region_name=account.region)
         stubber = Stubber(cloudwatch)
         alarms = _alarms(account)
         stubber.add_response("describe_alarms", {"MetricAlarms": alarms})
