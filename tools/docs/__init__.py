@@ -25,6 +25,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "docs/verify-policy.read-only.json": lambda: verify.render_policy("read-only"),
     "docs/verify-policy.drill.json": lambda: verify.render_policy("drill"),
     "README.md": readme.render,
+    "docs/day-two.md": readme.render_day_two,
 }
 
 
