@@ -99,23 +99,20 @@ def main() -> int:
 
 
 def synthesize(context: dict[str, Any], stacks: list[tuple[str, Settings]]) -> None:
-    import aws_cdk as cdk
 
     from retail_db.compliance import add_packs
     from retail_db.stack import build_platform, new_app
 
     app = new_app(context=context, outdir="cdk.out") if direct_run() else new_app()
     add_packs(app)
-    # The shared synthesis of every profile stays environment-agnostic, like the baselines it is compared with (a
-    # profile's own region aside); the CLI would otherwise pin the region it defaults to, even without credentials.
-    environment = (
-        None
-        if all_profiles(context)
-        else cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
-    )
+    # Environment-agnostic, whatever account and Region the CLI's credentials give (a profile's own `region` aside):
+    # the template `cdk deploy` deploys is then the one the gate compared and `make verify` compares, the shared
+    # synthesis and the baselines alike. With the account known, the CDK writes it into key policies and ARNs and
+    # looks the Availability Zones up, so subnets name their zones where the gate's synthesis selects them with
+    # Fn::GetAZs: a replacement of every subnet to the gate, and a difference on every resource to the verifier.
     for environment_suffix, settings in stacks:
         with building(f"the stacks of TapStack{environment_suffix}", f"profile {settings.profile}"):
-            build_platform(app, settings=settings, environment_suffix=environment_suffix, environment=environment)
+            build_platform(app, settings=settings, environment_suffix=environment_suffix)
     profiles = ", ".join(sorted({settings.profile for _, settings in stacks}))
     with building("the templates and their cdk-nag checks (synthesis)", f"profile {profiles}"):
         app.synth()

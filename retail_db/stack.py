@@ -157,16 +157,14 @@ def new_app(**props: Any) -> App:
     return App(builtin_cloud_formation_validation=False, **props)
 
 
-def build_platform(
-    app: Construct, *, settings: Settings, environment_suffix: str, environment: Environment | None = None
-) -> list[Stack]:
+def build_platform(app: Construct, *, settings: Settings, environment_suffix: str) -> list[Stack]:
     """The stacks of one environment: the platform, and first the DR stack it refers to when the profile has one.
 
-    A profile that names its Region pins both stacks' Regions (a cross-Region reference needs both); the account
-    stays whatever ``environment`` says, or unresolved.
+    A profile that names its Region pins both stacks' Regions (a cross-Region reference needs both); the account is
+    never resolved, so that every synthesis of an environment, the CLI's with credentials or not, writes one template
+    (app.py).
     """
-    account = environment.account if environment else None
-    region = settings.region or (environment.region if environment else None)
+    region = settings.region or None
     stacks: list[Stack] = []
     recovery = None
     if settings.recovery.dr_region:
@@ -175,7 +173,7 @@ def build_platform(
             recovery_stack_id(environment_suffix),
             settings=settings,
             environment_suffix=environment_suffix,
-            env=Environment(account=account, region=settings.recovery.dr_region),
+            env=Environment(region=settings.recovery.dr_region),
         )
         tag(recovery, environment_suffix)
         stacks.append(recovery)
@@ -185,7 +183,7 @@ def build_platform(
         settings=settings,
         environment_suffix=environment_suffix,
         recovery=recovery,
-        env=Environment(account=account, region=region) if account or region else None,
+        env=Environment(region=region) if region else None,
     )
     # Here, not only where the packs run: checkov's acknowledgements are part of the template, which every synthesis
     # (the CLI's, the gate's, the tests') must write alike.

@@ -120,10 +120,16 @@ def test_an_unforeseen_failure_ends_in_one_line_naming_what_was_built(tmp_path: 
     assert "a@example.com" in line and "[dev.monitoring]" in line and "RETAIL_DB_DEBUG=1" in line
 
 
-def test_python_app_py_writes_what_cdk_synth_writes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "credentials",
+    [{}, {"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "eu-west-1"}],
+    ids=["no credentials", "the account and Region the CLI finds in credentials"],
+)
+def test_python_app_py_writes_what_cdk_synth_writes(tmp_path: Path, credentials: dict[str, str]) -> None:
     """Run directly, app.py gives itself cdk.json's context and the CLI's flags: it writes byte for byte what the
-    CLI wrote for dev in the shared synthesis (environment-agnostic there, so no account or region here either)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    CLI wrote for dev in the shared synthesis. Environment-agnostic, with credentials too: `cdk deploy` must deploy
+    the template the gate compared (an account makes the CDK look the zones up and name them in every subnet)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))} | credentials
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
     env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
     app = [sys.executable, str(ROOT / "app.py")]
