@@ -18,7 +18,7 @@ from retail_db.backup import Backup
 from retail_db.building import building
 from retail_db.config import Settings
 from retail_db.database import Database
-from retail_db.identity import PROFILE_OUTPUT, recovery_stack_id
+from retail_db.identity import PROFILE_OUTPUT, recovery_stack_id, stack_name
 from retail_db.monitoring import PROVISIONER, RESTORE_VALIDATION, Monitoring
 from retail_db.network import Network
 from retail_db.recovery import DisasterRecovery
@@ -179,7 +179,7 @@ def build_platform(app: Construct, *, settings: Settings, environment_suffix: st
         stacks.append(recovery)
     platform = RetailDatabasePlatform(
         app,
-        f"TapStack{environment_suffix}",
+        stack_name(environment_suffix),
         settings=settings,
         environment_suffix=environment_suffix,
         recovery=recovery,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
-
-from retail_db.config.shared import Area, setting
-from retail_db.instance_classes import INSTANCE_CLASSES
+from retail_db.config.shared import Area, InstanceClass, setting
 
 # PostgreSQL on RDS allows up to 15 read replicas per source instance.
 MAX_READ_REPLICAS = 15
@@ -20,14 +17,7 @@ class ReplicaSettings(Area):
         ge=0,
         le=MAX_READ_REPLICAS,
     )
-    instance_class: str = setting(
+    instance_class: InstanceClass = setting(
         "The replicas' RDS instance class.",
         "db.<family>.<size>, listed in retail_db/instance_classes.py, with memory for the instance's max_connections",
     )
-
-    @field_validator("instance_class")
-    @classmethod
-    def _known_class(cls, value: str) -> str:
-        if value not in INSTANCE_CLASSES:
-            raise ValueError("not in retail_db/instance_classes.py: add it there")
-        return value

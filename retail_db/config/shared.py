@@ -4,9 +4,11 @@ types and patterns more than one area uses."""
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from retail_db.instance_classes import INSTANCE_CLASSES
 
 # Before the first model is built: no pydantic plugin is used here, and looking for them reads the entry points of
 # every installed distribution (pydantic/plugin/_loader.py), a fifth of the time a rejected setting takes.
@@ -18,6 +20,16 @@ RULE_KEY = "rule"
 LogRetentionDays = Literal[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
 ]
+
+
+def _known_class(value: str) -> str:
+    if value not in INSTANCE_CLASSES:
+        raise ValueError("not in retail_db/instance_classes.py: add it there")
+    return value
+
+
+# An RDS instance class whose vCPUs and memory this project knows: the alarms and limits scale with them.
+InstanceClass = Annotated[str, AfterValidator(_known_class)]
 CRON_OR_RATE = r"^(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$"
 
 

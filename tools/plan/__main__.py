@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from retail_db.config import load_profiles, load_settings, resolve_profile_name, validate_environment_suffix
-from retail_db.identity import baseline_profile, check_identity, recorded_profile
+from retail_db.identity import baseline_profile, check_identity, recorded_profile, recovery_stack_id, stack_name
 from tools import paths
 from tools.errors import one_line_errors
 from tools.plan.deployed import DeployedTemplateError, credentials_available, deployed_template
@@ -47,7 +47,7 @@ class Stack:
 
     @property
     def name(self) -> str:
-        return f"TapStack{self.environment}{'DR' if self.recovery else ''}"
+        return recovery_stack_id(self.environment) if self.recovery else stack_name(self.environment)
 
 
 def _relative(path: Path) -> str:

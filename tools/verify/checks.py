@@ -844,15 +844,21 @@ def events(environment: Environment, declared: Check) -> Iterator[Result]:
             )
         else:
             yield declared.passed(f"{len(names)} rules, no FailedInvocations in the last day")
+    for name, waiting in dead_letters(environment).items():
+        if waiting:
+            yield declared.failed(f"{waiting} messages wait in the dead-letter queue {name}")
+        else:
+            yield declared.passed(f"dead-letter queue {name} empty")
+
+
+def dead_letters(environment: Environment) -> dict[str, int]:
+    """The messages in each queue of the stack (every one is a dead-letter queue), by the queue's name."""
     sqs = environment.client("sqs")
+    found = {}
     for queue in environment.platform.of_type("AWS::SQS::Queue"):
         attributes = sqs.get_queue_attributes(
             QueueUrl=queue.physical_id,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        waiting = sum(int(value) for value in attributes.values())
-        name = queue.physical_id.rsplit("/", 1)[-1]
-        if waiting:
-            yield declared.failed(f"{waiting} messages wait in the dead-letter queue {name}")
-        else:
-            yield declared.passed(f"dead-letter queue {name} empty")
+        found[queue.physical_id.rsplit("/", 1)[-1]] = sum(int(value) for value in attributes.values())
+    return found

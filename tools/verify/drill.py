@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from tools.verify.checks import TOPIC_PATH, Check, Result, check, described_alarms
+from tools.verify.checks import TOPIC_PATH, Check, Result, check, dead_letters, described_alarms
 from tools.verify.environment import Environment
 
 DRILLS: list[Check] = []
@@ -233,7 +233,7 @@ def drill_events(environment: Environment, declared: Check) -> Iterator[Result]:
         entry = drill_event(pattern, environment.drill_source)
         probe = {
             "id": "retail-db-drill",
-            "account": _account_of(rule.physical_id, environment),
+            "account": _account(environment),
             "source": entry["Source"],
             "time": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": environment.region,
@@ -275,20 +275,13 @@ def drill_events(environment: Environment, declared: Check) -> Iterator[Result]:
         else:
             yield declared.passed(f"{name}: delivered to its target")
     # A target that refuses EventBridge (a 4xx) is not retried: the event is in the dead-letter queue at once.
-    sqs = environment.client("sqs")
-    for queue in environment.platform.of_type("AWS::SQS::Queue"):
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=queue.physical_id, AttributeNames=["ApproximateNumberOfMessages"]
-        )
-        waiting = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+    for name, waiting in dead_letters(environment).items():
         if waiting:
-            yield declared.failed(
-                f"{waiting} messages wait in the dead-letter queue {queue.physical_id.rsplit('/')[-1]}"
-            )
+            yield declared.failed(f"{waiting} messages wait in the dead-letter queue {name}")
     yield from _topic_delivery(environment, declared, since)
 
 
-def _account_of(rule: str, environment: Environment) -> str:
+def _account(environment: Environment) -> str:
     topic = environment.platform.at(TOPIC_PATH)
     return topic.physical_id.split(":")[4] if topic else "000000000000"
 

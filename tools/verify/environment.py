@@ -8,7 +8,6 @@ is a failed check rather than a wrong one.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -128,13 +127,6 @@ class DeployedStack:
         return sorted(
             (r for r in self.resources.values() if r.type == resource_type), key=lambda resource: resource.logical_id
         )
-
-    def output(self, name: str) -> str | None:
-        """An output by its name without the construct prefix and hash (``DatabaseInstanceIdentifier``)."""
-        for key, value in self.outputs.items():
-            if key == name or re.fullmatch(rf"[A-Za-z0-9]*{re.escape(name)}[A-F0-9]{{8}}", key):
-                return value
-        return None
 
     def local(self, logical_id: str) -> dict[str, Any]:
         body: dict[str, Any] = self.local_template["Resources"].get(logical_id, {})
