@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from retail_db.building import building
-from retail_db.config import PROFILES_FILE, Settings, advisories, load_profiles, load_settings
+from retail_db.config import PROFILES_FILE, ConfigError, Settings, advisories, load_profiles, load_settings
 from retail_db.identity import baseline_path, baseline_profile, check_identity
+from retail_db.quotas import template_problems
 from tools.errors import one_line_errors
 
 # How the CDK CLI hands an app its context (cdk.json, cdk.context.json and -c values): a JSON object in this
@@ -110,12 +111,26 @@ def synthesize(context: dict[str, Any], stacks: list[tuple[str, Settings]]) -> N
     # synthesis and the baselines alike. With the account known, the CDK writes it into key policies and ARNs and
     # looks the Availability Zones up, so subnets name their zones where the gate's synthesis selects them with
     # Fn::GetAZs: a replacement of every subnet to the gate, and a difference on every resource to the verifier.
+    built: list[tuple[Settings, list[str]]] = []
     for environment_suffix, settings in stacks:
         with building(f"the stacks of TapStack{environment_suffix}", f"profile {settings.profile}"):
-            build_platform(app, settings=settings, environment_suffix=environment_suffix)
+            platform = build_platform(app, settings=settings, environment_suffix=environment_suffix)
+            built.append((settings, [stack.stack_name for stack in platform]))
     profiles = ", ".join(sorted({settings.profile for _, settings in stacks}))
     with building("the templates and their cdk-nag checks (synthesis)", f"profile {profiles}"):
-        app.synth()
+        assembly = app.synth()
+    for settings, names in built:
+        for name in names:
+            check_quotas(settings, name, assembly.get_stack_by_name(name).template)
+
+
+def check_quotas(settings: Settings, stack: str, template: dict[str, Any]) -> None:
+    """A template CloudFormation or IAM would refuse for its size: the lists that grow it are the roles."""
+    problems = template_problems(template)
+    if problems:
+        roles = settings.access.roles
+        rule = f"make {stack} hold {problems[0]}: declare fewer roles, or split them across environments"
+        raise ConfigError(f"{settings.profile}.access.roles", f"{len(roles)} roles", rule)
 
 
 if __name__ == "__main__":

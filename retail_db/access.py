@@ -239,14 +239,14 @@ class Access(Construct):
             policy = self._connect_policy(role.name, _dbi_resource_id(instance))
             CfnOutput(
                 self,
-                f"{_pascal(role.name)}ConnectPolicyArn",
+                f"{role_construct_id(role.name)}ConnectPolicyArn",
                 value=policy.managed_policy_arn,
                 description=f"Attach to an application's IAM role to connect as database role {role.name}",
             )
         for name, secret in self.role_secrets.items():
             CfnOutput(
                 self,
-                f"{_pascal(name)}SecretArn",
+                f"{role_construct_id(name)}SecretArn",
                 value=secret.secret_arn,
                 description=f"Secret with database role {name}'s password, rotated every {PASSWORD_ROTATION_DAYS} days",
             )
@@ -266,7 +266,7 @@ class Access(Construct):
         for role in password_roles(settings):
             secret = secretsmanager.Secret(
                 self,
-                f"{_pascal(role.name)}Credentials",
+                f"{role_construct_id(role.name)}Credentials",
                 description=f"Password of database role {role.name}",
                 encryption_key=key,
                 generate_secret_string=secretsmanager.SecretStringGenerator(
@@ -424,7 +424,7 @@ class Access(Construct):
             resources.append(_dbuser(self._proxy_resource_id, role))
         return iam.ManagedPolicy(
             self,
-            f"{_pascal(role)}ConnectPolicy",
+            f"{role_construct_id(role)}ConnectPolicy",
             description=f"Connect to the retail database as role {role}, with an IAM authentication token",
             statements=[iam.PolicyStatement(actions=["rds-db:connect"], resources=resources)],
         )
@@ -503,5 +503,41 @@ def _dbuser(resource_id: str, user: str) -> str:
     return f"arn:{Aws.PARTITION}:rds-db:{Aws.REGION}:{Aws.ACCOUNT_ID}:dbuser:{resource_id}/{user}"
 
 
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_") if part)
+# The IDs of this construct's own children, which no role's constructs may take.
+OWN_IDS = frozenset(
+    {
+        "ClientSecurityGroup",
+        "ClientSecurityGroupId",
+        "DatabaseKey",
+        "DatabaseRoles",
+        "ProviderLogGroup",
+        "ProvisionerFunction",
+        "ProvisionerLogGroup",
+        "ProvisionerPolicy",
+        "ProvisionerProvider",
+        "ProvisionerRole",
+        "ProvisionerSecurityGroup",
+        "Proxy",
+        "ProxyConnectPolicy",
+        "ProxyRole",
+        "ProxySecurityGroup",
+        "SecretsManagerEndpoint",
+    }
+)
+# What a role's constructs add to its ID.
+ROLE_ID_ENDINGS = ("ConnectPolicy", "ConnectPolicyArn", "Credentials", "SecretArn")
+PLAIN_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z][a-z0-9]*)*")
+
+
+def role_construct_id(name: str) -> str:
+    """A role's construct ID, distinct for distinct role names.
+
+    Names of words that each start with a letter keep the ID they have always had (app_reader: AppReader), so their
+    logical IDs, and the secrets behind them, stay. Any other name (a_1 next to a1, app_ next to app), and a name
+    whose constructs would take this construct's own IDs (proxy: ProxyConnectPolicy), is spelled out after Role_: an
+    underscore no ID of the first kind holds.
+    """
+    plain = "".join(part.capitalize() for part in name.split("_"))
+    if PLAIN_NAME.fullmatch(name) and not {plain + ending for ending in ROLE_ID_ENDINGS} & OWN_IDS:
+        return plain
+    return f"Role_{name}"

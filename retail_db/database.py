@@ -15,6 +15,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from retail_db import storage
 from retail_db.config import MASTER_USERNAME, DatabaseSettings, RemovalSettings, ReplicaSettings
 from retail_db.removal import REMOVAL_POLICIES
 from retail_db.retention import LOG_RETENTION
@@ -119,6 +120,14 @@ class Database(Construct):
         parameter_group = rds.ParameterGroup(
             self, "ParameterGroup", engine=engine, parameters=dict(settings.parameters)
         )
+        # Validated with the settings; io1 and io2 always get theirs (the CDK would write 1,000 IOPS at any size).
+        performance = storage.template_values(
+            storage_type=settings.storage_type,
+            allocated_gib=settings.allocated_storage_gib,
+            max_allocated_gib=settings.max_allocated_storage_gib,
+            iops=settings.iops,
+            throughput_mibps=settings.storage_throughput_mibps,
+        )
         self.instance = rds.DatabaseInstance(
             self,
             "RetailDatabase",
@@ -134,6 +143,8 @@ class Database(Construct):
             allocated_storage=settings.allocated_storage_gib,
             max_allocated_storage=settings.max_allocated_storage_gib,
             storage_type=rds.StorageType[settings.storage_type.upper()],
+            iops=performance.iops,
+            storage_throughput=performance.storage_throughput,
             storage_encrypted=True,
             storage_encryption_key=self.encryption_key,
             multi_az=settings.multi_az,
@@ -209,6 +220,8 @@ class Database(Construct):
                 # Encrypted with the instance's key: CloudFormation refuses StorageEncrypted on a replica.
                 max_allocated_storage=settings.max_allocated_storage_gib,
                 storage_type=rds.StorageType[settings.storage_type.upper()],
+                iops=performance.iops,
+                storage_throughput=performance.storage_throughput,
                 parameter_group=parameter_group,
                 iam_authentication=True,
                 multi_az=False,

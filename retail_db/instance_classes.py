@@ -5,6 +5,7 @@ Free of CDK imports, so that configuration validation can reject a class missing
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,6 +29,12 @@ class InstanceClass:
     @property
     def burstable(self) -> bool:
         return self.cpu_credits_per_hour is not None
+
+    @property
+    def graviton(self) -> bool:
+        """A g after the family's generation marks AWS Graviton processors (db.m7g, db.t4g, db.r6gd).
+        https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Types.html"""
+        return re.fullmatch(r"db\.[a-z]+[0-9]+g[a-z]*\..+", self.name) is not None
 
     @property
     def memory_bytes(self) -> int:

@@ -1,7 +1,8 @@
 """PostgreSQL parameters checked against a catalogue taken from a real server of the engine's major version.
 
 `retail_db/catalogue/postgres<major>.json` is pg_settings of that version (`make catalogue` regenerates it, and a
-test compares it with a running server); `rds.json` adds what RDS for PostgreSQL adds. A value is checked the way
+test compares it with a running server); `rds.json` adds what RDS for PostgreSQL adds, and `rds-rules.json` what RDS
+refuses that PostgreSQL allows, each with its source. A value is checked the way
 PostgreSQL parses it: booleans by their spellings, numbers with their units (fractions round, as PostgreSQL 12 and
 later do), enums case-insensitively. RDS formulas such as `{DBInstanceClassMemory/32768}` are left to RDS.
 No CDK import: this runs before the CDK loads.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,8 +24,12 @@ BOOLEANS = {"on", "off", "true", "false", "yes", "no", "1", "0"}
 # The units PostgreSQL accepts, in bytes and in milliseconds.
 MEMORY_UNITS = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 TIME_UNITS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
-NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z]*)\s*$")
-RDS_FORMULA = re.compile(r"^\s*(\{.*\}|(GREATEST|LEAST|SUM)\(.*\))\s*$", re.IGNORECASE)
+# ASCII: PostgreSQL parses numbers with strtol and strtod, which know no other digits, where Python's \d and float()
+# accept any script's.
+NUMBER = re.compile(r"[ ]*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)[ ]*([A-Za-z]*)[ ]*")
+RDS_FORMULA = re.compile(r"[ ]*(\{.*\}|(GREATEST|LEAST|SUM)\(.*\))[ ]*", re.IGNORECASE)
+# PostgreSQL's MAX_BACKENDS: the catalogue's maximum of max_connections.
+MAX_CONNECTIONS = 262143
 
 
 @functools.cache
@@ -46,13 +52,19 @@ def reserved_keywords(major: str) -> frozenset[str]:
     return frozenset(json.loads(path.read_text())["reserved_keywords"])
 
 
+@functools.cache
+def rds_rules() -> Mapping[str, Any]:
+    rules: Mapping[str, Any] = json.loads((CATALOGUE_DIR / "rds-rules.json").read_text())
+    return rules
+
+
 def supported_majors() -> list[str]:
     return sorted(path.stem.removeprefix("postgres") for path in CATALOGUE_DIR.glob("postgres*.json"))
 
 
 def _base_unit(unit: str) -> tuple[dict[str, float], float]:
     """The table of units a setting's unit belongs to, and how many of the table's base its unit is."""
-    match = re.fullmatch(r"(\d*)(\w+)", unit)
+    match = re.fullmatch(r"([0-9]*)([A-Za-z]+)", unit)
     count, name = (int(match[1]) if match and match[1] else 1), (match[2] if match else unit)
     table: dict[str, float] = dict(MEMORY_UNITS) if name in MEMORY_UNITS else dict(TIME_UNITS)
     return table, count * table[name]
@@ -78,14 +90,25 @@ def check(name: str, value: str, major: str) -> str | None:
         return f"is not a parameter of PostgreSQL {major} or RDS{hint}"
     if entry["context"] == "internal":
         return "is read-only: PostgreSQL computes it"
+    if name in rds_rules()["set_by_rds"]["names"]:
+        return "is set by RDS, not by a parameter group (retail_db/catalogue/rds-rules.json)"
+    allowed = rds_rules()["allowed_lists"].get(name)
+    if allowed is not None:
+        unknown = [item for item in _list(value) if item not in allowed["values"]]
+        if unknown:
+            return (
+                f"lists {unknown[0]}, which RDS does not take here; each must be one of {', '.join(allowed['values'])}"
+            )
     kind = entry["type"]
     if kind == "bool":
-        return None if value.strip().lower() in BOOLEANS else "must be on or off (or true/false, yes/no, 1/0)"
+        return None if value.strip(" ").lower() in BOOLEANS else "must be on or off (or true/false, yes/no, 1/0)"
     if kind == "enum":
         values = entry["values"]
-        return None if value.strip().lower() in {v.lower() for v in values} else f"must be one of {', '.join(values)}"
+        return (
+            None if value.strip(" ").lower() in {v.lower() for v in values} else f"must be one of {', '.join(values)}"
+        )
     if kind in ("integer", "real"):
-        if RDS_FORMULA.match(value):
+        if RDS_FORMULA.fullmatch(value):
             return None
         return _check_number(value, entry)
     return None
@@ -93,10 +116,12 @@ def check(name: str, value: str, major: str) -> str | None:
 
 def _check_number(value: str, entry: Mapping[str, Any]) -> str | None:
     rule = f"must be {_range(entry)}"
-    match = NUMBER.match(value)
+    match = NUMBER.fullmatch(value)
     if match is None:
         return rule
     number, unit = float(match[1]), match[2]
+    if not math.isfinite(number):
+        return rule
     if unit:
         if not entry.get("unit"):
             return f"{rule}, without a unit"
@@ -104,9 +129,74 @@ def _check_number(value: str, entry: Mapping[str, Any]) -> str | None:
         if unit not in table:
             return f"{rule}; units: {', '.join(table)}"
         number = number * table[unit] / base
+    if not math.isfinite(number):
+        return rule
     if entry["type"] == "integer":
         number = round(number)
     return None if entry["min"] <= number <= entry["max"] else rule
+
+
+def _list(value: str) -> list[str]:
+    """A list parameter's items, as PostgreSQL splits them (commas, optional spaces, optional double quotes)."""
+    return [item.strip(" ").strip('"') for item in value.split(",") if item.strip(" ")]
+
+
+def number(name: str, value: str, major: str) -> float | None:
+    """A numeric parameter's value in its catalogue unit, or None for an RDS formula; the value has passed check."""
+    entry = catalogue(major)[name]
+    if RDS_FORMULA.fullmatch(value):
+        return None
+    match = NUMBER.fullmatch(value)
+    assert match is not None
+    amount, unit = float(match[1]), match[2]
+    if unit:
+        table, base = _base_unit(entry["unit"])
+        amount = amount * table[unit] / base
+    return round(amount) if entry["type"] == "integer" else amount
+
+
+def check_together(parameters: Mapping[str, str], major: str, memory_bytes: int) -> tuple[str, str] | None:
+    """None when the server starts with these parameters together on a class with this much memory; otherwise the
+    parameter to change and the rule, in words. Each parameter has passed :func:`check` alone."""
+    defaults: Mapping[str, int] = rds_rules()["defaults"]["values"]
+
+    def value(name: str) -> float | None:
+        return number(name, parameters[name], major) if name in parameters else defaults.get(name)
+
+    limit = value("max_connections")
+    reserved = [name for name in ("superuser_reserved_connections", "reserved_connections") if name in catalogue(major)]
+    taken = [value(name) for name in reserved]
+    if limit is not None and None not in taken and sum(t for t in taken if t is not None) >= limit:
+        # postmaster.c refuses to start: "superuser_reserved_connections (%d) plus reserved_connections (%d) must be
+        # less than max_connections (%d)" (https://www.postgresql.org/docs/16/runtime-config-connection.html).
+        blamed = next((name for name in reserved if name in parameters), "max_connections")
+        return blamed, f"leaves no connection: {' plus '.join(reserved)} must be less than max_connections"
+    processes = [value(name) for name in ("max_connections", "autovacuum_max_workers", "max_worker_processes")]
+    senders = value("max_wal_senders")
+    if None not in processes and senders is not None and sum(p for p in processes if p) + 1 + senders > MAX_CONNECTIONS:
+        # Every backend, worker and WAL sender takes a slot of MAX_BACKENDS (guc_tables.c's check hooks; the
+        # catalogue's maximum of max_connections).
+        counted = ("max_connections", "autovacuum_max_workers", "max_worker_processes", "max_wal_senders")
+        blamed = max((name for name in counted if name in parameters), key=lambda name: value(name) or 0)
+        return blamed, (
+            "with max_connections + autovacuum_max_workers + 1 + max_worker_processes + max_wal_senders must stay "
+            f"within {MAX_CONNECTIONS} server processes"
+        )
+    shared = rds_rules()["shared_memory_share"]
+    share = float(shared["share"])
+    used = 0.0
+    for name in shared["parameters"]:
+        amount = value(name) if name in parameters else None
+        if amount is not None and amount > 0:
+            used += amount * _base_unit(catalogue(major)[name]["unit"])[1]
+    if used > share * memory_bytes:
+        blamed = next(name for name in shared["parameters"] if name in parameters)
+        gib = memory_bytes / 2**30
+        return blamed, (
+            f"needs more than {share:.0%} of the class's {gib:g} GiB of memory for shared memory, which RDS refuses "
+            "(incompatible-parameters)"
+        )
+    return None
 
 
 def needs_restart(name: str, major: str) -> bool:

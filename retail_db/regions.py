@@ -10,6 +10,7 @@ import functools
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 # Regions whose names start so belong to a partition of their own; every other Region is in aws.
 PARTITIONS: tuple[tuple[str, str], ...] = (
@@ -23,11 +24,15 @@ PARTITIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _providers() -> Path:
+def _schemas() -> Path:
     spec = importlib.util.find_spec("cfnlint")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("cfn-lint is not installed: run make setup")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "schemas" / "providers"
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "schemas"
+
+
+def _providers() -> Path:
+    return _schemas() / "providers"
 
 
 @functools.cache
@@ -38,6 +43,25 @@ def regions() -> tuple[str, ...]:
 @functools.cache
 def resource_types(region: str) -> frozenset[str]:
     return frozenset(json.loads((_providers() / f"{region}.json").read_text()))
+
+
+@functools.cache
+def _instance_classes() -> dict[str, list[dict[str, Any]]]:
+    # cfn-lint's rule E3025: per Region, the DB instance classes each engine is offered on.
+    path = _schemas() / "extensions" / "aws_rds_dbinstance" / "dbinstanceclass_enum.json"
+    return {region: data["allOf"] for region, data in json.loads(path.read_text()).items()}
+
+
+def instance_classes(region: str, engine: str) -> frozenset[str] | None:
+    """The classes ``engine`` is offered on in ``region``; None where cfn-lint's data does not cover the Region."""
+    rules = _instance_classes().get(region)
+    if rules is None:
+        return None
+    offered: set[str] = set()
+    for rule in rules:
+        if rule["if"]["properties"].get("Engine", {}).get("const") == engine:
+            offered.update(rule["then"]["properties"]["DBInstanceClass"]["enum"])
+    return frozenset(offered)
 
 
 def partition(region: str) -> str:

@@ -2,8 +2,9 @@
 
 A bad setting, an unknown profile, a profiles file that is missing, empty or not TOML, a template that is not there,
 a synthesis that failed: each is something the user gave or has still to do, so it ends in one line on stderr,
-``<prog>: <what is wrong and how to fix it>``, and exit code 2. Anything else is a bug and keeps its traceback, as
-does every error with RETAIL_DB_DEBUG=1.
+``<prog>: <what is wrong and how to fix it>``, and exit code 2. Anything else is a bug: it ends in one line too,
+``<prog>: internal error: <type>: <cause>``, with exit code 2, and RETAIL_DB_DEBUG=1 shows its traceback (as it does
+for every error).
 
     @one_line_errors("cost")
     def main(argv: Sequence[str] | None = None) -> int:  # returns 2 on an expected error
@@ -27,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec
 
-from retail_db.building import BuildError
+from retail_db.building import BuildError, cause_line
 from retail_db.config import PROFILES_FILE, ConfigError
 
 EXIT_CODE = 2
@@ -116,12 +117,13 @@ class one_line_errors:  # lowercase: used like a function, as a decorator or a c
         self.also = also
 
     def report(self, error: BaseException) -> bool:
-        """Prints the error's one line and says True if it is expected; False for a bug, or with RETAIL_DB_DEBUG=1."""
+        """Prints the error's one line and says True; False with RETAIL_DB_DEBUG=1, and for what is no error (an
+        interrupt, an exit)."""
         if os.environ.get(DEBUG_ENV) == "1" or not isinstance(error, Exception):
             return False
         text = message(error, *self.also)
         if text is None:
-            return False
+            text = f"internal error: {type(error).__name__}: {cause_line(error)} ({DEBUG_ENV}=1 shows the traceback)"
         print(one_line(self.prog, text), file=sys.stderr)
         return True
 

@@ -213,4 +213,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Through the module's importable name: run as __main__, its SynthError would be another class than the one
+    # tools.errors expects, and a failed synthesis would be reported as an internal error.
+    from tools.synth import main as imported_main
+
+    sys.exit(imported_main())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from retail_db import quotas
 from retail_db.config.database import MASTER_USERNAME
-from retail_db.config.shared import Area, Model, setting
+from retail_db.config.shared import CIDR_FORM, Area, Broken, Model, parse_cidr, setting
+from retail_db.parameters import MAX_CONNECTIONS
 
 # Unquoted PostgreSQL identifiers that need no quoting anywhere: what applications, migration tools and psql scripts
 # written by hand can use as they are. PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1).
@@ -44,6 +45,7 @@ class DatabaseRole(Model):
         "Concurrent connections the role may hold; -1 for no limit of its own.",
         "-1, or 1 to the instance's max_connections",
         ge=-1,
+        le=MAX_CONNECTIONS,
     )
     schemas: dict[str, Access] = setting(
         "Access per schema: read (SELECT), write (SELECT, INSERT, UPDATE, DELETE, and sequences), owner (owns the "
@@ -61,7 +63,7 @@ class AccessSettings(Area):
     )
     client_cidrs: tuple[str, ...] = setting(
         "Other IPv4 ranges admitted on the PostgreSQL port (a peered VPC, a Transit Gateway attachment).",
-        "IPv4 CIDRs, each at most once",
+        f"IPv4 CIDRs {CIDR_FORM}, each at most once; in prod none admitting every address (0.0.0.0/0)",
         strict=False,
     )
     client_prefix_lists: tuple[Annotated[str, Field(pattern=PREFIX_LIST_PATTERN)], ...] = setting(
@@ -82,10 +84,23 @@ class AccessSettings(Area):
     @classmethod
     def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in value:
-            try:
-                ipaddress.IPv4Network(cidr)
-            except ValueError as error:
-                raise ValueError(str(error)) from None
+            parse_cidr(cidr)
         if len(set(value)) != len(value):
             raise ValueError("listed twice")
         return value
+
+    def check(self) -> None:
+        rules = quotas.database_ingress_rules(
+            admit_vpc_cidr=self.admit_vpc_cidr,
+            cidrs=len(self.client_cidrs),
+            prefix_lists=len(self.client_prefix_lists),
+            proxy=self.proxy,
+        )
+        if rules > quotas.SECURITY_GROUP_RULES:
+            rule = (
+                f"make the database's security group hold {rules} inbound rules (with the VPC's range, the client, "
+                f"provisioner and proxy groups, each prefix list counting its maximum entries), above the "
+                f"{quotas.SECURITY_GROUP_RULES} a security group takes ({quotas.SECURITY_GROUP_PAGE}): admit a "
+                "prefix list instead of the ranges"
+            )
+            raise Broken(("client_cidrs",), list(self.client_cidrs), rule=rule)

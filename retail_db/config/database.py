@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import field_validator
 
-from retail_db import engine_versions, parameters
-from retail_db.config.shared import Area, Broken, InstanceClass, LogRetentionDays, setting
+from retail_db import engine_versions, parameters, storage
+from retail_db.config.shared import API_INT_MAX, Area, Broken, InstanceClass, LogRetentionDays, setting
+from retail_db.instance_classes import INSTANCE_CLASSES
 
-# RDS refuses a storage-autoscaling ceiling less than 10 % above the allocation ("Invalid max storage size") and
-# recommends 26 %, so that one autoscaling step does not hit the ceiling (RDS-EVENT-0225).
-STORAGE_HEADROOM_REQUIRED = 1.10
+# RDS recommends a storage-autoscaling ceiling 26 % above the allocation, so that one autoscaling step does not hit
+# the ceiling (RDS-EVENT-0225); it refuses less than 10 % (retail_db/storage.py).
 STORAGE_HEADROOM_RECOMMENDED = 1.26
-# Minimum allocated storage per type for RDS for PostgreSQL, in GiB.
-MIN_STORAGE_GIB: Mapping[str, int] = {"gp2": 20, "gp3": 20, "io1": 100, "io2": 100}
-MAX_STORAGE_GIB = 65536
+MAX_STORAGE_GIB = max(kind.max_gib for kind in storage.STORAGE_TYPES.values())
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEK_MINUTES = 7 * 24 * 60
 
@@ -68,37 +64,54 @@ class DatabaseSettings(Area):
         "PostgreSQL version of the instance, a floor that auto minor upgrades move forward.",
         "<major>.<minor>, a version RDS offers for new instances (from cfn-lint's RDS data), of a major version with "
         "a parameter catalogue",
-        pattern=r"^\d+\.\d+$",
+        pattern=r"^[0-9]{1,4}\.[0-9]{1,4}$",
     )
     instance_class: InstanceClass = setting(
         "RDS instance class.",
-        "db.<family>.<size>, listed in retail_db/instance_classes.py (the alarms scale with its vCPUs and memory)",
+        "db.<family>.<size>, listed in retail_db/instance_classes.py (the alarms scale with its vCPUs and memory), "
+        "offered for PostgreSQL in region (cfn-lint's RDS data); in prod a non-burstable Graviton class",
     )
     allocated_storage_gib: int = setting(
         "Storage allocated at creation, in GiB.",
-        f"at least the storage type's minimum (gp2/gp3 20, io1/io2 100), at most {MAX_STORAGE_GIB}",
+        "the storage type's range for PostgreSQL: gp2 and gp3 20 to 65536, io1 and io2 100 to 65536 "
+        "(retail_db/storage.py)",
+        ge=1,
         le=MAX_STORAGE_GIB,
     )
     max_allocated_storage_gib: int = setting(
         "Ceiling for storage autoscaling, in GiB.",
         f"at least 10 % above allocated_storage_gib (RDS refuses less), at most {MAX_STORAGE_GIB}; 26 % above is "
         "recommended (a warning below it)",
+        ge=1,
         le=MAX_STORAGE_GIB,
     )
     storage_type: Literal["gp2", "gp3", "io1", "io2"] = setting("EBS storage type.", "gp2, gp3, io1 or io2")
-    multi_az: bool = setting("Whether a standby runs in a second AZ.", "true or false")
+    iops: int = setting(
+        "Provisioned IOPS; 0 for the storage type's baseline.",
+        "0 where the type sets its own (gp2, gp3 below 400 GiB); io1 and io2 need IOPS in RDS's range and ratio to "
+        "the storage, from the allocation up to the autoscaling ceiling (retail_db/storage.py)",
+        ge=0,
+        le=API_INT_MAX,
+    )
+    storage_throughput_mibps: int = setting(
+        "Provisioned storage throughput in MiB/s (gp3 from 400 GiB); 0 for the baseline.",
+        "0, or on gp3 from 400 GiB RDS's range and ratio to the IOPS (retail_db/storage.py)",
+        ge=0,
+        le=API_INT_MAX,
+    )
+    multi_az: bool = setting("Whether a standby runs in a second AZ.", "true or false; true in prod")
     backup_retention_days: int = setting(
         "Days of automated backups (point-in-time restore).", "0 to 35; at least 7 in prod", ge=0, le=35
     )
     backup_window: str = setting(
         "Daily window for automated backups, UTC.",
         "hh:mm-hh:mm UTC, at least 30 minutes",
-        pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$",
+        pattern=r"^[0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$",
     )
     maintenance_window: str = setting(
         "Weekly maintenance window, UTC.",
         "ddd:hh:mm-ddd:hh:mm UTC (ddd one of mon..sun), at least 30 minutes, not overlapping the backup window",
-        pattern=r"^[a-z]{3}:\d{2}:\d{2}-[a-z]{3}:\d{2}:\d{2}$",
+        pattern=r"^[a-z]{3}:[0-9]{2}:[0-9]{2}-[a-z]{3}:[0-9]{2}:[0-9]{2}$",
     )
     deletion_protection: bool = setting("Whether RDS refuses to delete the instance.", "true or false; true in prod")
     monitoring_interval_seconds: Literal[0, 1, 5, 10, 15, 30, 60] = setting(
@@ -154,12 +167,16 @@ class DatabaseSettings(Area):
         return value
 
     def check(self) -> None:
-        minimum = MIN_STORAGE_GIB[self.storage_type]
-        if self.allocated_storage_gib < minimum:
-            raise Broken(("allocated_storage_gib",), self.allocated_storage_gib, f"{self.storage_type}: {minimum}")
-        least = math.ceil(self.allocated_storage_gib * STORAGE_HEADROOM_REQUIRED)
-        if self.max_allocated_storage_gib < least:
-            raise Broken(("max_allocated_storage_gib",), self.max_allocated_storage_gib, f"at least {least}")
+        refused = storage.check(
+            storage_type=self.storage_type,
+            allocated_gib=self.allocated_storage_gib,
+            max_allocated_gib=self.max_allocated_storage_gib,
+            iops=self.iops,
+            throughput_mibps=self.storage_throughput_mibps,
+        )
+        if refused:
+            name, rule = refused
+            raise Broken((name,), getattr(self, name), rule=f"must fit RDS's storage rules: {rule}")
         version_rule = engine_versions.check(self.engine_version)
         if version_rule:
             raise Broken(("engine_version",), self.engine_version, rule=version_rule)
@@ -171,6 +188,11 @@ class DatabaseSettings(Area):
             parameter_rule = parameters.check(name, value, self.engine_major_version)
             if parameter_rule:
                 raise Broken(("parameters", name), value, rule=parameter_rule)
+        memory = INSTANCE_CLASSES[self.instance_class].memory_bytes
+        together = parameters.check_together(self.parameters, self.engine_major_version, memory)
+        if together:
+            name, rule = together
+            raise Broken(("parameters", name), self.parameters.get(name), rule=rule)
         daily_backups = {
             (day * 24 * 60 + minute) % WEEK_MINUTES for day in range(7) for minute in backup_minutes(self.backup_window)
         }

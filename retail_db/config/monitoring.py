@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from retail_db.config.shared import Area, setting
+from retail_db.config.database import MAX_STORAGE_GIB
+from retail_db.config.shared import METRIC_MAX, Area, setting
+from retail_db.parameters import MAX_CONNECTIONS
 
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 # PostgreSQL stops assigning transaction IDs about 2.1 billion transactions after the oldest unfrozen one.
@@ -16,6 +18,11 @@ MAX_TRANSACTION_IDS_THRESHOLD = 2_000_000_000
 def share(description: str) -> Any:
     """A percentage an alarm watches from below: 100 would keep it in alarm for good."""
     return setting(description, "above 0, below 100", gt=0, lt=100)
+
+
+def measure(description: str) -> Any:
+    """A threshold on a metric with no bound of its own: CloudWatch's largest metric value bounds it."""
+    return setting(description, "above 0, at most 2^360 (CloudWatch's largest metric value)", gt=0, le=METRIC_MAX)
 
 
 class MonitoringSettings(Area):
@@ -34,10 +41,16 @@ class MonitoringSettings(Area):
         "HighCPUAlarm: average CPU at or above.", "above 0, at most 100", gt=0, le=100
     )
     free_storage_threshold_bytes: float = setting(
-        "LowStorageAlarm: free storage below, in bytes.", "above 0, below the allocated storage", gt=0
+        "LowStorageAlarm: free storage below, in bytes.",
+        "above 0, below the allocated storage",
+        gt=0,
+        le=MAX_STORAGE_GIB * 2**30,
     )
     connections_threshold: float = setting(
-        "HighConnectionsAlarm: average connections at or above.", "above 0, below max_connections", gt=0
+        "HighConnectionsAlarm: average connections at or above.",
+        "above 0, below max_connections",
+        gt=0,
+        lt=MAX_CONNECTIONS,
     )
     # The thresholds below are shares of what the instance class and allocation provide, so that they follow
     # a change of class or storage without an edit here.
@@ -53,22 +66,18 @@ class MonitoringSettings(Area):
     freeable_memory_threshold_percent: float = share(
         "LowFreeableMemoryAlarm: freeable memory below this share of the class's memory."
     )
-    db_load_threshold_per_vcpu: float = setting(
-        "HighDBLoadAlarm: average active sessions above this many per vCPU.", "above 0", gt=0
-    )
+    db_load_threshold_per_vcpu: float = measure("HighDBLoadAlarm: average active sessions above this many per vCPU.")
     cpu_credit_balance_threshold_percent: float = share(
         "LowCPUCreditBalanceAlarm (burstable classes): credits below this share of the maximum balance."
     )
     ebs_balance_threshold_percent: float = share(
         "LowEBS*BalanceAlarm (classes with burst EBS bandwidth): burst balance below."
     )
-    read_latency_threshold_ms: float = setting("HighReadLatencyAlarm: p90 read latency above.", "above 0", gt=0)
-    write_latency_threshold_ms: float = setting("HighWriteLatencyAlarm: p90 write latency above.", "above 0", gt=0)
-    disk_queue_depth_threshold: float = setting(
-        "HighDiskQueueDepthAlarm: average queued I/O requests above.", "above 0", gt=0
-    )
-    replica_lag_threshold_seconds: float = setting(
-        "ReplicaLagAlarm (each read replica): replication lag above, in seconds.", "above 0", gt=0
+    read_latency_threshold_ms: float = measure("HighReadLatencyAlarm: p90 read latency above.")
+    write_latency_threshold_ms: float = measure("HighWriteLatencyAlarm: p90 write latency above.")
+    disk_queue_depth_threshold: float = measure("HighDiskQueueDepthAlarm: average queued I/O requests above.")
+    replica_lag_threshold_seconds: float = measure(
+        "ReplicaLagAlarm (each read replica): replication lag above, in seconds."
     )
     transaction_ids_threshold: int = setting(
         "HighTransactionIDsAlarm: age of the oldest unfrozen transaction ID above.",

@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
 from retail_db import parameters, regions
+from retail_db.building import cause_line
+from retail_db.config import offering
 from retail_db.config.access import (
     IDENTIFIER_PATTERN,
     RESERVED_ROLE_PREFIXES,
@@ -26,20 +28,11 @@ from retail_db.config.backup import BackupSettings
 from retail_db.config.database import STORAGE_HEADROOM_RECOMMENDED, DatabaseSettings
 from retail_db.config.monitoring import MonitoringSettings
 from retail_db.config.network import NetworkSettings
-from retail_db.config.recovery import RECOVERY_REGION_NEEDS, RecoverySettings
+from retail_db.config.recovery import RecoverySettings
 from retail_db.config.removal import RemovalSettings
 from retail_db.config.replicas import ReplicaSettings
-from retail_db.config.shared import RULE_KEY, Area, Broken, ConfigError, Model, setting
+from retail_db.config.shared import CHECKING, RULE_KEY, Area, Broken, ConfigError, Model, parse_cidr, setting
 from retail_db.instance_classes import INSTANCE_CLASSES
-
-# What the stack needs from its Region, checked against cfn-lint's Region data before synthesis.
-PRIMARY_REGION_NEEDS = (
-    "AWS::RDS::DBInstance",
-    "AWS::RDS::EventSubscription",
-    "AWS::Backup::BackupPlan",
-    "AWS::Backup::RestoreTestingPlan",
-    "AWS::Backup::RestoreTestingSelection",
-)
 
 
 class Settings(Model):
@@ -50,7 +43,8 @@ class Settings(Model):
     )
     region: str = setting(
         "The stack's AWS Region; empty for the CLI's default Region.",
-        'an AWS Region CloudFormation offers, or ""; required with recovery.dr_region',
+        "an AWS Region CloudFormation offers, with every resource type and instance class the profile uses (cfn-lint's "
+        'Region data), or ""; required with recovery.dr_region',
     )
     removal: RemovalSettings
     network: NetworkSettings
@@ -78,13 +72,16 @@ class Settings(Model):
 
     @model_validator(mode="after")
     def _across_settings(self) -> Settings:
+        CHECKING.set((Settings, "profile"))
         _production(self)
         for table, area in self:
             if isinstance(area, Area):
+                CHECKING.set((Settings, table))
                 try:
                     area.check()
                 except Broken as broken:
                     raise Broken((table, *broken.path), broken.value, broken.detail, rule=broken.rule) from None
+        CHECKING.set((Settings, "profile"))
         _monitoring(self.monitoring, self.database)
         _roles(self.access, self.database)
         _replicas(self.replicas, self.database)
@@ -111,6 +108,18 @@ def _production(settings: Settings) -> None:
         raise Broken(("recovery", "dr_region"), "", "a Region's loss would lose every backup")
     if not settings.recovery.restore_testing:
         raise Broken(("recovery", "restore_testing"), False, "a backup never restored is not known to restore")
+    for cidr in settings.access.client_cidrs:
+        if parse_cidr(cidr).prefixlen == 0:
+            # PCI DSS requirement 1.3 (no inbound traffic to the cardholder data environment from anywhere), as
+            # cdk-nag's AwsSolutions-EC23 and NIST/PCI rules check it after synthesis.
+            raise Broken(("access", "client_cidrs"), list(settings.access.client_cidrs), f"{cidr} admits every address")
+    if not settings.database.multi_az:
+        raise Broken(("database", "multi_az"), False, "a production database fails over by itself")
+    instance_class = INSTANCE_CLASSES[settings.database.instance_class]
+    if instance_class.burstable or not instance_class.graviton:
+        rule = "must be a non-burstable Graviton class in prod (db.m7g, db.r7g and the like): a production database "
+        rule += "runs on neither CPU credits nor the x86 classes that cost more for the same work"
+        raise Broken(("database", "instance_class"), settings.database.instance_class, rule=rule)
 
 
 def _monitoring(monitoring: MonitoringSettings, database: DatabaseSettings) -> None:
@@ -132,7 +141,8 @@ def _connections(monitoring: MonitoringSettings, database: DatabaseSettings) -> 
     path = ("database", "parameters", "max_connections")
     configured = database.parameters.get("max_connections")
     bound = INSTANCE_CLASSES[database.instance_class].nominal_max_connections
-    if configured is None or not configured.isdigit() or not 1 <= int(configured) <= bound:
+    # ASCII digits: str.isdigit() takes any script's, which RDS does not.
+    if configured is None or not re.fullmatch(r"[0-9]{1,7}", configured) or not 1 <= int(configured) <= bound:
         missing = "missing; " if configured is None else ""
         raise Broken(path, configured, f"{missing}1 to {bound} on {database.instance_class}")
     limit = int(configured)
@@ -199,15 +209,12 @@ def _replicas(replicas: ReplicaSettings, database: DatabaseSettings) -> None:
 
 def _recovery(settings: Settings) -> None:
     recovery = settings.recovery
-    if settings.region:
-        rule = regions.check(settings.region, PRIMARY_REGION_NEEDS)
-        if rule:
-            raise Broken(("region",), settings.region, rule=rule)
+    if recovery.dr_region and not settings.region:
+        raise Broken(("region",), "", rule="must name the stack's Region when recovery.dr_region is set")
+    offering.check(settings)
     if recovery.dr_region:
-        if not settings.region:
-            raise Broken(("region",), "", rule="must name the stack's Region when recovery.dr_region is set")
-        rule = regions.check(recovery.dr_region, RECOVERY_REGION_NEEDS)
-        if rule is None and recovery.dr_region == settings.region:
+        rule = None
+        if recovery.dr_region == settings.region:
             rule = "must be another Region than region"
         if rule is None and regions.partition(recovery.dr_region) != regions.partition(settings.region):
             rule = f"must be in {settings.region}'s partition, {regions.partition(settings.region)}"
@@ -338,3 +345,41 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
         detail = f" ({broken.detail})" if broken.detail else ""
         rule = broken.rule or f"must be {rule_of(broken.path)}{detail}"
         raise ConfigError(setting, broken.value, rule) from None
+    except Exception as error:
+        # A value no rule foresaw: still one line, naming the setting being checked and the cause.
+        where = _checking_path()
+        setting = ".".join((name, *where))
+        value = _value_at(raw, where)
+        declared = rule_of(where)
+        rule = f"could not be checked ({type(error).__name__}: {cause_line(error)})"
+        raise ConfigError(setting, value, f"{rule}; must be {declared}" if declared else rule) from error
+
+
+def _checking_path() -> tuple[str, ...]:
+    """The path of the setting CHECKING names: a model's field, under the table that holds the model."""
+    model, field = CHECKING.get((Settings, "profile"))
+    if model is Settings:
+        return () if field == "profile" else (field,)
+    for table, info in Settings.model_fields.items():
+        if info.annotation is model:
+            return (table, field)
+        for name, annotation in _fields(info.annotation):
+            if model in get_args(annotation):
+                # A list's item (a database role): the list is as close as the path gets.
+                return (table, name, field)
+    return (field,)
+
+
+def _fields(model: Any) -> list[tuple[str, Any]]:
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [(name, info.annotation) for name, info in model.model_fields.items()]
+    return []
+
+
+def _value_at(raw: Mapping[str, Any], path: tuple[str, ...]) -> object:
+    current: Any = raw
+    for part in path:
+        if not isinstance(current, Mapping) or part not in current:
+            return None
+        current = current[part]
+    return current

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from retail_db.config.shared import CRON_OR_RATE, Area, setting
+from pydantic import field_validator
 
-# What the DR stack needs from its Region, checked against cfn-lint's Region data before synthesis.
-RECOVERY_REGION_NEEDS = ("AWS::KMS::Key", "AWS::Backup::BackupVault", "AWS::S3::Bucket")
+from retail_db import schedules
+from retail_db.config.shared import Area, setting
 
 
 class RecoverySettings(Area):
@@ -27,6 +27,14 @@ class RecoverySettings(Area):
     )
     restore_testing_schedule: str = setting(
         "When the restore test runs, UTC.",
-        "an EventBridge schedule: cron(<6 fields>) or rate(<n> <unit>)",
-        pattern=CRON_OR_RATE,
+        "cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>), UTC, in EventBridge's cron dialect (one "
+        "of the day fields ?); AWS Backup's restore testing takes no rate()",
     )
+
+    @field_validator("restore_testing_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        problem = schedules.check_restore_testing_schedule(value)
+        if problem:
+            raise ValueError(problem)
+        return value

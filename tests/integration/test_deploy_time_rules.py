@@ -75,7 +75,7 @@ def test_engine_version_rules(tmp_path: Path, version: str, rule: str, nearest: 
 def test_storage_ceiling_must_be_10_percent_above_the_allocation(tmp_path: Path) -> None:
     edits = {"database.allocated_storage_gib": 20, "database.max_allocated_storage_gib": 21}
     result = reject(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", edits)})
-    assert_rejected(result, "dev.database.max_allocated_storage_gib=21", "at least 10 % above", "(at least 22)")
+    assert_rejected(result, "dev.database.max_allocated_storage_gib=21", "at least 10 % above", "needs at least 22")
 
 
 def test_storage_ceiling_below_26_percent_warns_and_synthesizes(tmp_path: Path) -> None:

@@ -231,7 +231,7 @@ def test_resolve_profile_name_names_the_known_profiles() -> None:
         resolve_profile_name(profile=None, environment_suffix="pr1", profiles={"prod": {}})
 
 
-# The helper: expected errors are one line and exit code 2, anything else keeps its traceback.
+# The helper: expected errors are one line and exit code 2, and so is a bug, with its cause.
 
 
 def failing(error: Exception) -> Callable[[], int]:
@@ -259,13 +259,28 @@ def test_the_helper_turns_expected_errors_into_one_line(
         assert line.startswith("demo: ") and expected in line, line
 
 
-def test_the_helper_lets_a_bug_through(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_helper_gives_a_bug_one_line_with_its_cause(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("RETAIL_DB_DEBUG", raising=False)
+    cases: list[tuple[Exception, str]] = [
+        (KeyError("dev"), "demo: internal error: KeyError: 'dev' (RETAIL_DB_DEBUG=1 shows the traceback)"),
+        (
+            FileNotFoundError(2, "No such file", "/x/prices.json"),
+            "demo: internal error: FileNotFoundError: [Errno 2] No such file: '/x/prices.json'",
+        ),
+        (OverflowError("first\nsecond"), "demo: internal error: OverflowError: first second"),
+    ]
+    for error, expected in cases:
+        assert failing(error)() == EXIT_CODE
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(expected), line
+
+
+def test_retail_db_debug_lets_every_error_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RETAIL_DB_DEBUG", "1")
     with pytest.raises(KeyError):
         failing(KeyError("dev"))()
-    with pytest.raises(FileNotFoundError):
-        failing(FileNotFoundError(2, "No such file", "/x/prices.json"))()
-    monkeypatch.setenv("RETAIL_DB_DEBUG", "1")
     with pytest.raises(ConfigError):
         failing(ConfigError("dev.x", 1, "must be 2"))()
 

@@ -122,18 +122,18 @@ def test_unknown_profile(tmp_path: Path) -> None:
 CASES: list[tuple[str, Edits, str, str]] = [
     ("dev", {"network.vpc_cidr": "10.2.0.0/33"}, "dev.network.vpc_cidr='10.2.0.0/33'", "CIDR"),
     ("dev", {"network.vpc_cidr": "10.2.0.0/24"}, "dev.network.vpc_cidr='10.2.0.0/24'", "use /23 or larger"),
-    ("dev", {"network.max_azs": 1}, "dev.network.max_azs=1", "at least 2"),
+    ("dev", {"network.max_azs": 1}, "dev.network.max_azs=1", "2 to 6"),
     (
         "dev",
         {"database.max_allocated_storage_gib": 10},
         "dev.database.max_allocated_storage_gib=10",
-        "at least 10 % above allocated_storage_gib",
+        "at least 10 % above the allocation: 20 GiB needs at least 22",
     ),
     (
         "dev",
         {"database.allocated_storage_gib": 10},
         "dev.database.allocated_storage_gib=10",
-        "the storage type's minimum (gp2/gp3 20",
+        "gp3 takes 20 to 65,536 GiB",
     ),
     ("dev", {"database.backup_retention_days": 36}, "dev.database.backup_retention_days=36", "0 to 35"),
     ("prod", {"database.backup_retention_days": 3}, "prod.database.backup_retention_days=3", "at least 7 in prod"),
@@ -171,7 +171,7 @@ CASES: list[tuple[str, Edits, str, str]] = [
     ("prod", {"removal.database": "destroy"}, "prod.removal.database='destroy'", "not destroy in prod"),
     ("prod", {"database.deletion_protection": False}, "prod.database.deletion_protection", "prod"),
     ("prod", {"termination_protection": False}, "prod.termination_protection", "prod"),
-    ("dev", {"backup.plan_schedule": "daily"}, "dev.backup.plan_schedule='daily'", "EventBridge schedule"),
+    ("dev", {"backup.plan_schedule": "daily"}, "dev.backup.plan_schedule='daily'", "is not cron("),
     ("dev", {"backup.plan_retention_days": 0}, "dev.backup.plan_retention_days=0", "1 to 36500"),
     ("dev", {"database.log_retention_days": 45}, "dev.database.log_retention_days=45", "1, 3, 5, 7"),
     ("dev", {"network.unknown_setting": 1}, "dev.network.unknown_setting=1", "not a known setting"),
@@ -210,3 +210,15 @@ def test_a_bad_setting_stops_app_py_as_a_process_with_exit_code_2_and_one_line(t
     assert_rejected(result, "prod.recovery.dr_region='us-east-1'", "another Region than region")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_template_beyond_cloudformations_quotas_is_refused_at_synth_in_one_line(tmp_path: Path) -> None:
+    """200 IAM roles make an output each: 212 outputs, above CloudFormation's 200 per template. Caught in the
+    synthesized template, before the CLI deploys it, as one line naming the roles."""
+    roles = [
+        {"name": f"service{i}", "login": True, "auth": "iam", "connection_limit": 1, "schemas": {}} for i in range(200)
+    ]
+    profiles_file = profiles_with(tmp_path, "dev", {"access.roles": roles})
+    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_file})
+    assert_rejected(result, "dev.access.roles='200 roles'", "outputs, above CloudFormation's 200")
+    assert "Traceback" not in result.stderr

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from retail_db.access import ENDPOINT_ACTIONS, PROVISIONER_DIR
+from retail_db.access import ENDPOINT_ACTIONS, PROVISIONER_DIR, role_construct_id
 from retail_db.config import Settings, load_profiles, load_settings
 from tests.helpers import Template, resource, resources
 from tests.logical_ids import (
@@ -162,14 +162,10 @@ def _settings(profile: str) -> Settings:
 def _role_attachments(synthesized: Synthesis, settings: Settings) -> dict[str, str]:
     """Password role -> the logical ID of its secret's attachment, which adds host and port."""
     return {
-        role.name: synthesized.logical_ids[f"Access/{_pascal(role.name)}Credentials/Attachment/Resource"]
+        role.name: synthesized.logical_ids[f"Access/{role_construct_id(role.name)}Credentials/Attachment/Resource"]
         for role in settings.access.roles
         if role.auth == "password"
     }
-
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_") if part)
 
 
 def _master_secret(template: Template) -> Any:
@@ -310,13 +306,15 @@ def _check_connect_policies(template: Template, settings: Settings) -> None:
     assert len(policies) == len(iam_users)
     proxy = _proxy_resource_id() if settings.access.proxy else None
     for user in iam_users:
-        (policy_id,) = [i for i in policies if i.startswith(f"Access{_pascal(user)}ConnectPolicy")]
+        (policy_id,) = [i for i in policies if i.startswith(f"Access{role_construct_id(user)}ConnectPolicy")]
         (statement,) = policies[policy_id]["PolicyDocument"]["Statement"]
         assert (statement["Effect"], statement["Action"]) == ("Allow", "rds-db:connect")
         expected = [_dbuser(INSTANCE_ID, user)] + ([_dbuser(proxy, user)] if proxy else [])
         assert statement["Resource"] == (expected if len(expected) > 1 else expected[0])
         assert "Roles" not in policies[policy_id], "attached by the application stacks, not here"
-        output = next(v for k, v in template["Outputs"].items() if k.startswith(f"Access{_pascal(user)}Connect"))
+        output = next(
+            v for k, v in template["Outputs"].items() if k.startswith(f"Access{role_construct_id(user)}Connect")
+        )
         assert output["Value"] == {"Ref": policy_id}
 
 
@@ -377,7 +375,7 @@ def test_password_roles_have_their_own_rotated_secret(variant_synthesis: Synthes
     ids = variant_synthesis.logical_ids
     assert ids["Access/ReportingCredentials/Resource"] == REPORTING_SECRET
     for role in ("reporting", "etl"):
-        secret = ids[f"Access/{_pascal(role)}Credentials/Resource"]
+        secret = ids[f"Access/{role_construct_id(role)}Credentials/Resource"]
         _check_role_secret(variant_synthesis.template, secret, role, kept=True)
 
 
@@ -390,7 +388,7 @@ def test_a_profiles_password_roles_have_their_own_rotated_secret(
     settings = _settings(profile)
     for role in settings.access.roles:
         if role.auth == "password":
-            secret = built.logical_ids[f"Access/{_pascal(role.name)}Credentials/Resource"]
+            secret = built.logical_ids[f"Access/{role_construct_id(role.name)}Credentials/Resource"]
             _check_role_secret(built.template, secret, role.name, kept=settings.removal.secret == "retain")
 
 

@@ -23,7 +23,7 @@ def test_a_build_failure_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch,
     assert app.main() == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line == (
-        "retail-db: building the monitoring (MonitoringStack) failed: first line "
+        "retail-db: building the monitoring (MonitoringStack) failed: first line second line "
         "(check [dev.monitoring] in profiles.toml; RETAIL_DB_DEBUG=1 shows the traceback)"
     )
 

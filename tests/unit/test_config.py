@@ -136,7 +136,7 @@ ROLE_RULES: list[tuple[Callable[[dict[str, Any]], None], str, str]] = [
         "is reserved",
     ),
     (_role_edit(0, schemas={"App-1": "read"}), "dev.access.roles.0.schemas.App-1", "not a schema name"),
-    (_role_edit(0, schemas={"app\n": "read"}), "dev.access.roles.0.schemas.app\\n", "not a schema name"),
+    (_role_edit(0, schemas={"app\n": "read"}), "dev.access.roles.0.schemas=", "control character, U+000A in the key"),
     (_role_edit(0, name="app\n"), "dev.access.roles.0.name='app\\n'", "lowercase identifier"),
     (_role_edit(0, schemas={"table": "read"}), "dev.access.roles.0.schemas.table", "reserved SQL keyword"),
     (_second_owner, "dev.access.roles.1.schemas.app='owner'", "one owner per schema: migrator owns app"),
