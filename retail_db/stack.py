@@ -147,14 +147,23 @@ class RetailDatabasePlatform(Stack):
         tag(self, self.environment_suffix)
 
 
+# cxapi's CDK_APP_MODE_CONTEXT (aws-cdk-lib core/lib/private/synthesis-validation.js, cdkAppMode).
+APP_MODE_CONTEXT = "@aws-cdk/core:appMode"
+
+
 def new_app(**props: Any) -> App:
     """Every App of this project, the CLI's (app.py) and the in-process builds' (tools/synth.py).
 
     Without the CDK's built-in CloudFormation validation: starting its WebAssembly engine is the largest single cost of
     a synthesis (measured with node's CPU profiler: more than the construction of every resource), it cannot fail one
     (it reports errors as warnings unless a context flag says otherwise), and it checks what cfn-lint checks, which
-    `make test` runs on every profile's templates (tests/integration/test_cli.py)."""
-    return App(builtin_cloud_formation_validation=False, **props)
+    `make test` runs on every profile's templates (tests/integration/test_cli.py).
+
+    In the CDK's in-memory mode, a failed validation (cdk-nag's packs) raises an error holding its report, where the
+    CLI's process mode prints the report over many lines first: app.py sums the error up in one line.
+    """
+    context = {**props.pop("context", {}), APP_MODE_CONTEXT: "inmemory"}
+    return App(builtin_cloud_formation_validation=False, context=context, **props)
 
 
 def build_platform(app: Construct, *, settings: Settings, environment_suffix: str) -> list[Stack]:

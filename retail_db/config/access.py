@@ -63,7 +63,7 @@ class AccessSettings(Area):
     )
     client_cidrs: tuple[str, ...] = setting(
         "Other IPv4 ranges admitted on the PostgreSQL port (a peered VPC, a Transit Gateway attachment).",
-        f"IPv4 CIDRs {CIDR_FORM}, each at most once; in prod none admitting every address (0.0.0.0/0)",
+        f"IPv4 CIDRs {CIDR_FORM}, each at most once, none admitting every address (0.0.0.0/0)",
         strict=False,
     )
     client_prefix_lists: tuple[Annotated[str, Field(pattern=PREFIX_LIST_PATTERN)], ...] = setting(
@@ -84,7 +84,10 @@ class AccessSettings(Area):
     @classmethod
     def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in value:
-            parse_cidr(cidr)
+            if parse_cidr(cidr).prefixlen == 0:
+                # PCI DSS requirement 1.3 (no inbound traffic to the cardholder data environment from anywhere), as
+                # cdk-nag's AwsSolutions-EC23 finds it in the template, in every profile.
+                raise ValueError(f"{cidr} admits every address")
         if len(set(value)) != len(value):
             raise ValueError("listed twice")
         return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from retail_db.config.database import MAX_STORAGE_GIB
 from retail_db.config.shared import METRIC_MAX, Area, setting
@@ -28,7 +28,7 @@ def measure(description: str) -> Any:
 class MonitoringSettings(Area):
     alert_emails: tuple[Annotated[str, Field(pattern=EMAIL_PATTERN)], ...] = setting(
         "Addresses subscribed to the alerts topic; each must confirm.",
-        "e-mail addresses like name@example.com; at least one in prod",
+        "e-mail addresses like name@example.com, each at most once; at least one in prod",
         strict=False,
     )
     runbook_url: str = setting(
@@ -85,3 +85,11 @@ class MonitoringSettings(Area):
         gt=0,
         le=MAX_TRANSACTION_IDS_THRESHOLD,
     )
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Each address is a subscription, named by it: a second would be a second construct of the same ID.
+        if len(set(value)) != len(value):
+            raise ValueError("listed twice")
+        return value

@@ -31,7 +31,7 @@ from retail_db.config.network import NetworkSettings
 from retail_db.config.recovery import RecoverySettings
 from retail_db.config.removal import RemovalSettings
 from retail_db.config.replicas import ReplicaSettings
-from retail_db.config.shared import CHECKING, RULE_KEY, Area, Broken, ConfigError, Model, parse_cidr, setting
+from retail_db.config.shared import CHECKING, RULE_KEY, Area, Broken, ConfigError, Model, setting
 from retail_db.instance_classes import INSTANCE_CLASSES
 
 
@@ -108,11 +108,6 @@ def _production(settings: Settings) -> None:
         raise Broken(("recovery", "dr_region"), "", "a Region's loss would lose every backup")
     if not settings.recovery.restore_testing:
         raise Broken(("recovery", "restore_testing"), False, "a backup never restored is not known to restore")
-    for cidr in settings.access.client_cidrs:
-        if parse_cidr(cidr).prefixlen == 0:
-            # PCI DSS requirement 1.3 (no inbound traffic to the cardholder data environment from anywhere), as
-            # cdk-nag's AwsSolutions-EC23 and NIST/PCI rules check it after synthesis.
-            raise Broken(("access", "client_cidrs"), list(settings.access.client_cidrs), f"{cidr} admits every address")
     if not settings.database.multi_az:
         raise Broken(("database", "multi_az"), False, "a production database fails over by itself")
     instance_class = INSTANCE_CLASSES[settings.database.instance_class]

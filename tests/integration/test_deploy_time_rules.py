@@ -18,7 +18,7 @@ import pytest
 from tests.helpers import PREVIOUS_MAJOR
 from tests.integration.test_validation import Edits, assert_rejected, profiles_with, reject, run_app
 from tests.logical_ids import DB
-from tools.synth import template_path
+from tools.synth import cdk_json_context, template_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,14 +110,58 @@ def test_suffix_must_not_end_a_bucket_name_the_way_s3_reserves(tmp_path: Path, e
     assert_rejected(result, f"environmentSuffix='{suffix}'", f"must not end with {ending}")
 
 
-def test_an_unforeseen_failure_ends_in_one_line_naming_what_was_built(tmp_path: Path) -> None:
-    """Two identical addresses pass every rule, and the CDK then refuses a second subscription with the same ID."""
-    edits = {"monitoring.alert_emails": ["a@example.com", "a@example.com"]}
-    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_with(tmp_path, "dev", edits)})
+# app.py as a process whose settings have passed every rule and are then changed as no rule would let them be: what
+# the CDK or cdk-nag does with them is a failure no rule foresaw.
+UNFORESEEN = """
+import sys
+import app
+from_context = app.settings_from
+def changed(context):
+    return [
+        (suffix, settings.model_copy(update={{"{table}": getattr(settings, "{table}").model_copy(update={update})}}))
+        for suffix, settings in from_context(context)
+    ]
+app.settings_from = changed
+sys.exit(app.main())
+"""
+
+
+def _unforeseen(tmp_path: Path, table: str, update: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "unforeseen.py"
+    script.write_text(UNFORESEEN.format(table=table, update=repr(update)))
+    # Without pytest's variables: under them the CDK takes itself to be in a test and keeps its report in the error,
+    # which the app must ask for itself.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "PYTEST"))}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+        "CDK_OUTDIR": str(tmp_path / "out"),
+    }
+    env["CDK_CONTEXT_JSON"] = json.dumps({**cdk_json_context(), "environmentSuffix": "dev"})
+    return subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_an_unforeseen_construct_error_ends_in_one_line_naming_what_was_built(tmp_path: Path) -> None:
+    """Two identical addresses (validation refuses them) make the CDK refuse a second subscription with the same ID."""
+    result = _unforeseen(tmp_path, "monitoring", {"alert_emails": ("a@example.com", "a@example.com")})
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("retail-db: building the monitoring (MonitoringStack) failed: ")
     assert "a@example.com" in line and "[dev.monitoring]" in line and "RETAIL_DB_DEBUG=1" in line
+
+
+def test_an_unforeseen_cdk_nag_error_ends_in_one_line_naming_the_rule_and_the_construct(tmp_path: Path) -> None:
+    """0.0.0.0/0 admitted (validation refuses it): cdk-nag's report, which node prints over many lines, becomes one
+    line naming each violation."""
+    result = _unforeseen(tmp_path, "access", {"client_cidrs": ("0.0.0.0/0",)})
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("retail-db: building the templates and their cdk-nag checks (synthesis) failed: ")
+    assert "cdk-nag found AwsSolutions-EC23 (The Security Group allows for 0.0.0.0/0" in line, line
+    assert "at TapStackdev/NetworkStack/DatabaseSecurityGroup/Resource" in line and "profile dev" in line
 
 
 @pytest.mark.parametrize(

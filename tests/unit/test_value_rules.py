@@ -205,8 +205,9 @@ CIDRS: list[Case] = [
     ("dev", ("network", "vpc_cidr"), "10.0.0.0/255.255.0.0", "a.b.c.d/n"),
     ("dev", ("access", "client_cidrs"), ["10.9.0.0/16", "100.64.0.0/10"], None),
     ("dev", ("network", "vpc_cidr"), "10.2.0.0/16", None),
-    # PCI DSS 1.3 and cdk-nag's AwsSolutions-EC23: nothing admitted from every address in production.
+    # PCI DSS 1.3 and cdk-nag's AwsSolutions-EC23: nothing admitted from every address, in any profile.
     ("prod", ("access", "client_cidrs"), ["0.0.0.0/0"], "admits every address"),
+    ("dev", ("access", "client_cidrs"), ["10.9.0.0/16", "0.0.0.0/0"], "admits every address"),
     ("prod", ("access", "client_cidrs"), ["10.9.0.0/16"], None),
 ]
 

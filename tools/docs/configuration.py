@@ -32,7 +32,8 @@ give it a value in each profile, and use it in its area's construct.
 
 - **Values.** Numbers are bounded (no `inf`, `nan` or overflow: a 32-bit integer where AWS takes one, CloudWatch's
   2^360 for thresholds); text holds no control character (a newline, a tab) and ASCII digits wherever AWS or
-  PostgreSQL parse digits (Python's `\d` takes any script's); CIDRs are written `a.b.c.d/n`.
+  PostgreSQL parse digits (Python's `\d` takes any script's); CIDRs are written `a.b.c.d/n`, and none admits every
+  address (`0.0.0.0/0`, which cdk-nag would refuse after synthesis).
 - `database.parameters`: every name and value is checked against the catalogue of the engine's major version,
   `retail_db/catalogue/postgres<major>.json`, which is `pg_settings` of a real PostgreSQL of that version
   (`make catalogue` regenerates it; a test runs the server and compares), plus what RDS adds (`rds.json`) and what
@@ -62,13 +63,12 @@ give it a value in each profile, and use it in its area's construct.
   PostgreSQL or RDS reserves (`pg_*`, `rds*`, `public`, `none`, `current_user`, ...) nor `dbadmin`; one owner per
   schema; access `read`, `write` or `owner`; a connection limit within `max_connections`. Distinct names never share
   a construct ID (`app` and `app_`, a role called `proxy`).
-- **prod** keeps everything, and is Multi-AZ on a non-burstable Graviton class with no range admitting every
-  address.
+- **prod** keeps everything, and is Multi-AZ on a non-burstable Graviton class.
 - `environmentSuffix`: it ends the backup bucket's name, so it must not end the way S3 reserves (`-s3alias`,
   `--ol-s3`, `--x-s3`, `--table-s3`).
 - Anything else that fails, while the settings are checked or the app is built (a CDK, jsii or cdk-nag error no
-  rule foresaw), ends in one line naming the setting or what was being built, and the cause, exit code 2;
-  `RETAIL_DB_DEBUG=1` shows the traceback.
+  rule foresaw), ends in one line naming the setting or what was being built, and the cause (a cdk-nag report as its
+  rules and constructs), exit code 2; `RETAIL_DB_DEBUG=1` shows the traceback.
 - `python app.py`, run directly to debug, gives itself cdk.json's context and the CLI's flags and writes the same
   `cdk.out/TapStackdev.template.json` as `cdk synth` for the same account and region.
 
