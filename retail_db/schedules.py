@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import chain, pairwise
 
 # "You can also create a cron expression that creates snapshot backups as frequently as hourly."
@@ -117,6 +117,22 @@ def parse_cron(expression: str, taker: str = "AWS Backup") -> Cron:
     if days is None:
         raise _Refused("day-of-month and day-of-week are both ?: one of them must say which days (EventBridge cron)")
     return Cron(_values(MINUTES, minutes), _values(HOURS, hours), days, _values(MONTH, month), _values(YEAR, year))
+
+
+def longest_gap(expression: str, *, now: datetime, horizon_days: int = 400) -> timedelta:
+    """The longest time between two runs of a valid cron expression in the horizon from now on (the horizon itself
+    when it runs once or not at all there): how late the next run can be, as `make verify` asks it."""
+    cron = parse_cron(expression)
+    start = now.astimezone(UTC)
+    times = sorted(timedelta(hours=hour, minutes=minute) for hour in cron.hours for minute in cron.minutes)
+    runs: list[datetime] = []
+    for ordinal in _run_days(cron, start.date()):
+        day = datetime.combine(date.fromordinal(ordinal), datetime.min.time(), UTC)
+        if day > start + timedelta(days=horizon_days):
+            break
+        runs.extend(day + time for time in times)
+    gaps = [later - earlier for earlier, later in pairwise(runs)]
+    return max(gaps, default=timedelta(days=horizon_days))
 
 
 def _check(expression: str, taker: str, now: datetime | None, *, hourly: bool) -> str | None:

@@ -201,7 +201,7 @@ def _settings(profile: str) -> Any:
 
 
 def _backup_due(profile: str) -> timedelta:
-    return schedule_interval(_settings(profile).backup.plan_schedule) + timedelta(days=1)
+    return schedule_interval(_settings(profile).backup.plan_schedule, NOW) + timedelta(days=1)
 
 
 def test_a_backup_older_than_the_schedule_fails() -> None:

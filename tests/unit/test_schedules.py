@@ -17,11 +17,11 @@ Pages, cited by each case below by the bracketed name:
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from retail_db.schedules import check_backup_schedule, check_restore_testing_schedule, parse_cron
+from retail_db.schedules import check_backup_schedule, check_restore_testing_schedule, longest_gap, parse_cron
 
 # A fixed present (Monday 15 June 2026, noon UTC), so that the cases about the future do not age.
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -171,3 +171,21 @@ def test_reads_the_day_wildcards_as_the_reference_does() -> None:
 def test_checks_against_the_present_by_default() -> None:
     assert check_backup_schedule(expression="cron(0 5 * * ? *)") is None
     assert "never runs" in (check_restore_testing_schedule("cron(0 5 * * ? 1999)") or "")
+
+
+@pytest.mark.parametrize(
+    ("expression", "gap"),
+    [
+        ("cron(0 5 * * ? *)", timedelta(days=1)),
+        ("cron(0 6 ? * SUN *)", timedelta(days=7)),
+        ("cron(0 */6 * * ? *)", timedelta(hours=6)),
+        ("cron(0 5,17 * * ? *)", timedelta(hours=12)),
+        # The 31st: months of 30 days are skipped, 31 March to 31 May the longest (61 days, as August to October).
+        ("cron(0 5 31 * ? *)", timedelta(days=61)),
+        ("cron(0 5 L * ? *)", timedelta(days=31)),
+    ],
+    ids=["daily", "weekly", "every-6h", "twice-daily", "the-31st", "last-day"],
+)
+def test_the_longest_gap_between_runs(expression: str, gap: timedelta) -> None:
+    """How late `make verify` lets a backup or a restore test be: the longest time between two runs in a year."""
+    assert longest_gap(expression, now=datetime(2026, 12, 4, 12, tzinfo=UTC)) == gap

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from retail_db import schedules
 from retail_db.config import Settings
 from tools.verify.environment import DeployedStack, Environment, StackResource, Unresolvable, resolve
 
@@ -522,22 +523,13 @@ def alarms(environment: Environment, declared: Check) -> Iterator[Result]:
         yield declared.passed(f"{len(names)} alarms armed, notifying the alerts topic, none firing")
 
 
-def schedule_interval(expression: str) -> timedelta:
-    """The longest gap between two runs of an EventBridge schedule, as this platform writes them: rate(n unit), or
-    cron() that runs daily, weekly (a day of the week) or monthly (a day of the month)."""
-    rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
+def schedule_interval(expression: str, now: datetime) -> timedelta:
+    """The longest gap between two runs of a schedule the platform writes: rate(n unit) (a rotation), or cron() in
+    EventBridge's dialect (AWS Backup's plans), over the year to come."""
+    rate = re.fullmatch(r"rate\(([0-9]+) (minute|hour|day)s?\)", expression)
     if rate:
         return timedelta(**{rate.group(2) + "s": int(rate.group(1))})
-    fields = expression.removeprefix("cron(").removesuffix(")").split()
-    if len(fields) == 6:
-        _minutes, hours, day_of_month, _month, day_of_week, _year = fields
-        if day_of_month not in ("*", "?"):
-            return timedelta(days=31)
-        if day_of_week not in ("*", "?"):
-            return timedelta(days=7)
-        if hours in ("*",):
-            return timedelta(hours=1)
-    return timedelta(days=1)
+    return schedules.longest_gap(expression, now=now)
 
 
 # A job's states once it has ended (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupJob.html,
@@ -602,7 +594,7 @@ def backups(environment: Environment, declared: Check) -> Iterator[Result]:
     since = environment.now - timedelta(days=30)
     settings = environment.settings
     # A job starts in its start window and may run through its completion window: a day of slack on the interval.
-    due = schedule_interval(settings.backup.plan_schedule) + timedelta(days=1)
+    due = schedule_interval(settings.backup.plan_schedule, environment.now) + timedelta(days=1)
     jobs = _listed(backup, "list_backup_jobs", "BackupJobs", ByResourceArn=arn, ByCreatedAfter=since)
     yield _job_line(declared, environment, "backup job", jobs, due, "backup-job-failed")[0]
     if settings.recovery.dr_region:
@@ -614,7 +606,7 @@ def backups(environment: Environment, declared: Check) -> Iterator[Result]:
         plan_arn = backup.get_restore_testing_plan(RestoreTestingPlanName=plan.physical_id)["RestoreTestingPlan"][
             "RestoreTestingPlanArn"
         ]
-        test_due = schedule_interval(settings.recovery.restore_testing_schedule) + timedelta(days=1)
+        test_due = schedule_interval(settings.recovery.restore_testing_schedule, environment.now) + timedelta(days=1)
         restores = _listed(
             backup,
             "list_restore_jobs",
@@ -712,7 +704,7 @@ def rotation(environment: Environment, declared: Check) -> Iterator[Result]:
         interval = (
             timedelta(days=int(rules["AutomaticallyAfterDays"]))
             if "AutomaticallyAfterDays" in rules
-            else schedule_interval(str(rules.get("ScheduleExpression", "rate(30 days)")))
+            else schedule_interval(str(rules.get("ScheduleExpression", "rate(30 days)")), environment.now)
         )
         try:
             secret_id = resolve(properties.get("SecretId"), environment.platform, lambda _r, _a: "")
