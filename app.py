@@ -125,12 +125,16 @@ def synthesize(context: dict[str, Any], stacks: list[tuple[str, Settings]]) -> N
 
 
 def check_quotas(settings: Settings, stack: str, template: dict[str, Any]) -> None:
-    """A template CloudFormation or IAM would refuse for its size: the lists that grow it are the roles."""
+    """A template CloudFormation, IAM or CloudWatch would refuse for its size, named by the setting that grows it."""
     problems = template_problems(template)
     if problems:
-        roles = settings.access.roles
-        rule = f"make {stack} hold {problems[0]}: declare fewer roles, or split them across environments"
-        raise ConfigError(f"{settings.profile}.access.roles", f"{len(roles)} roles", rule)
+        setting, problem = problems[0]
+        table, name = setting.split(".")
+        value = getattr(getattr(settings, table), name)
+        shown = f"{len(value)} roles" if name == "roles" else value
+        rule = f"make {stack} hold {problem}"
+        rule += ": declare fewer roles, or split them across environments" if name == "roles" else ": shorten it"
+        raise ConfigError(f"{settings.profile}.{setting}", shown, rule)
 
 
 if __name__ == "__main__":

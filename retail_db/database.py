@@ -141,7 +141,7 @@ class Database(Construct):
             manage_master_user_password=managed or None,
             iam_authentication=True,
             allocated_storage=settings.allocated_storage_gib,
-            max_allocated_storage=settings.max_allocated_storage_gib,
+            max_allocated_storage=settings.max_allocated_storage_gib or None,
             storage_type=rds.StorageType[settings.storage_type.upper()],
             iops=performance.iops,
             storage_throughput=performance.storage_throughput,
@@ -218,7 +218,7 @@ class Database(Construct):
                 subnet_group=subnet_group,
                 security_groups=[security_group],
                 # Encrypted with the instance's key: CloudFormation refuses StorageEncrypted on a replica.
-                max_allocated_storage=settings.max_allocated_storage_gib,
+                max_allocated_storage=settings.max_allocated_storage_gib or None,
                 storage_type=rds.StorageType[settings.storage_type.upper()],
                 iops=performance.iops,
                 storage_throughput=performance.storage_throughput,

@@ -15,7 +15,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,18 @@ def rds_rules() -> Mapping[str, Any]:
     return rules
 
 
+@functools.cache
+def time_zones(major: str) -> tuple[str, ...]:
+    path = CATALOGUE_DIR / f"postgres{major}.json"
+    return tuple(json.loads(path.read_text()).get("time_zones", ())) if path.is_file() else ()
+
+
+@functools.cache
+def _shared_memory(major: str) -> Mapping[str, int]:
+    shared: Mapping[str, int] = json.loads((CATALOGUE_DIR / f"postgres{major}.json").read_text())["shared_memory"]
+    return shared
+
+
 def supported_majors() -> list[str]:
     return sorted(path.stem.removeprefix("postgres") for path in CATALOGUE_DIR.glob("postgres*.json"))
 
@@ -94,7 +106,8 @@ def check(name: str, value: str, major: str) -> str | None:
         return "is set by RDS, not by a parameter group (retail_db/catalogue/rds-rules.json)"
     allowed = rds_rules()["allowed_lists"].get(name)
     if allowed is not None:
-        unknown = [item for item in _list(value) if item not in allowed["values"]]
+        items = [item.lower().removeprefix("-" if allowed.get("negatable") else "") for item in _list(value)]
+        unknown = [item for item in items if item not in allowed["values"]]
         if unknown:
             return (
                 f"lists {unknown[0]}, which RDS does not take here; each must be one of {', '.join(allowed['values'])}"
@@ -111,6 +124,43 @@ def check(name: str, value: str, major: str) -> str | None:
         if RDS_FORMULA.fullmatch(value):
             return None
         return _check_number(value, entry)
+    if name in ("TimeZone", "log_timezone"):
+        return _check_time_zone(value, major)
+    if name == "DateStyle":
+        return _check_date_style(value)
+    return None
+
+
+# A POSIX-style time zone: STD offset [DST [offset] [,rule]]
+# (https://www.postgresql.org/docs/16/datetime-posix-timezone-specs.html).
+_ZONE_NAME = r"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)"
+_OFFSET = r"[+-]?[0-9]{1,2}(?::[0-9]{2}){0,2}"
+_RULE = r"[A-Za-z0-9.:/+-]+"
+POSIX_ZONE = re.compile(rf"{_ZONE_NAME}{_OFFSET}(?:{_ZONE_NAME}(?:{_OFFSET})?(?:,{_RULE},{_RULE})?)?")
+
+
+def _check_time_zone(value: str, major: str) -> str | None:
+    """A name the server knows (pg_timezone_names, in the catalogue), any case, or a POSIX-style specification."""
+    names = {zone.lower() for zone in time_zones(major)}
+    if value.lower() in names or POSIX_ZONE.fullmatch(value):
+        return None
+    close = difflib.get_close_matches(value, time_zones(major), n=1, cutoff=0.75)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"must be a time zone PostgreSQL {major} knows (pg_timezone_names) or a POSIX-style one{hint}"
+
+
+# DateStyle: an output format and a field order, either or both (check_datestyle in PostgreSQL's variable.c;
+# https://www.postgresql.org/docs/16/runtime-config-client.html#GUC-DATESTYLE).
+DATE_OUTPUTS = {"iso", "postgres", "sql", "german"}
+DATE_ORDERS = {"dmy", "euro", "european", "mdy", "us", "noneuro", "noneuropean", "ymd"}
+
+
+def _check_date_style(value: str) -> str | None:
+    tokens = [token.lower() for token in re.split(r"[ ,]+", value.strip(" ")) if token]
+    outputs = [token for token in tokens if token in DATE_OUTPUTS]
+    orders = [token for token in tokens if token in DATE_ORDERS]
+    if not tokens or len(outputs) + len(orders) != len(tokens) or len(outputs) > 1 or len(orders) > 1:
+        return "must be an output format (ISO, Postgres, SQL, German) and a field order (DMY, MDY, YMD), either or both"
     return None
 
 
@@ -160,8 +210,13 @@ def check_together(parameters: Mapping[str, str], major: str, memory_bytes: int)
     parameter to change and the rule, in words. Each parameter has passed :func:`check` alone."""
     defaults: Mapping[str, int] = rds_rules()["defaults"]["values"]
 
-    def value(name: str) -> float | None:
-        return number(name, parameters[name], major) if name in parameters else defaults.get(name)
+    def value(name: str) -> Any:
+        """The number a numeric parameter is set to, an enum's value in lower case, or PostgreSQL's default."""
+        if name not in parameters:
+            return defaults.get(name)
+        if catalogue(major)[name]["type"] in ("integer", "real"):
+            return number(name, parameters[name], major)
+        return parameters[name].strip(" ").lower()
 
     limit = value("max_connections")
     reserved = [name for name in ("superuser_reserved_connections", "reserved_connections") if name in catalogue(major)]
@@ -182,6 +237,20 @@ def check_together(parameters: Mapping[str, str], major: str, memory_bytes: int)
             "with max_connections + autovacuum_max_workers + 1 + max_worker_processes + max_wal_senders must stay "
             f"within {MAX_CONNECTIONS} server processes"
         )
+    if value("wal_level") == "minimal":
+        # The server refuses to start archiving, or streaming WAL (max_wal_senders > 0), at wal_level minimal
+        # (postmaster.c; https://www.postgresql.org/docs/16/runtime-config-wal.html#GUC-WAL-LEVEL), and RDS archives
+        # WAL for point-in-time recovery (archive_command is RDS's).
+        return "wal_level", "minimal stops the server: RDS archives WAL for point-in-time recovery, which needs replica"
+    return _shared_memory_problem(parameters, major, memory_bytes, value)
+
+
+def _shared_memory_problem(
+    parameters: Mapping[str, str], major: str, memory_bytes: int, value: Callable[[str], Any]
+) -> tuple[str, str] | None:
+    """Shared memory above RDS's share of the class's memory: the buffers set, and the lock tables, whose bytes per
+    slot the catalogue measured on the real server (at least; what it leaves out, the rest of shared memory, only adds
+    to it)."""
     shared = rds_rules()["shared_memory_share"]
     share = float(shared["share"])
     used = 0.0
@@ -189,12 +258,21 @@ def check_together(parameters: Mapping[str, str], major: str, memory_bytes: int)
         amount = value(name) if name in parameters else None
         if amount is not None and amount > 0:
             used += amount * _base_unit(catalogue(major)[name]["unit"])[1]
+    # Every server process and prepared transaction is a slot of each lock table (runtime-config-locks.html).
+    counted = ("max_connections", "autovacuum_max_workers", "max_worker_processes", "max_wal_senders")
+    slots = sum(value(name) or 0 for name in counted) + 1 + (value("max_prepared_transactions") or 0)
+    measured = _shared_memory(major)
+    locks = (value("max_locks_per_transaction") or 0) * measured["bytes_per_lock_slot"]
+    locks += (value("max_pred_locks_per_transaction") or 0) * measured["bytes_per_predicate_lock_slot"]
+    used += slots * locks
     if used > share * memory_bytes:
-        blamed = next(name for name in shared["parameters"] if name in parameters)
+        sizes = ("max_locks_per_transaction", "max_pred_locks_per_transaction", "max_prepared_transactions")
+        named = [name for name in (*shared["parameters"], *sizes, "max_connections") if name in parameters]
+        blamed = named[0] if named else "max_connections"
         gib = memory_bytes / 2**30
         return blamed, (
-            f"needs more than {share:.0%} of the class's {gib:g} GiB of memory for shared memory, which RDS refuses "
-            "(incompatible-parameters)"
+            f"needs at least {used / 2**30:,.1f} GiB of shared memory, more than {share:.0%} of the class's {gib:g} "
+            "GiB, which RDS refuses (incompatible-parameters)"
         )
     return None
 

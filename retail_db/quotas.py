@@ -24,6 +24,13 @@ TEMPLATE_RESOURCES = 500
 TEMPLATE_OUTPUTS = 200
 TEMPLATE_BYTES = 1_000_000
 CLOUDFORMATION_PAGE = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html"
+# "The Lambda function is in a nested stack (an AWS::CloudFormation::Stack resource) in the processed template": the
+# AWS::SecretsManager transform adds a resource per hosted rotation, and the quota counts the processed template.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/transform-aws-secretsmanager.html
+# An alarm's description: "Maximum length of 1024"
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
+ALARM_DESCRIPTION = 1024
+ALARM_PAGE = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html"
 # "Managed policy size: 6,144 characters" (whitespace not counted).
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 MANAGED_POLICY_CHARACTERS = 6144
@@ -80,30 +87,67 @@ def _resolved(value: Any, resources: Mapping[str, Any]) -> Any:
     return {key: _resolved(item, resources) for key, item in value.items()}
 
 
-def template_problems(template: Mapping[str, Any]) -> list[str]:
-    """What CloudFormation or IAM would refuse in this template, one line each."""
+def _processed_resources(resources: Mapping[str, Any]) -> int:
+    hosted = [
+        r
+        for r in resources.values()
+        if r.get("Type") == "AWS::SecretsManager::RotationSchedule"
+        and "HostedRotationLambda" in r.get("Properties", {})
+    ]
+    return len(resources) + len(hosted)
+
+
+def template_problems(template: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What CloudFormation, IAM or CloudWatch would refuse in this template: the setting whose list or text grows it
+    (within the profile), and the problem in one line."""
     problems = []
     resources: Mapping[str, Any] = template.get("Resources", {})
-    if len(resources) > TEMPLATE_RESOURCES:
+    count = _processed_resources(resources)
+    if count > TEMPLATE_RESOURCES:
         problems.append(
-            f"{len(resources)} resources, above CloudFormation's {TEMPLATE_RESOURCES} ({CLOUDFORMATION_PAGE})"
+            (
+                "access.roles",
+                f"{count} resources once processed, above CloudFormation's {TEMPLATE_RESOURCES} "
+                f"({CLOUDFORMATION_PAGE})",
+            )
         )
     outputs = template.get("Outputs", {})
     if len(outputs) > TEMPLATE_OUTPUTS:
-        problems.append(f"{len(outputs)} outputs, above CloudFormation's {TEMPLATE_OUTPUTS} ({CLOUDFORMATION_PAGE})")
+        problems.append(
+            (
+                "access.roles",
+                f"{len(outputs)} outputs, above CloudFormation's {TEMPLATE_OUTPUTS} ({CLOUDFORMATION_PAGE})",
+            )
+        )
     size = len(_compact(template).encode())
     if size > TEMPLATE_BYTES:
         problems.append(
-            f"a template of {size:,} bytes, above CloudFormation's {TEMPLATE_BYTES:,} ({CLOUDFORMATION_PAGE})"
+            (
+                "access.roles",
+                f"a template of {size:,} bytes, above CloudFormation's {TEMPLATE_BYTES:,} ({CLOUDFORMATION_PAGE})",
+            )
         )
     for logical_id, resource in resources.items():
-        if resource.get("Type") != "AWS::IAM::ManagedPolicy":
-            continue
-        document = _resolved(resource.get("Properties", {}).get("PolicyDocument", {}), resources)
-        characters = len(_compact(document))
-        if characters > MANAGED_POLICY_CHARACTERS:
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy":
+            document = _resolved(properties.get("PolicyDocument", {}), resources)
+            characters = len(_compact(document))
+            if characters > MANAGED_POLICY_CHARACTERS:
+                problems.append(
+                    (
+                        "access.roles",
+                        f"managed policy {logical_id} of {characters:,} characters, above IAM's "
+                        f"{MANAGED_POLICY_CHARACTERS:,} ({IAM_PAGE})",
+                    )
+                )
+        description = properties.get("AlarmDescription")
+        alarm = resource.get("Type") == "AWS::CloudWatch::Alarm" and isinstance(description, str)
+        if alarm and len(description) > ALARM_DESCRIPTION:
             problems.append(
-                f"managed policy {logical_id} of {characters:,} characters, above IAM's {MANAGED_POLICY_CHARACTERS:,} "
-                f"({IAM_PAGE})"
+                (
+                    "monitoring.runbook_url",
+                    f"alarm {logical_id}'s description of {len(description):,} characters, "
+                    f"above CloudWatch's {ALARM_DESCRIPTION:,} ({ALARM_PAGE})",
+                )
             )
     return problems

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,6 +156,28 @@ def running(major: int, *, tls: bool = False) -> Iterator[Server]:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def stopped(major: int) -> Iterator[Callable[[dict[str, str]], int]]:
+    """A data directory of PostgreSQL <major> that no server runs, and a function that asks postgres what shared
+    memory (in MB) it would allocate with some settings (`postgres -C shared_memory_size`, PostgreSQL 15 and later)."""
+    root = package(major)
+    directory = Path(tempfile.mkdtemp(prefix=f"retail-db-pg{major}-"))
+    data = directory / "data"
+    try:
+        user, root = _as_server_user(directory, root)
+        initdb = [*user, str(root / "bin" / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
+        subprocess.run([*initdb, *INITDB_OPTIONS], check=True, capture_output=True)
+
+        def shared_memory_mb(settings: dict[str, str]) -> int:
+            options = [option for name, value in settings.items() for option in ("-c", f"{name}={value}")]
+            command = [*user, str(root / "bin" / "postgres"), "-D", str(data), "-C", "shared_memory_size", *options]
+            return int(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+
+        yield shared_memory_mb
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -63,7 +63,8 @@ class AccessSettings(Area):
     )
     client_cidrs: tuple[str, ...] = setting(
         "Other IPv4 ranges admitted on the PostgreSQL port (a peered VPC, a Transit Gateway attachment).",
-        f"IPv4 CIDRs {CIDR_FORM}, each at most once, none admitting every address (0.0.0.0/0)",
+        f"IPv4 CIDRs {CIDR_FORM}, each at most once, none admitting every address (0.0.0.0/0); in prod private ranges "
+        "only",
         strict=False,
     )
     client_prefix_lists: tuple[Annotated[str, Field(pattern=PREFIX_LIST_PATTERN)], ...] = setting(

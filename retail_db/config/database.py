@@ -79,10 +79,10 @@ class DatabaseSettings(Area):
         le=MAX_STORAGE_GIB,
     )
     max_allocated_storage_gib: int = setting(
-        "Ceiling for storage autoscaling, in GiB.",
-        f"at least 10 % above allocated_storage_gib (RDS refuses less), at most {MAX_STORAGE_GIB}; 26 % above is "
-        "recommended (a warning below it)",
-        ge=1,
+        "Ceiling for storage autoscaling, in GiB; 0 turns storage autoscaling off.",
+        f"0, or at least 10 % above allocated_storage_gib (RDS refuses less), at most {MAX_STORAGE_GIB}; 26 % above "
+        "is recommended (a warning below it)",
+        ge=0,
         le=MAX_STORAGE_GIB,
     )
     storage_type: Literal["gp2", "gp3", "io1", "io2"] = setting("EBS storage type.", "gp2, gp3, io1 or io2")

@@ -3,6 +3,7 @@ declaration (field_at, rule_of) and of a condition on its value (When)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -31,8 +32,13 @@ from retail_db.config.network import NetworkSettings
 from retail_db.config.recovery import RecoverySettings
 from retail_db.config.removal import RemovalSettings
 from retail_db.config.replicas import ReplicaSettings
-from retail_db.config.shared import CHECKING, RULE_KEY, Area, Broken, ConfigError, Model, setting
+from retail_db.config.shared import CHECKING, RULE_KEY, Area, Broken, ConfigError, Model, parse_cidr, setting
 from retail_db.instance_classes import INSTANCE_CLASSES
+
+# RFC 1918's private ranges and RFC 6598's shared address space, where peered VPCs and on-premises networks live.
+PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
 
 
 class Settings(Model):
@@ -108,6 +114,13 @@ def _production(settings: Settings) -> None:
         raise Broken(("recovery", "dr_region"), "", "a Region's loss would lose every backup")
     if not settings.recovery.restore_testing:
         raise Broken(("recovery", "restore_testing"), False, "a backup never restored is not known to restore")
+    for cidr in settings.access.client_cidrs:
+        if not any(parse_cidr(cidr).subnet_of(private) for private in PRIVATE_RANGES):
+            # PCI DSS requirement 1.3: inbound traffic to the cardholder data environment only from where it is needed;
+            # a public range (or several that together cover the internet) is not that.
+            rule = "must each lie in a private range in prod (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, "
+            rule += f"100.64.0.0/10): {cidr} is public"
+            raise Broken(("access", "client_cidrs"), list(settings.access.client_cidrs), rule=rule)
     if not settings.database.multi_az:
         raise Broken(("database", "multi_az"), False, "a production database fails over by itself")
     instance_class = INSTANCE_CLASSES[settings.database.instance_class]
@@ -298,7 +311,7 @@ def advisories(settings: Settings) -> list[str]:
     """What AWS recommends against but accepts: printed as warnings, synthesis goes on."""
     db = settings.database
     recommended = math.ceil(db.allocated_storage_gib * STORAGE_HEADROOM_RECOMMENDED)
-    if db.max_allocated_storage_gib < recommended:
+    if db.max_allocated_storage_gib and db.max_allocated_storage_gib < recommended:
         return [
             f"{settings.profile}.database.max_allocated_storage_gib={db.max_allocated_storage_gib} is less than 26 % "
             f"above the {db.allocated_storage_gib} GiB allocated (at least {recommended} recommended): one autoscaling "
@@ -323,7 +336,8 @@ def _error(profile: str, error: ValidationError) -> ConfigError:
     value = first["input"]
     if isinstance(value, tuple):
         value = list(value)
-    rule = rule_of(loc)
+    # A table of settings has no rule of its own: what it must be is a table.
+    rule = rule_of(loc) or "a table of settings ([<profile>.<table>])"
     return ConfigError(setting, value, f"must be {rule}" + (f" ({detail})" if detail else ""))
 
 

@@ -127,8 +127,12 @@ class Model(BaseModel):
     def _printable(cls, value: object, info: ValidationInfo) -> object:
         if info.field_name:
             CHECKING.set((cls, info.field_name))
-            if _holds_models(cls.model_fields[info.field_name].annotation):
+            annotation = cls.model_fields[info.field_name].annotation
+            if _holds_models(annotation):
                 return value  # its model checks its own fields
+            # TOML's true is Python's 1: a list of numbers (a retention, an interval) would take it as 1.
+            if isinstance(value, bool) and annotation is not bool:
+                raise ValueError("true or false is not a value of this setting")
         found = control_character(value)
         if found:
             raise ValueError(f"holds a control character, {found}")

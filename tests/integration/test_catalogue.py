@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from retail_db.parameters import CATALOGUE_DIR
-from tools.pg_catalogue import read_catalogue
+from tools.pg_catalogue import measure_shared_memory, read_catalogue
 from tools.postgres import MAJOR_VERSIONS, Server
 
 
@@ -25,4 +25,6 @@ def test_committed_catalogue_matches_a_running_server(postgres: Callable[[int], 
     assert committed["version"] == live["version"]
     assert committed["settings"] == live["settings"], "run `make catalogue` and commit retail_db/catalogue/"
     assert committed["reserved_keywords"] == live["reserved_keywords"]
+    assert committed["time_zones"] == live["time_zones"]
+    assert committed["shared_memory"] == measure_shared_memory(major), "run `make catalogue`"
     assert {"user", "select", "authorization"} <= set(live["reserved_keywords"])

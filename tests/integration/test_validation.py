@@ -222,3 +222,11 @@ def test_a_template_beyond_cloudformations_quotas_is_refused_at_synth_in_one_lin
     result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_file})
     assert_rejected(result, "dev.access.roles='200 roles'", "outputs, above CloudFormation's 200")
     assert "Traceback" not in result.stderr
+
+
+def test_a_runbook_url_that_makes_an_alarm_description_too_long_is_refused_naming_it(tmp_path: Path) -> None:
+    """Every alarm's description carries the runbook's link: CloudWatch takes 1,024 characters."""
+    url = "https://runbooks.example.com/" + "a" * 1000
+    profiles_file = profiles_with(tmp_path, "dev", {"monitoring.runbook_url": url})
+    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_file})
+    assert_rejected(result, f"dev.monitoring.runbook_url='{url}'", "above CloudWatch's 1,024", ": shorten it")

@@ -95,14 +95,43 @@ def test_a_template_within_every_quota_has_no_problem(dev_template: Template, va
 def test_resources_and_outputs_beyond_cloudformations_quotas(dev_template: Template) -> None:
     template = copy.deepcopy(dev_template)
     filler = {"Type": "AWS::SNS::Topic", "Properties": {}}
-    template["Resources"] |= {f"Filler{i}": filler for i in range(501 - len(template["Resources"]))}
-    (problem,) = quotas.template_problems(template)
-    assert problem.startswith("501 resources, above CloudFormation's 500")
+    hosted = sum("HostedRotationLambda" in r.get("Properties", {}) for r in template["Resources"].values())
+    template["Resources"] |= {f"Filler{i}": filler for i in range(501 - len(template["Resources"]) - hosted)}
+    ((setting, problem),) = quotas.template_problems(template)
+    assert setting == "access.roles" and problem.startswith("501 resources once processed, above CloudFormation's 500")
     template = copy.deepcopy(dev_template)
     template["Outputs"] = {f"Output{i}": {"Value": "x"} for i in range(201)}
     assert quotas.template_problems(template) == [
-        f"201 outputs, above CloudFormation's 200 ({quotas.CLOUDFORMATION_PAGE})"
+        ("access.roles", f"201 outputs, above CloudFormation's 200 ({quotas.CLOUDFORMATION_PAGE})")
     ]
+
+
+def test_each_hosted_rotation_counts_its_nested_stack(dev_template: Template) -> None:
+    """The AWS::SecretsManager transform puts each hosted rotation function in a nested stack: a template of 499
+    resources with two hosted rotations is 501 once processed."""
+    template = copy.deepcopy(dev_template)
+    resources = template["Resources"]
+    hosted = [k for k, v in resources.items() if "HostedRotationLambda" in v.get("Properties", {})]
+    assert hosted, "dev rotates its master secret with a hosted function"
+    rotation = resources[hosted[0]]
+    filler = {"Type": "AWS::SNS::Topic", "Properties": {}}
+    resources |= {f"Rotation{i}": rotation for i in range(2 - len(hosted))}
+    resources |= {f"Filler{i}": filler for i in range(499 - len(resources))}
+    assert len(resources) == 499
+    ((_, problem),) = quotas.template_problems(template)
+    assert problem.startswith("501 resources once processed")
+
+
+def test_an_alarm_description_beyond_cloudwatchs_1024_characters(dev_template: Template) -> None:
+    template = copy.deepcopy(dev_template)
+    alarm = next(k for k, v in template["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm")
+    template["Resources"][alarm]["Properties"]["AlarmDescription"] = "x" * 1025
+    ((setting, problem),) = quotas.template_problems(template)
+    assert (
+        setting == "monitoring.runbook_url" and "description of 1,025 characters, above CloudWatch's 1,024" in problem
+    )
+    template["Resources"][alarm]["Properties"]["AlarmDescription"] = "x" * 1024
+    assert quotas.template_problems(template) == []
 
 
 def _with_secrets(template: Template, count: int) -> dict[str, Any]:
@@ -132,7 +161,8 @@ def test_a_managed_policy_is_sized_as_iam_sees_it_once_resolved(dev_template: Te
     written, and are refused as IAM will see them."""
     within, beyond = _with_secrets(dev_template, 40), _with_secrets(dev_template, 60)
     assert quotas.template_problems(within) == []
-    (problem,) = quotas.template_problems(beyond)
+    ((setting, problem),) = quotas.template_problems(beyond)
+    assert setting == "access.roles"
     assert problem.startswith("managed policy AccessProvisionerPolicy") and "above IAM's 6,144" in problem
     written = [v for k, v in beyond["Resources"].items() if k.startswith("AccessProvisionerPolicy")]
     assert len(quotas._compact(written[0]["Properties"]["PolicyDocument"])) < quotas.MANAGED_POLICY_CHARACTERS

@@ -111,6 +111,13 @@ TEXT: list[Case] = [
     ("dev", ("monitoring", "alert_emails"), ["oncall@example.com\n"], "control character"),
     ("dev", ("description",), "two\nlines", "control character"),
     ("dev", ("description",), "Entwicklung für die Kasse", None),
+    # TOML's true is Python's 1: not a retention of one day, nor an interval of one second.
+    ("dev", ("database", "log_retention_days"), True, "true or false is not a value"),
+    ("dev", ("database", "monitoring_interval_seconds"), False, "true or false is not a value"),
+    ("dev", ("network", "flow_log_retention_days"), True, "true or false is not a value"),
+    ("dev", ("database", "multi_az"), True, None),
+    # A table given as something else says what it must be.
+    ("dev", ("database",), [1], "a table of settings"),
 ]
 
 
@@ -131,6 +138,28 @@ PARAMETERS: list[Case] = [
     ("dev", (*P, "shared_buffers"), "1GB", "90%"),
     ("dev", (*P, "shared_buffers"), "768MB", None),
     ("dev", (*P, "shared_buffers"), "{DBInstanceClassMemory/32768}", None),
+    # The lock tables take max_locks_per_transaction entries per server process and prepared transaction
+    # (runtime-config-locks.html), at the bytes per slot the catalogue measured on the real server.
+    ("dev", (*P, "max_locks_per_transaction"), "10000000", "GiB of shared memory"),
+    ("dev", (*P, "max_prepared_transactions"), "262143", "GiB of shared memory"),
+    ("dev", (*P, "max_locks_per_transaction"), "1024", None),
+    # The server's own checks of a value at start (runtime-config-client.html, datetime-posix-timezone-specs.html).
+    ("dev", (*P, "TimeZone"), "Mars/Phobos", "a time zone PostgreSQL 16 knows"),
+    ("dev", (*P, "TimeZone"), "europe/berlin", None),
+    ("dev", (*P, "log_timezone"), "EST5EDT", None),
+    ("dev", (*P, "DateStyle"), "garbage", "an output format"),
+    ("dev", (*P, "DateStyle"), "ISO, DMY", None),
+    # RDS archives WAL for point-in-time recovery; PostgreSQL refuses that at wal_level minimal (runtime-config-wal).
+    ("dev", (*P, "wal_level"), "minimal", "RDS archives WAL"),
+    ("dev", (*P, "wal_level"), "logical", None),
+    # The server's port and addresses are RDS's (the instance's Port; AuroraPostgreSQL.Reference.ParameterGroups).
+    ("dev", (*P, "port"), "5433", "set by RDS"),
+    ("dev", (*P, "listen_addresses"), "localhost", "set by RDS"),
+    # pgAudit's parameters and values (Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html).
+    ("dev", (*P, "pgaudit.log"), "ddl, write, -misc", None),
+    ("dev", (*P, "pgaudit.role"), "rds_pgaudit", None),
+    ("dev", (*P, "pgaudit.role"), "auditor", "rds_pgaudit"),
+    ("dev", (*P, "pgaudit.log"), "everything", "lists everything"),
 ]
 
 
@@ -142,6 +171,8 @@ STORAGE: list[Case] = [
     ("dev", (*D, "storage_throughput_mibps"), 125, "gp3 below 400 GiB"),
     ("dev", (*D, "storage_type"), "io1", "dev.database.allocated_storage_gib=20: must fit RDS's storage rules: io1"),
     ("dev", (*D, "iops"), 0, None),
+    # Storage autoscaling off (0), as RDS allows; then the allocation may be RDS's largest.
+    ("dev", (*D, "max_allocated_storage_gib"), 0, None),
 ]
 STORAGE_EDITS: list[tuple[dict[str, Any], str | None]] = [
     # io1 needs its IOPS, 0.5 to 50 per GiB of the allocation and at least 0.5 per GiB of the ceiling.
@@ -175,6 +206,8 @@ STORAGE_EDITS: list[tuple[dict[str, Any], str | None]] = [
         },
         None,
     ),
+    ({"allocated_storage_gib": 65536, "max_allocated_storage_gib": 0}, None),
+    ({"allocated_storage_gib": 60000, "max_allocated_storage_gib": 65536}, "66,000"),
 ]
 
 
@@ -209,6 +242,10 @@ CIDRS: list[Case] = [
     ("prod", ("access", "client_cidrs"), ["0.0.0.0/0"], "admits every address"),
     ("dev", ("access", "client_cidrs"), ["10.9.0.0/16", "0.0.0.0/0"], "admits every address"),
     ("prod", ("access", "client_cidrs"), ["10.9.0.0/16"], None),
+    # PCI DSS 1.3: in production, private ranges only; two halves of the internet are the internet.
+    ("prod", ("access", "client_cidrs"), ["0.0.0.0/1", "128.0.0.0/1"], "0.0.0.0/1 is public"),
+    ("prod", ("access", "client_cidrs"), ["100.64.0.0/10", "192.168.10.0/24"], None),
+    ("dev", ("access", "client_cidrs"), ["203.0.113.0/24"], None),
 ]
 
 

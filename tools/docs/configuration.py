@@ -38,8 +38,10 @@ give it a value in each profile, and use it in its area's construct.
   `retail_db/catalogue/postgres<major>.json`, which is `pg_settings` of a real PostgreSQL of that version
   (`make catalogue` regenerates it; a test runs the server and compares), plus what RDS adds (`rds.json`) and what
   RDS refuses that PostgreSQL allows (`rds-rules.json`: parameters RDS sets itself, the libraries
-  `shared_preload_libraries` may list, shared memory above 90 % of the class's memory), each with its source, and
-  the rules the server checks at start (reserved connections below `max_connections`, the server-process limit).
+  `shared_preload_libraries` and the classes `pgaudit.log` may list, shared memory above 90 % of the class's memory,
+  counting the lock tables at the bytes per slot measured on the real server), each with its source, and what the
+  server checks at start (reserved connections below `max_connections`, the server-process limit, a time zone it
+  knows, a `DateStyle` it reads, no `wal_level` minimal where RDS archives WAL).
   Booleans take PostgreSQL's spellings, numbers their units and fractions, enums any case; RDS formulas such as
   `{DBInstanceClassMemory/32768}` are left to RDS. A misspelt name gets the closest known one. `make plan` says which
   changed parameters wait for a reboot (static ones; RDS never reboots for them on its own).
@@ -48,7 +50,7 @@ give it a value in each profile, and use it in its area's construct.
 - **Storage** (`retail_db/storage.py`, each rule with its page): each type's size range, the IOPS and throughput
   each type and size takes (none on gp2 and on gp3 below 400 GiB; io1 and io2 need `iops`, within their ratio to
   the allocation and to the autoscaling ceiling), a ceiling at least 10 % above the allocation (below 26 % a
-  warning, and synthesis goes on).
+  warning, and synthesis goes on) or 0 for no autoscaling.
 - **Schedules** (`retail_db/schedules.py`): `backup.plan_schedule` and `recovery.restore_testing_schedule` are
   `cron()` in EventBridge's dialect (one of the day fields `?`, each field in its range), as AWS Backup takes them
   (no `rate()`), and must run at some time to come.
@@ -56,14 +58,15 @@ give it a value in each profile, and use it in its area's construct.
   proxy and restore testing only where the profile has them), and `region` the instance classes for PostgreSQL,
   from cfn-lint's data.
 - **Quotas**: the database security group's inbound rules (60), counted from the ranges, prefix lists and groups
-  before the CDK loads; a template's resources (500), outputs (200) and size, and each managed policy's size as IAM
-  sees it once resolved (6,144 characters), checked in the synthesized template before the CLI deploys it.
+  before the CDK loads; a template's resources once processed (500, a nested stack per hosted rotation), outputs
+  (200) and size, each managed policy's size as IAM sees it once resolved (6,144 characters) and each alarm's
+  description (1,024, with the runbook's link), checked in the synthesized template before the CLI deploys it.
 - `access.roles`: role and schema names must be plain lowercase identifiers that PostgreSQL accepts unquoted: not a
   keyword the engine's major version reserves (`pg_get_keywords()` of the real server, in the catalogue), not a name
   PostgreSQL or RDS reserves (`pg_*`, `rds*`, `public`, `none`, `current_user`, ...) nor `dbadmin`; one owner per
   schema; access `read`, `write` or `owner`; a connection limit within `max_connections`. Distinct names never share
   a construct ID (`app` and `app_`, a role called `proxy`).
-- **prod** keeps everything, and is Multi-AZ on a non-burstable Graviton class.
+- **prod** keeps everything, is Multi-AZ on a non-burstable Graviton class, and admits private ranges only.
 - `environmentSuffix`: it ends the backup bucket's name, so it must not end the way S3 reserves (`-s3alias`,
   `--ol-s3`, `--x-s3`, `--table-s3`).
 - Anything else that fails, while the settings are checked or the app is built (a CDK, jsii or cdk-nag error no
