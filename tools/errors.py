@@ -73,11 +73,8 @@ def _shown(path: Path | str) -> str:
         return str(path)
 
 
-def _expected() -> tuple[type[Exception], ...]:
-    # Here rather than at the top: tools.synth's main uses this module.
-    from tools.synth import SynthError
-
-    return (ConfigError, UserError, BuildError, SynthError)
+# A failed synthesis (tools.synth's SynthError) is a UserError.
+EXPECTED: tuple[type[Exception], ...] = (ConfigError, UserError, BuildError)
 
 
 def message(error: BaseException, *also: type[BaseException]) -> str | None:
@@ -86,7 +83,7 @@ def message(error: BaseException, *also: type[BaseException]) -> str | None:
         return _missing_file(error)
     if isinstance(error, tomllib.TOMLDecodeError):
         return f"not valid TOML: {error}; fix the syntax at that line and column"
-    if isinstance(error, (*_expected(), *also)):
+    if isinstance(error, (*EXPECTED, *also)):
         return str(error)
     return None
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from retail_db.config import Settings, load_profiles, load_settings
 from tools import paths
-from tools.errors import one_line_errors
+from tools.errors import UserError, one_line_errors
 
 if TYPE_CHECKING:
     from aws_cdk import Stack
@@ -35,7 +35,7 @@ INPUT_FILES = ("app.py", "cdk.json", "profiles.toml", "package-lock.json", "requ
 INPUT_TREES = ("retail_db",)
 
 
-class SynthError(RuntimeError):
+class SynthError(UserError):
     """The shared synthesis failed; the message is what the CLI printed last."""
 
 
@@ -213,8 +213,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # Through the module's importable name: run as __main__, its SynthError would be another class than the one
-    # tools.errors expects, and a failed synthesis would be reported as an internal error.
-    from tools.synth import main as imported_main
-
-    sys.exit(imported_main())
+    sys.exit(main())
