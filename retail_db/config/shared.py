@@ -64,13 +64,18 @@ def setting(description: str, rule: str, **constraints: Any) -> Any:
     return Field(description=description, json_schema_extra={RULE_KEY: rule}, **constraints)
 
 
+MAX_SHOWN = 1200
+
+
 class ConfigError(ValueError):
     """A setting that breaks a rule. ``str()`` is the one-line message shown to the user."""
 
     def __init__(self, setting: str, value: object, rule: str) -> None:
         # A key may hold any character (a TOML quoted key): shown escaped, the message stays one line.
         shown = setting.encode("unicode_escape").decode()
-        super().__init__(f"invalid setting {shown}={value!r}: {rule}")
+        # A whole table (a value no rule foresaw, in the profile's table) would fill a screen.
+        written = repr(value) if len(repr(value)) <= MAX_SHOWN else repr(value)[: MAX_SHOWN - 3] + "..."
+        super().__init__(f"invalid setting {shown}={written}: {rule}")
         self.setting = setting
         self.value = value
         self.rule = rule

@@ -362,3 +362,9 @@ def test_a_failure_no_rule_foresaw_is_one_line_naming_the_setting(monkeypatch: p
     assert message.startswith("invalid setting dev.database={"), message
     assert "could not be checked (OverflowError: int too large to convert to float second line)" in message
     assert "\n" not in message
+
+
+def test_a_long_value_is_shown_cut_short() -> None:
+    """A whole profile's table, or a list of 500 roles, in one line that still fits a terminal's scrollback."""
+    message = str(ConfigError("dev.access.roles", ["role"] * 2000, "must be fewer"))
+    assert len(message) < 1300 and message.endswith("...: must be fewer")
