@@ -127,14 +127,17 @@ def synthesize(context: dict[str, Any], stacks: list[tuple[str, Settings]]) -> N
 def check_quotas(settings: Settings, stack: str, template: dict[str, Any]) -> None:
     """A template CloudFormation, IAM or CloudWatch would refuse for its size, named by the setting that grows it."""
     problems = template_problems(template)
-    if problems:
-        setting, problem = problems[0]
-        table, name = setting.split(".")
-        value = getattr(getattr(settings, table), name)
-        shown = f"{len(value)} roles" if name == "roles" else value
-        rule = f"make {stack} hold {problem}"
-        rule += ": declare fewer roles, or split them across environments" if name == "roles" else ": shorten it"
-        raise ConfigError(f"{settings.profile}.{setting}", shown, rule)
+    if not problems:
+        return
+    setting, problem = problems[0]
+    table, name = setting.split(".")
+    value = getattr(getattr(settings, table), name)
+    fixes = {
+        "roles": (f"{len(value)} roles", "declare fewer roles, or split them across environments"),
+        "alert_emails": (f"{len(value)} addresses", "subscribe a mailing list instead of each address"),
+    }
+    shown, fix = fixes.get(name, (value, "shorten it"))
+    raise ConfigError(f"{settings.profile}.{setting}", shown, f"make {stack} hold {problem}: {fix}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
-BOOLEANS = {"on", "off", "true", "false", "yes", "no", "1", "0"}
+# parse_bool (src/backend/utils/adt/bool.c): true, false, yes and no by any prefix, on and off by two letters at
+# least, 1 and 0; any case, and nothing around them.
+BOOLEAN = re.compile(r"t(?:r(?:ue?)?)?|f(?:a(?:l(?:se?)?)?)?|y(?:es?)?|no?|on|off?|1|0", re.IGNORECASE)
 # The units PostgreSQL accepts, in bytes and in milliseconds.
 MEMORY_UNITS = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 TIME_UNITS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -113,13 +115,12 @@ def check(name: str, value: str, major: str) -> str | None:
                 f"lists {unknown[0]}, which RDS does not take here; each must be one of {', '.join(allowed['values'])}"
             )
     kind = entry["type"]
+    # PostgreSQL compares a boolean or an enum as written, spaces included.
     if kind == "bool":
-        return None if value.strip(" ").lower() in BOOLEANS else "must be on or off (or true/false, yes/no, 1/0)"
+        return None if BOOLEAN.fullmatch(value) else "must be on or off (or true/false, yes/no, 1/0)"
     if kind == "enum":
         values = entry["values"]
-        return (
-            None if value.strip(" ").lower() in {v.lower() for v in values} else f"must be one of {', '.join(values)}"
-        )
+        return None if value.lower() in {v.lower() for v in values} else f"must be one of {', '.join(values)}"
     if kind in ("integer", "real"):
         if RDS_FORMULA.fullmatch(value):
             return None
@@ -131,36 +132,52 @@ def check(name: str, value: str, major: str) -> str | None:
     return None
 
 
-# A POSIX-style time zone: STD offset [DST [offset] [,rule]]
-# (https://www.postgresql.org/docs/16/datetime-posix-timezone-specs.html).
-_ZONE_NAME = r"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]{3,}>)"
-_OFFSET = r"[+-]?[0-9]{1,2}(?::[0-9]{2}){0,2}"
+# What TimeZone and log_timezone take besides a name the server knows: a POSIX-style specification, STD offset
+# [DST [offset] [,rule]], whose offsets have no seconds (the server takes them for leap seconds)
+# (https://www.postgresql.org/docs/16/datetime-posix-timezone-specs.html); a number of hours or hh:mm from UTC, as
+# SET TIME ZONE takes, or an interval (https://www.postgresql.org/docs/16/sql-set.html).
+_ZONE_NAME = r"(?:[A-Za-z]+|<[A-Za-z0-9+-]+>)"
+_OFFSET = r"[+-]?[0-9]{1,2}(?::[0-9]{2})?"
 _RULE = r"[A-Za-z0-9.:/+-]+"
-POSIX_ZONE = re.compile(rf"{_ZONE_NAME}{_OFFSET}(?:{_ZONE_NAME}(?:{_OFFSET})?(?:,{_RULE},{_RULE})?)?")
+OTHER_ZONES = re.compile(
+    rf"{_ZONE_NAME}{_OFFSET}(?:{_ZONE_NAME}(?:{_OFFSET})?(?:,{_RULE},{_RULE})?)?"
+    r"|[+-]?[0-9]+(?:\.[0-9]+)?|[+-]?[0-9]{1,2}:[0-9]{2}|interval '[+-]?[0-9]{1,2}(?::[0-9]{2})?'"
+    r"|(?:Etc/)?GMT[+-][0-9]{1,2}",
+    re.IGNORECASE,
+)
 
 
 def _check_time_zone(value: str, major: str) -> str | None:
-    """A name the server knows (pg_timezone_names, in the catalogue), any case, or a POSIX-style specification."""
+    """A name the server knows (pg_timezone_names, in the catalogue), any case, or one of the other forms."""
     names = {zone.lower() for zone in time_zones(major)}
-    if value.lower() in names or POSIX_ZONE.fullmatch(value):
+    if value.lower() in names or OTHER_ZONES.fullmatch(value):
         return None
     close = difflib.get_close_matches(value, time_zones(major), n=1, cutoff=0.75)
     hint = f" (did you mean {close[0]}?)" if close else ""
-    return f"must be a time zone PostgreSQL {major} knows (pg_timezone_names) or a POSIX-style one{hint}"
+    return f"must be a time zone PostgreSQL {major} knows (pg_timezone_names), a POSIX-style one or an offset{hint}"
 
 
-# DateStyle: an output format and a field order, either or both (check_datestyle in PostgreSQL's variable.c;
+# DateStyle: a comma-separated list of an output format and a field order, either or both, each at most once unless
+# repeated alike (check_datestyle in PostgreSQL's commands/variable.c, which reads the list as SplitIdentifierString;
 # https://www.postgresql.org/docs/16/runtime-config-client.html#GUC-DATESTYLE).
-DATE_OUTPUTS = {"iso", "postgres", "sql", "german"}
-DATE_ORDERS = {"dmy", "euro", "european", "mdy", "us", "noneuro", "noneuropean", "ymd"}
+DATE_OUTPUTS = {"iso": "iso", "postgres": "postgres", "sql": "sql", "german": "german"}
+DATE_ORDERS = {
+    **dict.fromkeys(("dmy", "euro", "european"), "dmy"),
+    **dict.fromkeys(("mdy", "us", "noneuro", "noneuropean"), "mdy"),
+    "ymd": "ymd",
+}
 
 
 def _check_date_style(value: str) -> str | None:
-    tokens = [token.lower() for token in re.split(r"[ ,]+", value.strip(" ")) if token]
-    outputs = [token for token in tokens if token in DATE_OUTPUTS]
-    orders = [token for token in tokens if token in DATE_ORDERS]
-    if not tokens or len(outputs) + len(orders) != len(tokens) or len(outputs) > 1 or len(orders) > 1:
-        return "must be an output format (ISO, Postgres, SQL, German) and a field order (DMY, MDY, YMD), either or both"
+    rule = "must be an output format (ISO, Postgres, SQL, German) and a field order (DMY, MDY, YMD), comma-separated"
+    items = [item.strip(" ").lower() for item in value.split(",")]
+    if not all(item and " " not in item for item in items):
+        return f"{rule}: the list is not one"
+    outputs = {DATE_OUTPUTS[item] for item in items if item in DATE_OUTPUTS}
+    orders = {DATE_ORDERS[item] for item in items if item in DATE_ORDERS}
+    known = all(item in DATE_OUTPUTS or item in DATE_ORDERS or item == "default" for item in items)
+    if not known or len(outputs) > 1 or len(orders) > 1:
+        return rule
     return None
 
 

@@ -97,6 +97,15 @@ def _processed_resources(resources: Mapping[str, Any]) -> int:
     return len(resources) + len(hosted)
 
 
+def _growing(resources: Mapping[str, Any]) -> str:
+    """The list that grows the template most: the alert addresses (a subscription each) or the roles (a policy or a
+    secret, its rotation and attachment each)."""
+    subscriptions = sum(r.get("Type") == "AWS::SNS::Subscription" for r in resources.values())
+    per_role = ("AWS::IAM::ManagedPolicy", "AWS::SecretsManager::Secret")
+    roles = sum(r.get("Type") in per_role for r in resources.values())
+    return "monitoring.alert_emails" if subscriptions > roles else "access.roles"
+
+
 def template_problems(template: Mapping[str, Any]) -> list[tuple[str, str]]:
     """What CloudFormation, IAM or CloudWatch would refuse in this template: the setting whose list or text grows it
     (within the profile), and the problem in one line."""
@@ -106,7 +115,7 @@ def template_problems(template: Mapping[str, Any]) -> list[tuple[str, str]]:
     if count > TEMPLATE_RESOURCES:
         problems.append(
             (
-                "access.roles",
+                _growing(resources),
                 f"{count} resources once processed, above CloudFormation's {TEMPLATE_RESOURCES} "
                 f"({CLOUDFORMATION_PAGE})",
             )

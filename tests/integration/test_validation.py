@@ -230,3 +230,12 @@ def test_a_runbook_url_that_makes_an_alarm_description_too_long_is_refused_namin
     profiles_file = profiles_with(tmp_path, "dev", {"monitoring.runbook_url": url})
     result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_file})
     assert_rejected(result, f"dev.monitoring.runbook_url='{url}'", "above CloudWatch's 1,024", ": shorten it")
+
+
+def test_a_template_grown_by_alert_addresses_is_refused_naming_them(tmp_path: Path) -> None:
+    """500 addresses are 500 subscriptions: more than CloudFormation's 500 resources with the rest of the stack. The
+    refusal names the list that grew it (the CDK's own count, which names no setting, is off)."""
+    emails = [f"oncall{i}@example.com" for i in range(500)]
+    profiles_file = profiles_with(tmp_path, "dev", {"monitoring.alert_emails": emails})
+    result = run_app(tmp_path, {"environmentSuffix": "dev", "profilesFile": profiles_file})
+    assert_rejected(result, "dev.monitoring.alert_emails='500 addresses'", "resources once processed", "mailing list")

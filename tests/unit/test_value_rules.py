@@ -147,8 +147,20 @@ PARAMETERS: list[Case] = [
     ("dev", (*P, "TimeZone"), "Mars/Phobos", "a time zone PostgreSQL 16 knows"),
     ("dev", (*P, "TimeZone"), "europe/berlin", None),
     ("dev", (*P, "log_timezone"), "EST5EDT", None),
+    ("dev", (*P, "TimeZone"), "-08:00", None),
+    ("dev", (*P, "TimeZone"), "5.5", None),
+    ("dev", (*P, "TimeZone"), "ABC+5:30:15", "a POSIX-style one"),
     ("dev", (*P, "DateStyle"), "garbage", "an output format"),
     ("dev", (*P, "DateStyle"), "ISO, DMY", None),
+    ("dev", (*P, "DateStyle"), "ISO DMY", "the list is not one"),
+    ("dev", (*P, "DateStyle"), "ISO, SQL", "an output format"),
+    ("dev", (*P, "DateStyle"), "default, MDY", None),
+    # A boolean or an enum is compared as written, spaces included; a boolean by any unambiguous prefix
+    # (parse_bool in src/backend/utils/adt/bool.c).
+    ("dev", (*P, "log_statement"), "all ", "must be one of none, ddl, mod, all"),
+    ("dev", (*P, "log_duration"), " on", "must be on or off"),
+    ("dev", (*P, "log_duration"), "t", None),
+    ("dev", (*P, "log_duration"), "o", "must be on or off"),
     # RDS archives WAL for point-in-time recovery; PostgreSQL refuses that at wal_level minimal (runtime-config-wal).
     ("dev", (*P, "wal_level"), "minimal", "RDS archives WAL"),
     ("dev", (*P, "wal_level"), "logical", None),
