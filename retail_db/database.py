@@ -15,10 +15,17 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from retail_db import storage
+from retail_db import lifecycle, storage
 from retail_db.config import MASTER_USERNAME, DatabaseSettings, RemovalSettings, ReplicaSettings
 from retail_db.removal import REMOVAL_POLICIES
 from retail_db.retention import LOG_RETENTION
+
+# Written into the template whatever the value, RDS's default included: what happens at the end of standard support
+# is the profile's choice, not RDS's.
+LIFECYCLE_SUPPORT = {
+    lifecycle.EXTENDED: rds.EngineLifecycleSupport.OPEN_SOURCE_RDS_EXTENDED_SUPPORT,
+    lifecycle.DISABLED: rds.EngineLifecycleSupport.OPEN_SOURCE_RDS_EXTENDED_SUPPORT_DISABLED,
+}
 
 if TYPE_CHECKING:
     from retail_db.recovery import DisasterRecovery
@@ -145,6 +152,7 @@ class Database(Construct):
             storage_type=rds.StorageType[settings.storage_type.upper()],
             iops=performance.iops,
             storage_throughput=performance.storage_throughput,
+            engine_lifecycle_support=LIFECYCLE_SUPPORT[settings.engine_lifecycle_support],
             storage_encrypted=True,
             storage_encryption_key=self.encryption_key,
             multi_az=settings.multi_az,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import field_validator
 
-from retail_db import engine_versions, parameters, storage
+from retail_db import engine_versions, lifecycle, parameters, storage
 from retail_db.config.shared import API_INT_MAX, Area, Broken, InstanceClass, LogRetentionDays, setting
 from retail_db.instance_classes import INSTANCE_CLASSES
 
@@ -25,6 +26,11 @@ InsightsRetentionDays = Literal[
 LogExport = Literal["postgresql", "upgrade", "iam-db-auth-error"]
 
 MASTER_USERNAME = "dbadmin"
+
+
+def today() -> date:
+    """The day the engine's lifecycle is judged on (tests set another)."""
+    return date.today()
 
 
 def _clock(hours: str, minutes: str) -> int:
@@ -65,6 +71,15 @@ class DatabaseSettings(Area):
         "<major>.<minor>, a version RDS offers for new instances (from cfn-lint's RDS data), of a major version with "
         "a parameter catalogue",
         pattern=r"^[0-9]{1,4}\.[0-9]{1,4}$",
+    )
+    engine_lifecycle_support: Literal[
+        "open-source-rds-extended-support", "open-source-rds-extended-support-disabled"
+    ] = setting(
+        "What RDS does when the engine's major version leaves standard support: keep it running in paid Extended "
+        "Support, or (disabled) upgrade it to a major version in standard support on its own.",
+        "open-source-rds-extended-support or open-source-rds-extended-support-disabled; disabled is refused once "
+        "standard support has ended (retail_db/catalogue/rds-postgres-calendar.json), and a warning comes a year "
+        "before",
     )
     instance_class: InstanceClass = setting(
         "RDS instance class.",
@@ -180,6 +195,11 @@ class DatabaseSettings(Area):
         version_rule = engine_versions.check(self.engine_version)
         if version_rule:
             raise Broken(("engine_version",), self.engine_version, rule=version_rule)
+        supported = lifecycle.check(
+            major=self.engine_major_version, lifecycle_support=self.engine_lifecycle_support, today=today()
+        )
+        if supported and supported[0] == "error":
+            raise Broken(("engine_lifecycle_support",), self.engine_lifecycle_support, rule=supported[1])
         if not parameters.catalogue(self.engine_major_version):
             majors = ", ".join(parameters.supported_majors())
             rule = f"has no parameter catalogue for PostgreSQL {self.engine_major_version} (catalogues: {majors})"

@@ -14,8 +14,9 @@ from typing import Any, get_args
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
-from retail_db import parameters, regions
+from retail_db import lifecycle, parameters, regions
 from retail_db.building import cause_line
+from retail_db.config import database as database_config
 from retail_db.config import offering
 from retail_db.config.access import (
     IDENTIFIER_PATTERN,
@@ -308,16 +309,22 @@ def rule_of(path: tuple[str | int, ...]) -> str:
 
 
 def advisories(settings: Settings) -> list[str]:
-    """What AWS recommends against but accepts: printed as warnings, synthesis goes on."""
+    """What AWS recommends against but accepts, and what is coming: printed as warnings, synthesis goes on."""
     db = settings.database
+    found = []
     recommended = math.ceil(db.allocated_storage_gib * STORAGE_HEADROOM_RECOMMENDED)
     if db.max_allocated_storage_gib and db.max_allocated_storage_gib < recommended:
-        return [
+        found.append(
             f"{settings.profile}.database.max_allocated_storage_gib={db.max_allocated_storage_gib} is less than 26 % "
             f"above the {db.allocated_storage_gib} GiB allocated (at least {recommended} recommended): one autoscaling "
             "step can reach the ceiling (RDS-EVENT-0225)"
-        ]
-    return []
+        )
+    supported = lifecycle.check(
+        major=db.engine_major_version, lifecycle_support=db.engine_lifecycle_support, today=database_config.today()
+    )
+    if supported is not None and supported[0] == "warning":
+        found.append(f"{settings.profile}.database.engine_version={db.engine_version!r}: {supported[1]}")
+    return found
 
 
 def _error(profile: str, error: ValidationError) -> ConfigError:

@@ -269,8 +269,8 @@ def test_the_day_two_rules_break_nothing_else() -> None:
 @pytest.mark.profiles
 @pytest.mark.parametrize("profile", sorted(load_profiles()))
 def test_every_profile_can_take_the_next_major_version_as_it_stands(profile: str) -> None:
-    """The README's upgrade: a profile's parameters exist in the newest major's catalogue, so setting engine_version
-    is the whole edit."""
+    """The README's upgrade: a profile's parameters exist in the newest major's catalogue, and the major is in RDS's
+    lifecycle calendar under its lifecycle setting, so setting engine_version is the whole edit."""
     raw = load_profiles()[profile]
     raw["database"]["engine_version"] = NEWEST
     assert parse_settings(profile, raw).database.engine_major_version == NEWEST_MAJOR

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from retail_db import lifecycle
 from retail_db.config import load_profiles
 from tools.cost import Estimate, Line, Prices, estimate, load_prices
 from tools.cost.__main__ import main
@@ -456,3 +458,50 @@ def test_every_resource_of_each_profile_is_accounted_for(
     built = synthesis(profile, profile)
     for template in (built.template, built.recovery_template or {"Resources": {}}):
         assert _accounted(template, p) == set(template["Resources"])
+
+
+# RDS Extended Support: per vCPU-hour past the major version's end of standard support, standby and read replicas
+# included, none where EngineLifecycleSupport leaves the upgrade to RDS (retail_db/lifecycle.py has the calendar).
+
+
+def _standard_support_end(major: str) -> date:
+    return lifecycle.phase(major, date(2000, 1, 1)).end_of_standard_support
+
+
+def test_extended_support_is_priced_once_it_has_started(p: Prices) -> None:
+    start = _standard_support_end("16") + timedelta(days=1)
+    multi_az = template(**{DB: db(EngineVersion="16.13", MultiAZ=True, DBInstanceClass="db.m7g.large")})
+    vcpus = 2 * int(p.table("rds_vcpus", "count")["db.m7g.large"])
+    charged = line(estimate(multi_az, p, on=start), "RDS Extended Support, PostgreSQL 16, 4 vCPUs")
+    assert charged.monthly == pytest.approx(730 * lifecycle.extended_support_hourly(major="16", vcpus=vcpus, on=start))
+    assert estimate(multi_az, p, on=start).extended_support == ()
+
+
+def test_extended_support_still_to_come_is_kept_aside_with_its_first_day(p: Prices) -> None:
+    end = _standard_support_end("16")
+    result = estimate(template(**{DB: db(EngineVersion="16.13")}), p, on=end)
+    assert not [item for item in result.lines if "Extended Support" in item.item]
+    ((day, monthly),) = result.extended_support
+    assert day == (end + timedelta(days=1)).isoformat()
+    assert monthly == pytest.approx(730 * lifecycle.extended_support_hourly(major="16", vcpus=2, on=end + timedelta(1)))
+
+
+def test_no_extended_support_where_rds_upgrades_instead(p: Prices) -> None:
+    disabled = db(EngineVersion="16.13", EngineLifecycleSupport=lifecycle.DISABLED)
+    after = _standard_support_end("16") + timedelta(days=30)
+    result = estimate(template(**{DB: disabled}), p, on=after)
+    assert result.extended_support == ()
+    assert not [item for item in result.lines if "Extended Support" in item.item]
+
+
+def test_a_read_replica_pays_extended_support_for_its_sources_version(p: Prices) -> None:
+    replica = res(
+        "AWS::RDS::DBInstance", DBInstanceClass="db.m7g.large", SourceDBInstanceIdentifier={"Ref": DB}, MultiAZ=False
+    )
+    result = estimate(template(**{DB: db(EngineVersion="16.13"), "Replica": replica}), p, on=date(2026, 12, 4))
+    assert [monthly for _, monthly in result.extended_support] == [
+        pytest.approx(
+            730 * lifecycle.extended_support_hourly(major="16", vcpus=v, on=_standard_support_end("16") + timedelta(1))
+        )
+        for v in (2, 2)
+    ]

@@ -82,6 +82,15 @@ def test_each_profiles_vpc_is_its_range_cut_into_its_subnets(synth: Any, profile
     assert subnets == carved[: len(subnets)]
 
 
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", sorted(load_profiles()))
+def test_each_profile_says_what_rds_does_at_the_end_of_standard_support(synth: Any, profile: str) -> None:
+    """Written whatever the value, RDS's default included: the choice is the profile's, and the template says it."""
+    database = load_settings(environment_suffix=profile, profile=profile).database
+    instance = synth(profile, profile)["Resources"][DB]["Properties"]
+    assert instance["EngineLifecycleSupport"] == database.engine_lifecycle_support
+
+
 def test_s3_gateway_endpoint_serves_both_isolated_route_tables(reference_build: Template) -> None:
     (endpoint,) = [
         r["Properties"]

@@ -11,13 +11,16 @@ profiles.toml changes what a case expects.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from retail_db.config import ConfigError, Settings, parse_settings
+from retail_db import lifecycle
+from retail_db.config import ConfigError, Settings, advisories, parse_settings
+from retail_db.config import database as database_config
 from tests.helpers import production_raw, reference_raw, set_setting
 
 Case = tuple[str, tuple[str, ...], Any, str | None]
@@ -380,3 +383,35 @@ def test_a_long_value_is_shown_cut_short() -> None:
     """A whole profile's table, or a list of 500 roles, in one line that still fits a terminal's scrollback."""
     message = str(ConfigError("dev.access.roles", ["role"] * 2000, "must be fewer"))
     assert len(message) < 1300 and message.endswith("...: must be fewer")
+
+
+# The engine's lifecycle (retail_db/lifecycle.py, whose calendar cites RDS's release calendar): judged on the day of
+# the synthesis, set here.
+
+
+def _on(monkeypatch: pytest.MonkeyPatch, day: date) -> None:
+    monkeypatch.setattr(database_config, "today", lambda: day)
+
+
+def test_disabled_extended_support_is_refused_once_standard_support_has_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = set_setting(reference_raw(), ("database", "engine_lifecycle_support"), lifecycle.DISABLED)
+    major = parse_settings("dev", raw).database.engine_major_version
+    end = lifecycle.phase(major, date(2000, 1, 1)).end_of_standard_support
+    _on(monkeypatch, end)
+    parse_settings("dev", raw)
+    _on(monkeypatch, end + timedelta(days=1))
+    with pytest.raises(
+        ConfigError, match=r"dev\.database\.engine_lifecycle_support='open-source-rds-extended-support-"
+    ):
+        parse_settings("dev", raw)
+    parse_settings("dev", set_setting(raw, ("database", "engine_lifecycle_support"), lifecycle.EXTENDED))
+
+
+def test_a_year_before_standard_support_ends_synthesis_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = parse_settings("dev", reference_raw())
+    end = lifecycle.phase(settings.database.engine_major_version, date(2000, 1, 1)).end_of_standard_support
+    _on(monkeypatch, end - timedelta(days=400))
+    assert not [advice for advice in advisories(settings) if "standard support" in advice]
+    _on(monkeypatch, end - timedelta(days=30))
+    (warning,) = [advice for advice in advisories(settings) if "standard support" in advice]
+    assert warning.startswith("dev.database.engine_version=") and end.isoformat() in warning

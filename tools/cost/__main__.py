@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from retail_db.config import load_profiles, resolve_profile_name
+from tools.cost.base import Estimate
 from tools.cost.estimator import estimate, profile_template
 from tools.cost.prices import PRICES_PATH, Prices, load_prices
 from tools.cost.report import format_estimate
@@ -25,17 +26,26 @@ from tools.synth import validated_profiles
 
 def table() -> str:
     rows = [
-        "| profile | instance | Multi-AZ | storage | estimate (USD/month) | not priced |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| profile | instance | Multi-AZ | storage | estimate (USD/month) | RDS Extended Support | not priced |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for profile, settings in validated_profiles().items():
         db = settings.database
         result = estimate(profile_template(profile))
         rows.append(
             f"| {profile} | {db.instance_class} | {'yes' if db.multi_az else 'no'} | {db.allocated_storage_gib} GiB "
-            f"{db.storage_type} | ${result.total:,.2f} | {len(result.unpriced)} |"
+            f"{db.storage_type} | ${result.total:,.2f} | {extended_support(result)} | {len(result.unpriced)} |"
         )
     return "\n".join(rows)
+
+
+def extended_support(result: Estimate) -> str:
+    """When the profile's major version would enter RDS Extended Support, and what it would add then."""
+    if not result.extended_support:
+        charged = any("Extended Support" in line.item for line in result.lines)
+        return "in the estimate" if charged else "none: RDS upgrades instead"
+    start = min(day for day, _ in result.extended_support)
+    return f"+${sum(monthly for _, monthly in result.extended_support):,.2f} from {start}"
 
 
 def read_prices(path: Path) -> Prices:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from tools.cost.prices import Prices
@@ -51,6 +52,8 @@ class Estimate:
     prices: Prices
     steady_from_month: int = 1
     """The first month the estimate describes: charges that grow (key rotations) have all started by then."""
+    extended_support: tuple[tuple[str, float], ...] = ()
+    """(day, USD a month): RDS Extended Support charges this estimate does not hold yet, from the day each starts."""
 
     @property
     def total(self) -> float:
@@ -130,8 +133,11 @@ def rds_log_target(name: Any) -> tuple[str, str] | None:
 class Base:
     """The template's resources, what has been priced so far, and the helpers every pricing rule uses."""
 
-    def __init__(self, template: Mapping[str, Any], prices: Prices) -> None:
+    def __init__(self, template: Mapping[str, Any], prices: Prices, on: date | None = None) -> None:
         raw = template.get("Resources")
+        self.on = on or date.today()
+        """The day the estimate is for: RDS Extended Support depends on it."""
+        self.extended_support: list[tuple[str, float]] = []
         if not isinstance(raw, Mapping):
             raise ValueError("the template has no Resources object")
         self.prices = prices

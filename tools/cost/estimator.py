@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from tools.cost.base import BUCKET, DB_INSTANCE, LOG_GROUP, Estimate, Line, Resource, show
@@ -12,9 +13,9 @@ from tools.cost.rds import RdsPricing
 from tools.cost.services import ServicePricing
 
 
-def estimate(template: Mapping[str, Any], prices: Prices | None = None) -> Estimate:
-    """Price every resource of a synthesized template for one month."""
-    return Estimator(template, prices or load_prices()).run()
+def estimate(template: Mapping[str, Any], prices: Prices | None = None, on: date | None = None) -> Estimate:
+    """Price every resource of a synthesized template for one month, as of the day `on` (today by default)."""
+    return Estimator(template, prices or load_prices(), on).run()
 
 
 def profile_template(profile: str) -> dict[str, Any]:
@@ -70,6 +71,7 @@ class Estimator(RdsPricing, ServicePricing):
             assumptions=self._assumption_texts(),
             prices=self.prices,
             steady_from_month=1 + math.ceil(self.steady_from_day / (self.hours / 24)),
+            extended_support=tuple(self.extended_support),
         )
 
     def _flat_rate(self, r: Resource) -> None:

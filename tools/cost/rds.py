@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
+from retail_db import lifecycle
 from tools.cost.base import Base, Resource, literal_number, quantity, refs, show
 
 
@@ -69,9 +71,36 @@ class RdsPricing(Base):
             self.rds_backups.append((r.logical_id, self._snapshot_gb(allocated, retention), allocated))
             self._backup_replication(r, allocated)
         self._insights(r, instance_class, copies)
+        self._extended_support(r, instance_class, copies)
         self._managed_master_secret(r)
         self._enhanced_monitoring(r)
         self._log_exports(r)
+
+    def _extended_support(self, r: Resource, instance_class: Any, copies: int) -> None:
+        """Per vCPU-hour of every instance past its major version's end of standard support, the standby included
+        (retail_db/lifecycle.py); none where EngineLifecycleSupport leaves the upgrade to RDS instead. A charge still
+        to come is kept aside, with its first day."""
+        # A read replica runs its source's version, under its source's lifecycle.
+        described = self._replica_source(r) or r
+        version = described.props.get("EngineVersion")
+        support = described.props.get("EngineLifecycleSupport", lifecycle.EXTENDED)
+        if support == lifecycle.DISABLED:
+            return
+        vcpus_by_class = self.prices.table("rds_vcpus", "count")
+        if not isinstance(version, str) or not isinstance(instance_class, str) or instance_class not in vcpus_by_class:
+            self._note(f"{r.logical_id}: RDS Extended Support not priced (EngineVersion {show(version)}).")
+            return
+        major, vcpus = version.split(".")[0], int(vcpus_by_class[instance_class]) * copies
+        hourly = lifecycle.extended_support_hourly(major=major, vcpus=vcpus, on=self.on)
+        if hourly:
+            self._add(
+                f"RDS Extended Support, PostgreSQL {major}, {vcpus} vCPUs", [r.logical_id], self.hours, "h", hourly
+            )
+            return
+        start = lifecycle.phase(major, self.on).end_of_standard_support + timedelta(days=1)
+        if start > self.on:
+            monthly = lifecycle.extended_support_hourly(major=major, vcpus=vcpus, on=start) * self.hours
+            self.extended_support.append((start.isoformat(), monthly))
 
     def _replica_source(self, r: Resource) -> Resource | None:
         """The instance a read replica follows, when the template holds it."""

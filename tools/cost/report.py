@@ -46,6 +46,8 @@ def format_estimate(result: Estimate) -> str:
         out += [f"  {u.logical_id}  {u.type}  ({u.reason})" for u in result.unpriced]
     else:
         out.append("Not priced (no price known): none")
+    for day, monthly in result.extended_support:
+        out.append(f"RDS Extended Support from {day}, unless upgraded before: +${monthly:,.2f} a month")
     if result.no_charge:
         counts = Counter(kind for _, kind in result.no_charge)
         listed = ", ".join(f"{kind} x{count}" for kind, count in sorted(counts.items()))

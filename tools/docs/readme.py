@@ -1,4 +1,5 @@
-"""The generated blocks of hand-written pages: the README's profile costs, day two's recovery objectives."""
+"""The generated blocks of hand-written pages: the README's profile costs, day two's recovery objectives and engine
+lifecycle."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from pathlib import Path
 
 from tools import paths
 from tools.cost.__main__ import table
-from tools.docs import recovery
+from tools.docs import lifecycle, recovery
 
 README_BLOCKS: dict[str, Callable[[], str]] = {"profiles": table}
 DAY_TWO = paths.DOCS / "day-two.md"
-DAY_TWO_BLOCKS: dict[str, Callable[[], str]] = {"recovery": recovery.table}
+DAY_TWO_BLOCKS: dict[str, Callable[[], str]] = {"recovery": recovery.table, "lifecycle": lifecycle.table}
 
 
 def render() -> str:
