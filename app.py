@@ -24,7 +24,6 @@ from typing import Any
 from retail_db.building import building
 from retail_db.config import PROFILES_FILE, ConfigError, Settings, advisories, load_profiles, load_settings
 from retail_db.identity import baseline_path, baseline_profile, check_identity
-from retail_db.quotas import template_problems
 from tools.errors import one_line_errors
 
 # How the CDK CLI hands an app its context (cdk.json, cdk.context.json and -c values): a JSON object in this
@@ -126,6 +125,8 @@ def synthesize(context: dict[str, Any], stacks: list[tuple[str, Settings]]) -> N
 
 def check_quotas(settings: Settings, stack: str, template: dict[str, Any]) -> None:
     """A template CloudFormation, IAM or CloudWatch would refuse for its size, named by the setting that grows it."""
+    from retail_db.quotas import template_problems
+
     problems = template_problems(template)
     if not problems:
         return

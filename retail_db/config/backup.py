@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import field_validator
 
-from retail_db import schedules
 from retail_db.config.shared import API_INT_MAX, Area, setting
 
 
@@ -37,6 +36,8 @@ class BackupSettings(Area):
     @field_validator("plan_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
+        from retail_db import schedules  # where used: a profile refused earlier does not wait for it
+
         problem = schedules.check_backup_schedule(value)
         if problem:
             raise ValueError(problem)

@@ -7,14 +7,15 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from retail_db import engine_versions, lifecycle, parameters, storage
+from retail_db import engine_versions, parameters
 from retail_db.config.shared import API_INT_MAX, Area, Broken, InstanceClass, LogRetentionDays, setting
 from retail_db.instance_classes import INSTANCE_CLASSES
 
 # RDS recommends a storage-autoscaling ceiling 26 % above the allocation, so that one autoscaling step does not hit
 # the ceiling (RDS-EVENT-0225); it refuses less than 10 % (retail_db/storage.py).
 STORAGE_HEADROOM_RECOMMENDED = 1.26
-MAX_STORAGE_GIB = max(kind.max_gib for kind in storage.STORAGE_TYPES.values())
+# RDS for PostgreSQL's largest volume, of every type (retail_db/storage.py).
+MAX_STORAGE_GIB = 65536
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEK_MINUTES = 7 * 24 * 60
 
@@ -182,6 +183,9 @@ class DatabaseSettings(Area):
         return value
 
     def check(self) -> None:
+        # Imported here and below, not at the top: a value refused by its own rule does not wait for them.
+        from retail_db import storage
+
         refused = storage.check(
             storage_type=self.storage_type,
             allocated_gib=self.allocated_storage_gib,
@@ -195,6 +199,8 @@ class DatabaseSettings(Area):
         version_rule = engine_versions.check(self.engine_version)
         if version_rule:
             raise Broken(("engine_version",), self.engine_version, rule=version_rule)
+        from retail_db import lifecycle
+
         supported = lifecycle.check(
             major=self.engine_major_version, lifecycle_support=self.engine_lifecycle_support, today=today()
         )

@@ -14,7 +14,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
-from retail_db import lifecycle, parameters, regions
+from retail_db import parameters, regions
 from retail_db.building import cause_line
 from retail_db.config import database as database_config
 from retail_db.config import offering
@@ -319,6 +319,8 @@ def advisories(settings: Settings) -> list[str]:
             f"above the {db.allocated_storage_gib} GiB allocated (at least {recommended} recommended): one autoscaling "
             "step can reach the ceiling (RDS-EVENT-0225)"
         )
+    from retail_db import lifecycle  # where used: a profile refused does not wait for it
+
     supported = lifecycle.check(
         major=db.engine_major_version, lifecycle_support=db.engine_lifecycle_support, today=database_config.today()
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import field_validator
 
-from retail_db import schedules
 from retail_db.config.shared import Area, setting
 
 
@@ -34,6 +33,8 @@ class RecoverySettings(Area):
     @field_validator("restore_testing_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
+        from retail_db import schedules  # where used: a profile refused earlier does not wait for it
+
         problem = schedules.check_restore_testing_schedule(value)
         if problem:
             raise ValueError(problem)

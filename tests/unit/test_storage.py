@@ -373,3 +373,11 @@ def test_imports_no_cdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_settings_bound_is_the_largest_volume_of_any_type() -> None:
+    """retail_db/config/database.py states it without importing this module (a refused setting does not wait for it)."""
+    from retail_db.config.database import MAX_STORAGE_GIB
+    from retail_db.storage import STORAGE_TYPES
+
+    assert max(kind.max_gib for kind in STORAGE_TYPES.values()) == MAX_STORAGE_GIB
