@@ -130,8 +130,8 @@ def _a_year_before(day: date) -> date:
 def check(*, major: str, lifecycle_support: str, today: date) -> tuple[Severity, str] | None:
     """What RDS's lifecycle means today for an instance of PostgreSQL `major` with this `EngineLifecycleSupport`.
 
-    An error where RDS would refuse or undo the deployment, a warning within a year of the end of standard support,
-    None otherwise (Extended Support that the setting allows is a choice, priced by `extended_support_hourly`).
+    An error where RDS would refuse or undo the deployment, a warning within a year of the end of standard support
+    and while Extended Support is charged, None otherwise.
     """
     if lifecycle_support not in (EXTENDED, DISABLED):
         raise ValueError(f"EngineLifecycleSupport must be {EXTENDED} or {DISABLED}, not {lifecycle_support!r}")
@@ -145,9 +145,14 @@ def check(*, major: str, lifecycle_support: str, today: date) -> tuple[Severity,
             f"upgrades the major version itself; upgrade to a major version under standard support ({how})",
         )
     if now.name != "standard":
-        if lifecycle_support == EXTENDED:
-            return None
         price = f"${extended_support_hourly(major=major, vcpus=1, on=today):.2f} per vCPU-hour in {calendar.region}"
+        if lifecycle_support == EXTENDED:
+            return (
+                "warning",
+                f"PostgreSQL {major} on RDS: in Extended Support since {now.end_of_standard_support.isoformat()}, "
+                f"charged at {price} (standby and read replicas included) until "
+                f"{now.end_of_extended_support.isoformat()}; upgrade to a major version under standard support ({how})",
+            )
         return (
             "error",
             f"PostgreSQL {major} on RDS: standard support ended on {now.end_of_standard_support.isoformat()}, and with "

@@ -205,7 +205,14 @@ class DatabaseSettings(Area):
             major=self.engine_major_version, lifecycle_support=self.engine_lifecycle_support, today=today()
         )
         if supported and supported[0] == "error":
-            raise Broken(("engine_lifecycle_support",), self.engine_lifecycle_support, rule=supported[1])
+            # Past Extended Support no lifecycle setting helps: the version is what must change.
+            ended = lifecycle.phase(self.engine_major_version, today()).name == "ended"
+            path, value = (
+                ("engine_version", self.engine_version)
+                if ended
+                else ("engine_lifecycle_support", self.engine_lifecycle_support)
+            )
+            raise Broken((path,), value, rule=supported[1])
         if not parameters.catalogue(self.engine_major_version):
             majors = ", ".join(parameters.supported_majors())
             rule = f"has no parameter catalogue for PostgreSQL {self.engine_major_version} (catalogues: {majors})"

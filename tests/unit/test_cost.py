@@ -481,8 +481,11 @@ def test_extended_support_still_to_come_is_kept_aside_with_its_first_day(p: Pric
     end = _standard_support_end("16")
     result = estimate(template(**{DB: db(EngineVersion="16.13")}), p, on=end)
     assert not [item for item in result.lines if "Extended Support" in item.item]
-    ((day, monthly),) = result.extended_support
-    assert day == (end + timedelta(days=1)).isoformat()
+    ((logical_id, day, monthly, year_3, later),) = result.extended_support
+    assert logical_id == DB and day == (end + timedelta(days=1)).isoformat()
+    third = lifecycle.phase("16", end).extended_support_year_3
+    assert year_3 == third.isoformat()
+    assert later == pytest.approx(730 * lifecycle.extended_support_hourly(major="16", vcpus=2, on=third))
     assert monthly == pytest.approx(730 * lifecycle.extended_support_hourly(major="16", vcpus=2, on=end + timedelta(1)))
 
 
@@ -499,7 +502,7 @@ def test_a_read_replica_pays_extended_support_for_its_sources_version(p: Prices)
         "AWS::RDS::DBInstance", DBInstanceClass="db.m7g.large", SourceDBInstanceIdentifier={"Ref": DB}, MultiAZ=False
     )
     result = estimate(template(**{DB: db(EngineVersion="16.13"), "Replica": replica}), p, on=date(2026, 12, 4))
-    assert [monthly for _, monthly in result.extended_support] == [
+    assert [monthly for _, _, monthly, _, _ in result.extended_support] == [
         pytest.approx(
             730 * lifecycle.extended_support_hourly(major="16", vcpus=v, on=_standard_support_end("16") + timedelta(1))
         )

@@ -150,10 +150,16 @@ def test_disabled_past_standard_support_is_an_error_with_both_ways_out(major: st
 
 
 @pytest.mark.parametrize("major", MAJORS)
-def test_extended_support_allowed_is_not_reported(major: str) -> None:
+def test_extended_support_allowed_is_a_warning_with_its_price_while_it_is_charged(major: str) -> None:
     end_of_standard, year_3, end_of_extended = dates(major)
     for today in (end_of_standard + DAY, year_3, end_of_extended):
-        assert check(major=major, lifecycle_support=EXTENDED, today=today) is None
+        result = check(major=major, lifecycle_support=EXTENDED, today=today)
+        assert result is not None
+        severity, message = result
+        assert severity == "warning"
+        assert f"in Extended Support since {end_of_standard.isoformat()}" in message
+        assert dollars(extended_support_hourly(major=major, vcpus=1, on=today)) in message
+        assert end_of_extended.isoformat() in message
 
 
 @pytest.mark.parametrize("setting", BOTH)

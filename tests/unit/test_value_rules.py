@@ -415,3 +415,22 @@ def test_a_year_before_standard_support_ends_synthesis_warns(monkeypatch: pytest
     _on(monkeypatch, end - timedelta(days=30))
     (warning,) = [advice for advice in advisories(settings) if "standard support" in advice]
     assert warning.startswith("dev.database.engine_version=") and end.isoformat() in warning
+
+
+def test_past_extended_support_the_version_is_named_not_the_lifecycle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No lifecycle setting keeps a version past Extended Support: the refusal names engine_version."""
+    raw = set_setting(reference_raw(), ("database", "engine_lifecycle_support"), lifecycle.EXTENDED)
+    major = parse_settings("dev", raw).database.engine_major_version
+    _on(monkeypatch, lifecycle.phase(major, date(2000, 1, 1)).end_of_extended_support + timedelta(days=1))
+    with pytest.raises(ConfigError, match=r"^invalid setting dev\.database\.engine_version='"):
+        parse_settings("dev", raw)
+
+
+def test_while_extended_support_is_charged_synthesis_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = parse_settings(
+        "dev", set_setting(reference_raw(), ("database", "engine_lifecycle_support"), lifecycle.EXTENDED)
+    )
+    dates = lifecycle.phase(settings.database.engine_major_version, date(2000, 1, 1))
+    _on(monkeypatch, dates.end_of_standard_support + timedelta(days=1))
+    (warning,) = [advice for advice in advisories(settings) if "Extended Support" in advice]
+    assert "in Extended Support since" in warning and dates.end_of_extended_support.isoformat() in warning

@@ -44,8 +44,11 @@ def extended_support(result: Estimate) -> str:
     if not result.extended_support:
         charged = any("Extended Support" in line.item for line in result.lines)
         return "in the estimate" if charged else "none: RDS upgrades instead"
-    start = min(day for day, _ in result.extended_support)
-    return f"+${sum(monthly for _, monthly in result.extended_support):,.2f} from {start}"
+    start = min(day for _, day, _, _, _ in result.extended_support)
+    year_3 = min(day for _, _, _, day, _ in result.extended_support)
+    monthly = sum(monthly for _, _, monthly, _, _ in result.extended_support)
+    later = sum(later for _, _, _, _, later in result.extended_support)
+    return f"+${monthly:,.2f} from {start}, +${later:,.2f} from {year_3}"
 
 
 def read_prices(path: Path) -> Prices:

@@ -52,8 +52,9 @@ class Estimate:
     prices: Prices
     steady_from_month: int = 1
     """The first month the estimate describes: charges that grow (key rotations) have all started by then."""
-    extended_support: tuple[tuple[str, float], ...] = ()
-    """(day, USD a month): RDS Extended Support charges this estimate does not hold yet, from the day each starts."""
+    extended_support: tuple[tuple[str, str, float, str, float], ...] = ()
+    """(logical ID, day, USD a month, day of the year 3 price, USD a month then): RDS Extended Support charges this
+    estimate does not hold yet, from the day each starts."""
 
     @property
     def total(self) -> float:
@@ -137,7 +138,7 @@ class Base:
         raw = template.get("Resources")
         self.on = on or date.today()
         """The day the estimate is for: RDS Extended Support depends on it."""
-        self.extended_support: list[tuple[str, float]] = []
+        self.extended_support: list[tuple[str, str, float, str, float]] = []
         if not isinstance(raw, Mapping):
             raise ValueError("the template has no Resources object")
         self.prices = prices

@@ -97,10 +97,13 @@ class RdsPricing(Base):
                 f"RDS Extended Support, PostgreSQL {major}, {vcpus} vCPUs", [r.logical_id], self.hours, "h", hourly
             )
             return
-        start = lifecycle.phase(major, self.on).end_of_standard_support + timedelta(days=1)
+        dates = lifecycle.phase(major, self.on)
+        start = dates.end_of_standard_support + timedelta(days=1)
         if start > self.on:
+            year_3 = dates.extended_support_year_3
             monthly = lifecycle.extended_support_hourly(major=major, vcpus=vcpus, on=start) * self.hours
-            self.extended_support.append((start.isoformat(), monthly))
+            later = lifecycle.extended_support_hourly(major=major, vcpus=vcpus, on=year_3) * self.hours
+            self.extended_support.append((r.logical_id, start.isoformat(), monthly, year_3.isoformat(), later))
 
     def _replica_source(self, r: Resource) -> Resource | None:
         """The instance a read replica follows, when the template holds it."""

@@ -46,8 +46,11 @@ def format_estimate(result: Estimate) -> str:
         out += [f"  {u.logical_id}  {u.type}  ({u.reason})" for u in result.unpriced]
     else:
         out.append("Not priced (no price known): none")
-    for day, monthly in result.extended_support:
-        out.append(f"RDS Extended Support from {day}, unless upgraded before: +${monthly:,.2f} a month")
+    for logical_id, day, monthly, year_3, later in result.extended_support:
+        out.append(
+            f"RDS Extended Support for {logical_id}, unless upgraded before: +${monthly:,.2f} a month from {day}, "
+            f"+${later:,.2f} from {year_3}"
+        )
     if result.no_charge:
         counts = Counter(kind for _, kind in result.no_charge)
         listed = ", ".join(f"{kind} x{count}" for kind, count in sorted(counts.items()))
