@@ -7,20 +7,16 @@ the first less the second. The files are read without importing cfn-lint, which 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-from pathlib import Path
 from typing import Any
+
+from retail_db.cfn_lint_data import schemas
 
 ENGINE = "postgres"
 
 
 def _versions(name: str) -> set[str]:
-    spec = importlib.util.find_spec("cfnlint")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("cfn-lint is not installed: run make setup")
-    root = Path(next(iter(spec.submodule_search_locations)))
-    path = root / "data" / "schemas" / "extensions" / "aws_rds_dbinstance" / f"{name}.json"
+    path = schemas() / "extensions" / "aws_rds_dbinstance" / f"{name}.json"
     rules: list[dict[str, Any]] = json.loads(path.read_text())["allOf"]
     for rule in rules:
         properties = rule["if"]["properties"]

@@ -32,6 +32,8 @@ NUMBER = re.compile(r"[ ]*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
 RDS_FORMULA = re.compile(r"[ ]*(\{.*\}|(GREATEST|LEAST|SUM)\(.*\))[ ]*", re.IGNORECASE)
 # PostgreSQL's MAX_BACKENDS: the catalogue's maximum of max_connections.
 MAX_CONNECTIONS = 262143
+# What counts against MAX_BACKENDS, with one more for the autovacuum launcher: the server's processes.
+SERVER_PROCESSES = ("max_connections", "autovacuum_max_workers", "max_worker_processes", "max_wal_senders")
 
 
 @functools.cache
@@ -118,6 +120,11 @@ def check(name: str, value: str, major: str) -> str | None:
     # PostgreSQL compares a boolean or an enum as written, spaces included.
     if kind == "bool":
         return None if BOOLEAN.fullmatch(value) else "must be on or off (or true/false, yes/no, 1/0)"
+    if name == "wal_level" and value.lower() == "minimal":
+        # The server refuses to start archiving, or streaming WAL (max_wal_senders > 0), at wal_level minimal
+        # (postmaster.c; https://www.postgresql.org/docs/16/runtime-config-wal.html#GUC-WAL-LEVEL), and RDS archives
+        # WAL for point-in-time recovery (archive_command is RDS's).
+        return "minimal stops the server: RDS archives WAL for point-in-time recovery, which needs replica"
     if kind == "enum":
         values = entry["values"]
         return None if value.lower() in {v.lower() for v in values} else f"must be one of {', '.join(values)}"
@@ -228,12 +235,10 @@ def check_together(parameters: Mapping[str, str], major: str, memory_bytes: int)
     defaults: Mapping[str, int] = rds_rules()["defaults"]["values"]
 
     def value(name: str) -> Any:
-        """The number a numeric parameter is set to, an enum's value in lower case, or PostgreSQL's default."""
+        """The number a numeric parameter is set to, or PostgreSQL's default."""
         if name not in parameters:
             return defaults.get(name)
-        if catalogue(major)[name]["type"] in ("integer", "real"):
-            return number(name, parameters[name], major)
-        return parameters[name].strip(" ").lower()
+        return number(name, parameters[name], major)
 
     limit = value("max_connections")
     reserved = [name for name in ("superuser_reserved_connections", "reserved_connections") if name in catalogue(major)]
@@ -243,22 +248,15 @@ def check_together(parameters: Mapping[str, str], major: str, memory_bytes: int)
         # less than max_connections (%d)" (https://www.postgresql.org/docs/16/runtime-config-connection.html).
         blamed = next((name for name in reserved if name in parameters), "max_connections")
         return blamed, f"leaves no connection: {' plus '.join(reserved)} must be less than max_connections"
-    processes = [value(name) for name in ("max_connections", "autovacuum_max_workers", "max_worker_processes")]
-    senders = value("max_wal_senders")
-    if None not in processes and senders is not None and sum(p for p in processes if p) + 1 + senders > MAX_CONNECTIONS:
+    processes = [value(name) for name in SERVER_PROCESSES]
+    if None not in processes and sum(p for p in processes if p) + 1 > MAX_CONNECTIONS:
         # Every backend, worker and WAL sender takes a slot of MAX_BACKENDS (guc_tables.c's check hooks; the
         # catalogue's maximum of max_connections).
-        counted = ("max_connections", "autovacuum_max_workers", "max_worker_processes", "max_wal_senders")
-        blamed = max((name for name in counted if name in parameters), key=lambda name: value(name) or 0)
+        blamed = max((name for name in SERVER_PROCESSES if name in parameters), key=lambda name: value(name) or 0)
         return blamed, (
             "with max_connections + autovacuum_max_workers + 1 + max_worker_processes + max_wal_senders must stay "
             f"within {MAX_CONNECTIONS} server processes"
         )
-    if value("wal_level") == "minimal":
-        # The server refuses to start archiving, or streaming WAL (max_wal_senders > 0), at wal_level minimal
-        # (postmaster.c; https://www.postgresql.org/docs/16/runtime-config-wal.html#GUC-WAL-LEVEL), and RDS archives
-        # WAL for point-in-time recovery (archive_command is RDS's).
-        return "wal_level", "minimal stops the server: RDS archives WAL for point-in-time recovery, which needs replica"
     return _shared_memory_problem(parameters, major, memory_bytes, value)
 
 
@@ -276,8 +274,7 @@ def _shared_memory_problem(
         if amount is not None and amount > 0:
             used += amount * _base_unit(catalogue(major)[name]["unit"])[1]
     # Every server process and prepared transaction is a slot of each lock table (runtime-config-locks.html).
-    counted = ("max_connections", "autovacuum_max_workers", "max_worker_processes", "max_wal_senders")
-    slots = sum(value(name) or 0 for name in counted) + 1 + (value("max_prepared_transactions") or 0)
+    slots = sum(value(name) or 0 for name in SERVER_PROCESSES) + 1 + (value("max_prepared_transactions") or 0)
     measured = _shared_memory(major)
     locks = (value("max_locks_per_transaction") or 0) * measured["bytes_per_lock_slot"]
     locks += (value("max_pred_locks_per_transaction") or 0) * measured["bytes_per_predicate_lock_slot"]

@@ -7,10 +7,11 @@ importing cfn-lint, which is slow to import.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
+
+from retail_db.cfn_lint_data import schemas
 
 # Regions whose names start so belong to a partition of their own; every other Region is in aws.
 PARTITIONS: tuple[tuple[str, str], ...] = (
@@ -24,15 +25,8 @@ PARTITIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _schemas() -> Path:
-    spec = importlib.util.find_spec("cfnlint")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("cfn-lint is not installed: run make setup")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "schemas"
-
-
 def _providers() -> Path:
-    return _schemas() / "providers"
+    return schemas() / "providers"
 
 
 @functools.cache
@@ -48,7 +42,7 @@ def resource_types(region: str) -> frozenset[str]:
 @functools.cache
 def _instance_classes() -> dict[str, list[dict[str, Any]]]:
     # cfn-lint's rule E3025: per Region, the DB instance classes each engine is offered on.
-    path = _schemas() / "extensions" / "aws_rds_dbinstance" / "dbinstanceclass_enum.json"
+    path = schemas() / "extensions" / "aws_rds_dbinstance" / "dbinstanceclass_enum.json"
     return {region: data["allOf"] for region, data in json.loads(path.read_text()).items()}
 
 

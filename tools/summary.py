@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from retail_db.config import PROFILES_FILE, load_profiles
-from retail_db.identity import recorded_profile
+from retail_db.identity import recorded_profile, recovery_stack_id, stack_name
 from tools.cost import estimate
 from tools.errors import UserError, one_line_errors, read_template
 
@@ -38,13 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outdir", type=Path, default=Path("cdk.out"))
     args = parser.parse_args(argv)
 
-    stack_name = f"TapStack{args.env}"
-    template_path = args.outdir / f"{stack_name}.template.json"
+    platform, dr = stack_name(args.env), recovery_stack_id(args.env)
+    template_path = args.outdir / f"{platform}.template.json"
     template = read_template(template_path, f"run `make synth ENV={args.env}` first")
     resources = template["Resources"]
     by_service = Counter(r["Type"].split("::")[1] for r in resources.values())
     # The DR stack, where the profile has one, deploys with the same `cdk deploy --all` and is priced with it.
-    recovery_path = args.outdir / f"{stack_name}DR.template.json"
+    recovery_path = args.outdir / f"{dr}.template.json"
     recovery = (
         read_template(recovery_path, f"run `make synth ENV={args.env}` first") if recovery_path.exists() else None
     )
@@ -55,16 +55,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Profile:   {profile} (the suffix {args.env} names no profile)")
     else:
         print(f"Profile:   {profile}" + ("" if profile == args.env else f" (not {args.env}'s own)"))
-    print(f"Stack:     {stack_name}")
+    print(f"Stack:     {platform}")
     print(f"Resources: {len(resources)} ({', '.join(f'{n} {s}' for s, n in sorted(by_service.items()))})")
     print(f"Outputs:   {len(template.get('Outputs', {}))}")
     print(f"Template:  {template_path}")
-    print("\n".join(nag_lines(args.outdir, stack_name, args.env)))
+    print("\n".join(nag_lines(args.outdir, platform, args.env)))
     priced = template
     if recovery is not None:
-        print(f"DR stack:  {stack_name}DR, {len(recovery['Resources'])} resources, {recovery_path}")
+        print(f"DR stack:  {dr}, {len(recovery['Resources'])} resources, {recovery_path}")
         priced = {**template, "Resources": {**resources, **recovery["Resources"]}}
-        print("\n".join(nag_lines(args.outdir, f"{stack_name}DR", args.env, " (DR)")))
+        print("\n".join(nag_lines(args.outdir, dr, args.env, " (DR)")))
     cost = estimate(priced)
     unpriced = f", {len(cost.unpriced)} resources not priced" if cost.unpriced else ""
     print(

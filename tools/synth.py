@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retail_db.config import Settings, load_profiles, load_settings
+from retail_db.identity import recovery_stack_id, stack_name
 from tools import paths
 from tools.errors import UserError, one_line_errors
 
@@ -85,7 +86,8 @@ def synthesize_profiles(*, force: bool = False) -> Path:
 
 
 def template_path(profile: str, *, recovery: bool = False) -> Path:
-    return paths.PROFILES_OUT / f"TapStack{profile}{'DR' if recovery else ''}.template.json"
+    name = recovery_stack_id(profile) if recovery else stack_name(profile)
+    return paths.PROFILES_OUT / f"{name}.template.json"
 
 
 def profile_template(profile: str, *, recovery: bool = False) -> dict[str, Any]:

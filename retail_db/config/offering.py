@@ -74,14 +74,10 @@ def check(settings: Settings) -> None:
         if rule:
             raise Broken(("region",), settings.region, rule=rule)
         offered = regions.instance_classes(settings.region, ENGINE)
-        classes = (
-            (("database", "instance_class"), settings.database.instance_class),
-            (
-                ("replicas", "instance_class"),
-                settings.replicas.instance_class,
-            ),
-        )
-        for path, name in classes[: 2 if settings.replicas.count else 1]:
+        classes = {("database", "instance_class"): settings.database.instance_class}
+        if settings.replicas.count:
+            classes[("replicas", "instance_class")] = settings.replicas.instance_class
+        for path, name in classes.items():
             if offered is not None and name not in offered:
                 rule = f"is not offered for PostgreSQL in {settings.region} (cfn-lint's RDS data)"
                 raise Broken(path, name, rule=rule)

@@ -44,10 +44,9 @@ def extended_support(result: Estimate) -> str:
     if not result.extended_support:
         charged = any("Extended Support" in line.item for line in result.lines)
         return "in the estimate" if charged else "none: RDS upgrades instead"
-    start = min(day for _, day, _, _, _ in result.extended_support)
-    year_3 = min(day for _, _, _, day, _ in result.extended_support)
-    monthly = sum(monthly for _, _, monthly, _, _ in result.extended_support)
-    later = sum(later for _, _, _, _, later in result.extended_support)
+    charges = result.extended_support
+    start, year_3 = min(c.start for c in charges), min(c.year_3 for c in charges)
+    monthly, later = sum(c.monthly for c in charges), sum(c.year_3_monthly for c in charges)
     return f"+${monthly:,.2f} from {start}, +${later:,.2f} from {year_3}"
 
 

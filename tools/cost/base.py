@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from tools.cost.prices import Prices
 
@@ -40,6 +40,16 @@ class Unpriced:
     reason: str
 
 
+class ComingCharge(NamedTuple):
+    """A charge that starts on a later day: RDS Extended Support, at its price of years 1 and 2, then of year 3."""
+
+    logical_id: str
+    start: str
+    monthly: float
+    year_3: str
+    year_3_monthly: float
+
+
 @dataclass(frozen=True)
 class Estimate:
     lines: tuple[Line, ...]
@@ -52,9 +62,8 @@ class Estimate:
     prices: Prices
     steady_from_month: int = 1
     """The first month the estimate describes: charges that grow (key rotations) have all started by then."""
-    extended_support: tuple[tuple[str, str, float, str, float], ...] = ()
-    """(logical ID, day, USD a month, day of the year 3 price, USD a month then): RDS Extended Support charges this
-    estimate does not hold yet, from the day each starts."""
+    extended_support: tuple[ComingCharge, ...] = ()
+    """RDS Extended Support charges this estimate does not hold yet."""
 
     @property
     def total(self) -> float:
@@ -138,7 +147,7 @@ class Base:
         raw = template.get("Resources")
         self.on = on or date.today()
         """The day the estimate is for: RDS Extended Support depends on it."""
-        self.extended_support: list[tuple[str, str, float, str, float]] = []
+        self.extended_support: list[ComingCharge] = []
         if not isinstance(raw, Mapping):
             raise ValueError("the template has no Resources object")
         self.prices = prices

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from retail_db import lifecycle
-from tools.cost.base import Base, Resource, literal_number, quantity, refs, show
+from tools.cost.base import Base, ComingCharge, Resource, literal_number, quantity, refs, show
 
 
 class RdsPricing(Base):
@@ -103,7 +103,9 @@ class RdsPricing(Base):
             year_3 = dates.extended_support_year_3
             monthly = lifecycle.extended_support_hourly(major=major, vcpus=vcpus, on=start) * self.hours
             later = lifecycle.extended_support_hourly(major=major, vcpus=vcpus, on=year_3) * self.hours
-            self.extended_support.append((r.logical_id, start.isoformat(), monthly, year_3.isoformat(), later))
+            self.extended_support.append(
+                ComingCharge(r.logical_id, start.isoformat(), monthly, year_3.isoformat(), later)
+            )
 
     def _replica_source(self, r: Resource) -> Resource | None:
         """The instance a read replica follows, when the template holds it."""

@@ -46,10 +46,10 @@ def format_estimate(result: Estimate) -> str:
         out += [f"  {u.logical_id}  {u.type}  ({u.reason})" for u in result.unpriced]
     else:
         out.append("Not priced (no price known): none")
-    for logical_id, day, monthly, year_3, later in result.extended_support:
+    for charge in result.extended_support:
         out.append(
-            f"RDS Extended Support for {logical_id}, unless upgraded before: +${monthly:,.2f} a month from {day}, "
-            f"+${later:,.2f} from {year_3}"
+            f"RDS Extended Support for {charge.logical_id}, unless upgraded before: +${charge.monthly:,.2f} a month "
+            f"from {charge.start}, +${charge.year_3_monthly:,.2f} from {charge.year_3}"
         )
     if result.no_charge:
         counts = Counter(kind for _, kind in result.no_charge)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from retail_db.compliance import ACKNOWLEDGEMENTS, PACKS, Acknowledgement, nag_counts
 from retail_db.config import PROFILES_FILE, Settings, load_profiles, load_settings
+from retail_db.identity import stack_name
 from tools.synth import synthesize_profiles
 
 HEADER = """# Compliance: cdk-nag and checkov acknowledgements
@@ -46,7 +47,7 @@ def profile_settings() -> list[Settings]:
 def render() -> str:
     profiles = profile_settings()
     outdir = synthesize_profiles()
-    counts = {s.profile: nag_counts(outdir, f"TapStack{s.profile}") for s in profiles}
+    counts = {s.profile: nag_counts(outdir, stack_name(s.profile)) for s in profiles}
     lines = [HEADER.format(packs=", ".join(f"`{pack}`" for pack in PACKS)), "## Findings per pack", ""]
     lines += [
         "| pack | open errors / warnings, every profile | acknowledged: " + " / ".join(counts) + " |",

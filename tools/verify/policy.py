@@ -8,10 +8,10 @@ exactly the calls made.
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from typing import Any
 
+from retail_db.cfn_lint_data import schemas
 from retail_db.drill import DRILL_SOURCE_PREFIX, drill_source
 from tools.verify.checks import CHECKS, DRIFT_TYPES, Check
 from tools.verify.drill import DRILLS
@@ -45,15 +45,11 @@ def iam_action(service: str, operation: str) -> str:
 def drift_read_actions() -> tuple[str, ...]:
     """What CloudFormation needs to read each drift-checked type's live state with the caller's credentials: the
     read handler's permissions in the type's registry schema, from cfn-lint's copy of the schemas."""
-    import cfnlint
-
-    schemas = os.path.join(os.path.dirname(cfnlint.__file__), "data", "schemas")
-    with open(os.path.join(schemas, "providers", "us-east-1.json")) as index:
-        providers = json.load(index)
+    providers = json.loads((schemas() / "providers" / "us-east-1.json").read_text())
     actions: set[str] = set()
     for resource_type in DRIFT_TYPES:
-        with open(os.path.join(schemas, "resources", f"{providers[resource_type]}.json")) as schema:
-            actions.update(json.load(schema)["handlers"]["read"]["permissions"])
+        schema = json.loads((schemas() / "resources" / f"{providers[resource_type]}.json").read_text())
+        actions.update(schema["handlers"]["read"]["permissions"])
     return tuple(sorted(actions))
 
 
