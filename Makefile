@@ -19,12 +19,24 @@ NODE_STAMP := node_modules/.installed
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 # PROFILE_CHANGE=1 says that the environment's profile changes on purpose; ALLOW_BLOCKED=1 deploys a change the gate
-# blocks. Both are refused without being said, and the override is logged (cdk.out/overrides.log).
-CONTEXT := -c environmentSuffix=$(ENV) $(if $(PROFILE),-c profile=$(PROFILE)) $(if $(PROFILE_CHANGE),-c profileChange=true)
+# blocks. Both are refused without being said, and the override is logged (logs/overrides.log). Each is said with
+# exactly 1: another value (0, no) stops make with one line rather than be read as yes. ALLOW_BLOCKED counts only
+# from the command line: inherited from the environment, it would take every later deploy past the gate unasked.
+# Expanded where a recipe uses them, so that a target that takes no flag does not look at them.
+said = $(if $($(1)),$(if $(subst x1,,x$($(1))),$(error $(1)=$($(1)) is not 1: say $(1)=1 or leave it out),1))
+allowed = $(if $(ALLOW_BLOCKED),$(if $(filter command line,$(origin ALLOW_BLOCKED)),$(call said,ALLOW_BLOCKED),$(error \
+	ALLOW_BLOCKED=$(ALLOW_BLOCKED) comes from the $(origin ALLOW_BLOCKED): say it on the command line of the one \
+	deploy it is for (make deploy ALLOW_BLOCKED=1) and unset it)))
+CONTEXT = -c environmentSuffix=$(ENV) $(if $(PROFILE),-c profile=$(PROFILE)) \
+	$(if $(call said,PROFILE_CHANGE),-c profileChange=true)
+# --env=: an empty ENV= is the tools' one-line error, not a bare --env that argparse would print its usage for.
+ENV_ARGS = --env=$(ENV) $(if $(PROFILE),--profile=$(PROFILE)) $(if $(call said,PROFILE_CHANGE),--profile-change)
 # ENV given on the command line or in the environment, rather than the default: the plan checks that one environment.
 ENV_GIVEN := $(filter command line environment,$(origin ENV))
-PLAN_ARGS := $(if $(ENV_GIVEN),--env $(ENV)) $(if $(PROFILE),--profile $(PROFILE)) $(if $(PROFILE_CHANGE),--profile-change)
-# The CDK CLI; a test replaces it with a stub that records its arguments.
+PLAN_ARGS = $(if $(ENV_GIVEN),--env=$(ENV)) $(if $(PROFILE),--profile=$(PROFILE)) \
+	$(if $(call said,PROFILE_CHANGE),--profile-change)
+# The CDK CLI that deploys and diffs; a test replaces it with a stub that records its arguments. Syntheses use the
+# pinned CLI in node_modules.
 CDK ?= cdk
 
 .PHONY: setup setup-scan lock catalogue synth profiles docs lint scan unit integration test plan baseline replacements bench cost deploy diff verify clean
@@ -75,15 +87,12 @@ lock: $(PY_STAMP)
 catalogue: setup
 	$(VENV)/bin/python -m tools.pg_catalogue
 
-# A failed synth leaves the last good one in place: the CLI writes into a directory of its own, which replaces the
-# templates and assets in cdk.out only once the synthesis has succeeded. cdk.out/profiles (the shared synthesis of
-# every profile, below), cdk.out/plan and other files are left alone.
+# A failed synth leaves the last good one in place, and says why in one line (tools/synth.py): the CLI writes into a
+# directory of its own, which replaces the templates and assets in cdk.out only once the synthesis has succeeded.
+# cdk.out/profiles (the shared synthesis of every profile, below), cdk.out/plan and other files are left alone.
 synth: setup
-	@mkdir -p cdk.out
-	new=$$(mktemp -d cdk.out/.synth.XXXXXX) && trap 'rm -rf "$$new"' EXIT && \
-		$(CDK) synth $(CONTEXT) --quiet --output "$$new" && \
-		rm -rf cdk.out/*.json cdk.out/asset.* && find "$$new" -mindepth 1 -maxdepth 1 -exec mv -t cdk.out {} +
-	$(VENV)/bin/python -m tools.summary --env $(ENV)
+	@$(VENV)/bin/python -m tools.synth $(ENV_ARGS)
+	@$(VENV)/bin/python -m tools.summary --env=$(ENV)
 
 # Every profile, synthesized once through the CLI into cdk.out/profiles; the tests, cfn-lint, the nag report, plan
 # and cost all read it. It is kept until an input changes.
@@ -138,18 +147,15 @@ bench: setup
 diff: setup
 	$(CDK) diff $(CONTEXT)
 
-# The gate first: a blocked plan stops the deploy unless ALLOW_BLOCKED=1. --all: a profile with a DR Region has a
-# second stack there, which the CDK deploys first.
+# The gate first, on a synthesis of its own, and then `cdk deploy --all --app <that cloud assembly>`: what is deployed
+# is what the gate compared (tools/plan/deploy.py). A blocked plan stops the deploy unless ALLOW_BLOCKED=1.
 deploy: setup
-	$(VENV)/bin/python -m tools.plan --env $(ENV) $(if $(PROFILE),--profile $(PROFILE)) \
-		$(if $(PROFILE_CHANGE),--profile-change) $(if $(ALLOW_BLOCKED),--allow-blocked)
-	$(CDK) deploy --all $(CONTEXT)
+	$(VENV)/bin/python -m tools.plan.deploy $(ENV_ARGS) $(if $(call allowed),--allow-blocked) --cdk='$(CDK)'
 
 # Proves a deployed environment works, with the operator's AWS credentials (docs/verify.md): read-only checks, and
 # with DRILL=1 a DRILL message down every alert path.
 verify: setup
-	$(VENV)/bin/python -m tools.verify --env $(ENV) $(if $(PROFILE),--profile $(PROFILE)) \
-		$(if $(PROFILE_CHANGE),--profile-change) $(if $(DRILL),--drill)
+	$(VENV)/bin/python -m tools.verify $(ENV_ARGS) $(if $(DRILL),--drill)
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 
 from tools import paths
+from tools.errors import UserError, one_line_errors
 from tools.synth import FINGERPRINT, cdk_json_context, cli_env
 
 BAD_PROFILES = paths.CDK_OUT / "bench-profiles.toml"
@@ -41,7 +42,7 @@ def timed(command: list[str], cwd: Path = paths.ROOT, env: dict[str, str] | None
         command, cwd=cwd, env=env or cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     if ok and result.returncode != 0:
-        raise SystemExit(f"bench: {' '.join(command)} failed")
+        raise UserError(f"{' '.join(command)} failed (exit {result.returncode}); run it alone to see why")
     return time.perf_counter() - start
 
 
@@ -63,11 +64,18 @@ def bad_input_times(runs: int) -> tuple[float, float]:
     return statistics.median(rejected), statistics.median(imported)
 
 
+@one_line_errors("bench")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-setup", action="store_true", help="do not time a fresh clone's set-up")
     args = parser.parse_args(argv)
+    # Before anything is timed: a clone of this repository alone has no reference design beside it.
+    if not (REFERENCE_APP / "package.json").is_file():
+        raise UserError(
+            f"the reference app {REFERENCE_APP} is not there (no package.json): the ratio to the reference needs the "
+            "shared reference design checked out beside this repository, at ../shared/reference/ts-app"
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         reference = Path(tmp) / "reference"

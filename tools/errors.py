@@ -30,6 +30,7 @@ from typing import Any, ParamSpec
 
 from retail_db.building import BuildError, cause_line
 from retail_db.config import PROFILES_FILE, ConfigError
+from retail_db.config.loading import missing_profiles_file
 
 EXIT_CODE = 2
 DEBUG_ENV = "RETAIL_DB_DEBUG"
@@ -96,7 +97,7 @@ def _missing_file(error: FileNotFoundError) -> str | None:
             MissingTemplateError(Path(name), "synthesize it first (make synth; make profiles for every profile)")
         )
     if Path(name).name == PROFILES_FILE.name:
-        return f"profiles file {name} does not exist; restore it with `git checkout -- {PROFILES_FILE.name}`"
+        return str(missing_profiles_file(Path(name)))
     return None
 
 

@@ -2,25 +2,31 @@
 
 `python -m tools.synth` runs `cdk synth -c allProfiles=true` into cdk.out/profiles/: one stack per profile, each
 under the profile's name as suffix, with the cdk-nag report. The tests, cfn-lint, the nag report, `make plan` and
-`make cost` all read that output. A fingerprint of the inputs (the app, its settings, the lock files) is kept next
-to it, so a reader synthesizes again only when an input changed.
+`make cost` all read that output. A fingerprint of the inputs (the app, the profiles file it reads, the lock files) is
+kept next to it, so a reader synthesizes again only when an input changed.
+
+`python -m tools.synth --env SUFFIX [--profile NAME] [--profile-change]` is `make synth`: one environment, through the
+same CLI, into cdk.out, which it replaces only once the synthesis has succeeded; a failure is one line.
 
 Variants that are not a profile (another suffix, an edited setting) are built in-process with `synthesize`.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retail_db.config import Settings, load_profiles, load_settings
+from retail_db.config import PROFILES_FILE, Settings, load_profiles, load_settings
 from retail_db.identity import recovery_stack_id, stack_name
 from tools import paths
 from tools.errors import UserError, one_line_errors
@@ -31,9 +37,11 @@ if TYPE_CHECKING:
     from retail_db.stack import RetailDatabasePlatform
 
 FINGERPRINT = paths.PROFILES_OUT / "fingerprint"
-# What a synthesis depends on. The runbook is copied into the dashboard.
-INPUT_FILES = ("app.py", "cdk.json", "profiles.toml", "package-lock.json", "requirements.lock", "docs/runbook.md")
+# What a synthesis depends on, besides the profiles file the app reads. The runbook is copied into the dashboard.
+INPUT_FILES = ("app.py", "cdk.json", "package-lock.json", "requirements.lock", "docs/runbook.md")
 INPUT_TREES = ("retail_db",)
+# The CLI's own line after the app's when the app fails: the app has said why already, in one line.
+CLI_EXIT_LINE = "Subprocess exited with error"
 
 
 class SynthError(UserError):
@@ -51,6 +59,10 @@ def fingerprint() -> str:
     for path in _inputs():
         digest.update(str(path.relative_to(paths.ROOT)).encode())
         digest.update(path.read_bytes())
+    # The profiles file the app reads, wherever RETAIL_DB_PROFILES puts it. Its content, not its path: the templates
+    # depend on nothing else of it, and a copy elsewhere with the same content (a test's) reuses the synthesis.
+    digest.update(b"profiles file")
+    digest.update(PROFILES_FILE.read_bytes())
     return digest.hexdigest()
 
 
@@ -68,21 +80,57 @@ def synthesize_profiles(*, force: bool = False) -> Path:
     if not force and FINGERPRINT.is_file() and FINGERPRINT.read_text() == current:
         return paths.PROFILES_OUT
     FINGERPRINT.unlink(missing_ok=True)
+    try:
+        cli_synth(context=["allProfiles=true"], output=paths.PROFILES_OUT)
+    except SynthError as error:
+        raise SynthError(f"the synthesis of every profile (cdk synth -c allProfiles=true) failed: {error}") from None
+    FINGERPRINT.write_text(current)
+    return paths.PROFILES_OUT
+
+
+def cli_synth(*, context: Sequence[str], output: Path) -> list[str]:
+    """`cdk synth -c <context>... --quiet --output <output>` through the pinned CLI, and what it wrote on stderr (the
+    app's warnings, the CLI's notices). A failure raises :class:`SynthError` with the app's one line, or the CLI's
+    last line where the app wrote none: never the CLI's own line about the app's exit status."""
+    arguments = [argument for value in context for argument in ("-c", value)]
     result = subprocess.run(
-        ["cdk", "synth", "-c", "allProfiles=true", "--quiet", "--output", str(paths.PROFILES_OUT)],
+        ["cdk", "synth", *arguments, "--quiet", "--output", str(output)],
         cwd=paths.ROOT,
         env=cli_env(),
         capture_output=True,
         text=True,
         check=False,
     )
-    if result.returncode != 0:
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        ours = [line for line in lines if line.startswith("retail-db:")]
-        last = (ours or lines or [f"cdk synth exited with {result.returncode}"])[-1]
-        raise SynthError(f"the synthesis of every profile (cdk synth -c allProfiles=true) failed: {last}")
-    FINGERPRINT.write_text(current)
-    return paths.PROFILES_OUT
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    if result.returncode == 0:
+        return lines
+    ours = [line for line in lines if line.startswith("retail-db:") and not line.startswith("retail-db: warning:")]
+    theirs = [line for line in lines if CLI_EXIT_LINE not in line]
+    raise SynthError((ours or theirs or [f"cdk synth exited with {result.returncode}"])[-1])
+
+
+def synthesize_environment(*, context: Sequence[str]) -> None:
+    """`make synth`: one environment into cdk.out. A failed synth leaves the last good one in place: the CLI writes
+    into a directory of its own, which replaces the templates and assets in cdk.out only once the synthesis has
+    succeeded. cdk.out/profiles (the shared synthesis), cdk.out/plan and other files are left alone."""
+    paths.CDK_OUT.mkdir(exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=".synth.", dir=paths.CDK_OUT))
+    try:
+        notices = cli_synth(context=context, output=new)
+        for old in [*paths.CDK_OUT.glob("*.json"), *paths.CDK_OUT.glob("asset.*")]:
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+        for item in new.iterdir():
+            target = paths.CDK_OUT / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            item.replace(target)
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+    if notices:
+        print("\n".join(notices), file=sys.stderr)
 
 
 def template_path(profile: str, *, recovery: bool = False) -> Path:
@@ -206,11 +254,41 @@ def validated_profiles() -> dict[str, Settings]:
     return {name: load_settings(environment_suffix=name, profile=name) for name in load_profiles()}
 
 
+def environment_context(*, environment: str, profile: str | None, profile_change: bool) -> list[str]:
+    """The context `make synth` gives the CLI for one environment (the Makefile's CONTEXT)."""
+    return [
+        f"environmentSuffix={environment}",
+        *([f"profile={profile}"] if profile else []),
+        *(["profileChange=true"] if profile_change else []),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.synth", description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="synthesize every profile even if no input changed")
+    parser.add_argument("--env", help="synthesize this environment into cdk.out instead (make synth)")
+    parser.add_argument("--profile", help="with --env: the profile to build it from")
+    parser.add_argument("--profile-change", action="store_true", help="with --env: its profile changes, on purpose")
+    args = parser.parse_args(argv)
+    if args.env is None:
+        return every_profile(force=args.force)
+    return one_environment(args.env, profile=args.profile, profile_change=args.profile_change)
+
+
 @one_line_errors("synth")
-def main() -> int:
+def every_profile(*, force: bool) -> int:
     profiles = validated_profiles()
-    out = synthesize_profiles(force="--force" in sys.argv)
+    out = synthesize_profiles(force=force)
     print(f"synthesized {', '.join(profiles)} into {out.relative_to(paths.ROOT)}")
+    return 0
+
+
+# The app's own name: its one line (a bad setting, say) reads as it does from `cdk synth`.
+@one_line_errors("retail-db")
+def one_environment(environment: str, *, profile: str | None, profile_change: bool) -> int:
+    synthesize_environment(
+        context=environment_context(environment=environment, profile=profile, profile_change=profile_change)
+    )
     return 0
 
 

@@ -14,8 +14,10 @@ from retail_db.config.names import validate_environment_suffix
 from retail_db.config.profile import Settings, parse_settings
 from retail_db.config.shared import ConfigError
 
+# The repository's own profiles file, which git can restore.
+REPOSITORY_PROFILES = Path(__file__).resolve().parents[2] / "profiles.toml"
 # RETAIL_DB_PROFILES points every command at another profiles file: the tests' edited copies.
-PROFILES_FILE = Path(os.environ.get("RETAIL_DB_PROFILES") or Path(__file__).resolve().parents[2] / "profiles.toml")
+PROFILES_FILE = Path(os.environ.get("RETAIL_DB_PROFILES") or REPOSITORY_PROFILES)
 
 
 class ProfilesFileError(ConfigError):
@@ -43,27 +45,31 @@ def load_profiles(path: Path = PROFILES_FILE) -> dict[str, Any]:
     try:
         modified = path.stat().st_mtime_ns
     except FileNotFoundError:
-        raise _missing(path) from None
+        raise missing_profiles_file(path) from None
     except OSError as error:
         raise _unreadable(path, error) from None
     profiles = copy.deepcopy(_parsed_profiles(path, modified))
     if not profiles:
-        raise ProfilesFileError(
-            path,
-            "holds no profile",
-            f"add a [<name>] table per profile, dev at least ({PROFILES_HELP}), or restore it with "
-            f"`git checkout -- {path.name}`",
-        )
+        fill = f"add a [<name>] table per profile, dev at least ({PROFILES_HELP})"
+        restore = ", or restore it with `git checkout -- profiles.toml`" if _in_git(path) else ""
+        raise ProfilesFileError(path, "holds no profile", fill + restore)
     return profiles
 
 
-def _missing(path: Path) -> ProfilesFileError:
-    return ProfilesFileError(
-        path,
-        "does not exist",
-        f"restore it with `git checkout -- {path.name}`, or create it with a [<name>] table per profile "
-        f"({PROFILES_HELP})",
-    )
+def _in_git(path: Path) -> bool:
+    """Whether git can restore the file: the repository's own profiles.toml, not a copy elsewhere
+    (RETAIL_DB_PROFILES)."""
+    return path.resolve() == REPOSITORY_PROFILES.resolve()
+
+
+def missing_profiles_file(path: Path) -> ProfilesFileError:
+    """A profiles file that is not there, and how to bring it back."""
+    create = f"create it with a [<name>] table per profile ({PROFILES_HELP})"
+    if _in_git(path):
+        return ProfilesFileError(
+            path, "does not exist", f"restore it with `git checkout -- profiles.toml`, or {create}"
+        )
+    return ProfilesFileError(path, "does not exist", create)
 
 
 def _unreadable(path: Path, error: OSError) -> ProfilesFileError:
@@ -77,7 +83,7 @@ def _parsed_profiles(path: Path, _modified: int) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise _missing(path) from None
+        raise missing_profiles_file(path) from None
     except OSError as error:
         raise _unreadable(path, error) from None
     except UnicodeDecodeError as error:

@@ -23,6 +23,7 @@ def outdir() -> Path:
     return synthesize_profiles()
 
 
+@pytest.mark.profiles
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_assembly_holds_one_stack_per_profile(outdir: Path, profile: str) -> None:
     stack_name = f"TapStack{profile}"

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from retail_db.config import ConfigError, ProfilesFileError, UnknownProfileError, load_profiles, resolve_profile_name
-from tools.errors import EXIT_CODE, MissingTemplateError, UserError, one_line_errors
+from tools import bench
+from tools.errors import EXIT_CODE, MissingTemplateError, UserError, message, one_line_errors
+from tools.plan.__main__ import main as plan_main
 from tools.synth import cdk_json_context
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,10 +219,62 @@ def test_load_profiles_refuses_an_empty_or_broken_file(tmp_path: Path, text: str
 
 
 def test_load_profiles_refuses_a_missing_file_and_a_directory(tmp_path: Path) -> None:
-    with pytest.raises(ProfilesFileError, match="does not exist; restore it"):
+    with pytest.raises(ProfilesFileError, match="does not exist; create it"):
         load_profiles(tmp_path / "profiles.toml")
     with pytest.raises(ProfilesFileError, match="cannot be read"):
         load_profiles(tmp_path)
+
+
+@pytest.mark.parametrize("text", [None, ""], ids=["missing", "empty"])
+def test_git_is_suggested_only_for_the_repositorys_own_profiles_file(
+    project: Path, tmp_path: Path, text: str | None
+) -> None:
+    """RETAIL_DB_PROFILES pointing outside the repository, at a file git knows nothing of: no `git checkout` for it."""
+    set_profiles(project, PROFILES)
+    elsewhere = tmp_path / "empty.toml"
+    if text is not None:
+        elsewhere.write_text(text)
+    for command in (tool("cost"), tool("plan", "--env", "dev")):
+        result = subprocess.run(
+            [PYTHON, *command.args],
+            cwd=project,
+            env=environment(RETAIL_DB_PROFILES=str(elsewhere)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        line = assert_one_line(result, command.prog, str(elsewhere), "[<name>] table")
+        assert "git checkout" not in line, line
+    # A missing profiles file the code opens without load_profiles, elsewhere.
+    text_of = message(FileNotFoundError(2, "No such file", str(tmp_path / "profiles.toml")))
+    assert text_of is not None and "does not exist" in text_of and "git checkout" not in text_of, text_of
+
+
+def test_aws_profile_naming_no_profile_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS_PROFILE=nosuch: the user's mistake, named, rather than an internal error (or a silent offline plan)."""
+    monkeypatch.delenv("RETAIL_DB_DEBUG", raising=False)
+    monkeypatch.setenv("AWS_PROFILE", "nosuch")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    assert plan_main(["--env", "dev"]) == EXIT_CODE
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("plan: AWS_PROFILE=nosuch: ") and "internal error" not in line, line
+    assert "unset AWS_PROFILE" in line
+
+
+def test_bench_without_the_reference_app_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A clone of this repository alone has no ../shared/reference/ts-app to time against."""
+    monkeypatch.delenv("RETAIL_DB_DEBUG", raising=False)
+    missing = tmp_path / "shared" / "reference" / "ts-app"
+    monkeypatch.setattr(bench, "REFERENCE_APP", missing)
+    assert bench.main(["--runs", "1", "--skip-setup"]) == EXIT_CODE
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"bench: the reference app {missing} is not there"), line
 
 
 def test_resolve_profile_name_names_the_known_profiles() -> None:
@@ -304,6 +358,7 @@ done
 if [ -n "$STUB_FAIL" ]; then
     echo '{"Resources":' > "$out/TapStackdev.template.json"
     echo "retail-db: invalid setting dev.network.vpc_cidr='10.2.0.0/33': must be an IPv4 CIDR" >&2
+    echo ".venv/bin/python app.py: Subprocess exited with error 2" >&2
     exit 1
 fi
 cp -R "$STUB_FROM"/. "$out"/
@@ -362,7 +417,7 @@ def test_a_failed_make_synth_leaves_the_last_good_cdk_out(
     )
     (out / "profiles").mkdir(parents=True)
     (out / "profiles" / "TapStackdev.template.json").write_text("shared")
-    (out / "overrides.log").write_text("kept\n")
+    (out / "notes.txt").write_text("kept\n")
 
     good = make_synth(STUB_FROM=str(first))
     assert good.returncode == 0, good.stderr
@@ -372,7 +427,12 @@ def test_a_failed_make_synth_leaves_the_last_good_cdk_out(
 
     failed = make_synth(STUB_FROM=str(second), STUB_FAIL="1")
     assert failed.returncode != 0
-    assert "retail-db: invalid setting" in failed.stderr
+    # The app's one line, not the CLI's about the app's exit status; make's own line about the recipe stays, as make
+    # prints it for any recipe that fails.
+    ours, *others = failed.stderr.splitlines()
+    assert ours == "retail-db: invalid setting dev.network.vpc_cidr='10.2.0.0/33': must be an IPv4 CIDR"
+    assert [line.split("[")[0] for line in others] == ["make: *** "], failed.stderr
+    assert failed.stdout == ""
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == kept
     assert (out / "asset.first" / "index.py").is_file()
     assert not list(out.glob(".synth.*")), "the failed synthesis's directory is left behind"
@@ -385,5 +445,5 @@ def test_a_failed_make_synth_leaves_the_last_good_cdk_out(
     assert not (out / "TapStackdevDR.template.json").exists()
     assert not (out / "asset.first").exists() and (out / "asset.second").is_dir()
     assert (out / "profiles" / "TapStackdev.template.json").read_text() == "shared"
-    assert (out / "overrides.log").read_text() == "kept\n"
+    assert (out / "notes.txt").read_text() == "kept\n"
     assert not list(out.glob(".synth.*"))

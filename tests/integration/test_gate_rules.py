@@ -108,8 +108,10 @@ def test_prod_maintenance_window_and_backup_retention_are_changed_in_place(prod:
         ({"AvailabilityZone": "us-east-1a"}, "AvailabilityZone"),
         # A routine change does not excuse a replacing one made with it.
         ({"DBSnapshotIdentifier": "retail-db-before-the-change", "MultiAZ": False}, "DBSnapshotIdentifier"),
+        # Nor is it named as a cause next to one that replaces regardless ("will replace"): reverting it would not help.
+        ({"DBName": "orders", "MultiAZ": False, "BackupRetentionPeriod": 7}, "DBName"),
     ],
-    ids=["DBName", "DBSnapshotIdentifier", "AvailabilityZone", "snapshot-with-MultiAZ"],
+    ids=["DBName", "DBSnapshotIdentifier", "AvailabilityZone", "snapshot-with-MultiAZ", "DBName-with-MultiAZ"],
 )
 def test_a_documented_replacement_of_the_database_blocks(prod: Prod, overrides: dict[str, Any], cause: str) -> None:
     plan = prod.plan(cause, prod.template, prod.with_overrides(overrides))
@@ -117,7 +119,8 @@ def test_a_documented_replacement_of_the_database_blocks(prod: Prod, overrides: 
     (blocker,) = plan.blockers
     assert (blocker.logical_id, blocker.action) == (DB, Action.REPLACED)
     assert blocker.replacement_causes == (cause,)
-    assert f"{DB} (AWS::RDS::DBInstance) replaced by {cause}" in plan.verdict()
+    assert plan.verdict().endswith(f"{DB} (AWS::RDS::DBInstance) replaced by {cause}")
+    assert plan.next_steps()[0].startswith(f"next step: to keep the data, revert {cause};")
 
 
 # The next step of a blocked plan, on the terminal.
@@ -125,11 +128,13 @@ def test_a_documented_replacement_of_the_database_blocks(prod: Prod, overrides: 
 
 def test_a_blocked_plan_says_what_to_do_next(prod: Prod) -> None:
     plan = prod.plan("snapshot", prod.template, prod.with_overrides({"DBSnapshotIdentifier": "retail-db-snap"}))
-    *_, keep, intended, verdict = plan.report()
+    *_, keep, intended, verdict = plan.report(environment="prod")
     assert verdict == plan.verdict() and verdict.startswith("plan: BLOCKED")
     assert keep.startswith("next step: to keep the data, revert DBSnapshotIdentifier;")
     assert intended.startswith("next step: if the replacement or removal is intended, snapshot the database")
-    assert "`make baseline`" in intended and "`make deploy ALLOW_BLOCKED=1`" in intended
+    # The environment's baseline alone: a bare `make baseline` rewrites every one.
+    assert "`make baseline ENV=prod`" in intended and "`make deploy ENV=prod ALLOW_BLOCKED=1`" in intended
+    assert "`make baseline ENV=<suffix>`" in plan.next_steps()[1]
 
 
 def test_the_plan_command_prints_the_next_step_above_its_verdict(

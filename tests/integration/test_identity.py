@@ -2,16 +2,18 @@
 
 The path to data loss a newcomer found: `make synth ENV=staging PROFILE=dev` built TapStackstaging with dev's
 settings, `make plan` compared it with dev's baseline and said OK, and `make deploy` ran no gate at all. Each step is
-run here through its real entry point: app.py as the CDK CLI runs it, `python -m tools.plan`, and `make deploy` with
-the CDK CLI replaced by a stub that records its arguments.
+run here through its real entry point: app.py as the CDK CLI runs it, `python -m tools.plan`, and `make deploy` in a
+copy of the project with the CDK CLI replaced by a stub that records its arguments and the cloud assembly it is given.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +21,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from retail_db.identity import PROFILE_OUTPUT, baseline_profile, recorded_profile
-from tests.logical_ids import DB
+from retail_db import identity
+from retail_db.config import load_profiles
+from retail_db.identity import PROFILE_OUTPUT, baseline_profile, recorded_profile, stack_name
+from tests.helpers import toml_dumps
+from tests.logical_ids import DB, VPC
 from tools import paths
 from tools.plan import __main__ as plan
+from tools.plan import gate
 from tools.plan.deployed import deployed_template
+from tools.synth import Synthesis, without_cdk_metadata
 
 PYTHON = sys.executable
 # No AWS credentials and no instance metadata: the gate compares with the baselines, as in CI.
@@ -77,6 +84,22 @@ def test_plan_refuses_it_and_with_the_change_said_blocks_the_replacements() -> N
     assert verdict.startswith("plan: BLOCKED") and f"{DB} (AWS::RDS::DBInstance) replaced" in verdict
 
 
+def test_a_baseline_is_not_written_from_another_profile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`make baseline ENV=staging PROFILE=dev` would record dev's template as staging's, and the next gate would pass
+    dev's settings for staging: refused as the plan refuses it, unless PROFILE_CHANGE=1 says the change is meant."""
+    baselines = tmp_path / "baselines"
+    shutil.copytree(paths.BASELINES, baselines)
+    monkeypatch.setattr(identity, "BASELINES", baselines)
+    staging = (baselines / "staging.template.json").read_text()
+    assert plan.main(["--write-baseline", "--env", "staging", "--profile", "dev"]) == 2
+    assert (baselines / "staging.template.json").read_text() == staging
+    # Said: written. dev's baseline stands in for the synthesis, which is not what is tested here.
+    dev = json.loads((baselines / "dev.template.json").read_text())
+    monkeypatch.setattr(plan, "environment_synthesis", lambda *_: Synthesis(template=dev, logical_ids={}))
+    assert plan.main(["--write-baseline", "--env", "staging", "--profile", "dev", "--profile-change"]) == 0
+    assert baseline_profile("staging") == "dev"
+
+
 def test_a_deployed_stack_is_what_the_gate_compares_with(monkeypatch: pytest.MonkeyPatch) -> None:
     """With credentials, the deployed template stands for the environment: here staging's, deployed from the prod
     profile by someone who said so, so that a plan with staging's profile must say it changes."""
@@ -89,7 +112,7 @@ def test_a_deployed_stack_is_what_the_gate_compares_with(monkeypatch: pytest.Mon
         return deployed
 
     monkeypatch.setattr(plan, "credentials_available", lambda: True)
-    monkeypatch.setattr(plan, "deployed_template", from_cloudformation)
+    monkeypatch.setattr(gate, "deployed_template", from_cloudformation)
     assert plan.main(["--env", "staging"]) == 2
     assert asked == [("TapStackstaging", "us-east-1")]
 
@@ -108,53 +131,175 @@ def test_the_deployed_template_comes_from_getting_it() -> None:
         assert deployed_template("TapStackpr9", region=None, client=client) is None
 
 
+# What `make deploy` reads in a copy of the project: the code, the app's configuration and inputs, the baselines.
+DEPLOY_COPIED = (
+    "Makefile",
+    "app.py",
+    "cdk.json",
+    "package.json",
+    "package-lock.json",
+    "pyproject.toml",
+    "requirements.lock",
+    "profiles.toml",
+    "docs/runbook.md",
+    "retail_db",
+    "tools",
+    "tests/baselines",
+)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project to deploy from, so that the cdk.out and the override log the deploys write are the
+    copy's, not the repository's; the venv and node_modules are the repository's, never remade."""
+    root = tmp_path_factory.mktemp("deploy") / "retail-db"
+    for name in DEPLOY_COPIED:
+        source, target = paths.ROOT / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    for name in (".venv", "node_modules"):
+        (root / name).symlink_to(paths.ROOT / name, target_is_directory=True)
+    return root
+
+
+@dataclass(frozen=True)
+class StubCdk:
+    """A CDK CLI that records its arguments, and a copy of the cloud assembly it is asked to deploy, instead of
+    deploying; it exits with STUB_EXIT (0 unless set)."""
+
+    path: Path
+    calls: Path
+    assembly: Path
+
+
 @pytest.fixture
-def stub_cdk(tmp_path: Path) -> tuple[Path, Path]:
-    """A CDK CLI that records its arguments instead of deploying."""
-    calls = tmp_path / "calls"
-    stub = tmp_path / "cdk"
-    stub.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
-    stub.chmod(0o755)
-    return stub, calls
+def stub_cdk(tmp_path: Path) -> StubCdk:
+    stub = StubCdk(tmp_path / "cdk", tmp_path / "calls", tmp_path / "assembly")
+    stub.path.write_text(
+        f"""#!/bin/sh
+echo "$@" >> {stub.calls}
+while [ $# -gt 0 ]; do
+    if [ "$1" = --app ]; then rm -rf {stub.assembly}; cp -R "$2" {stub.assembly}; fi
+    shift
+done
+exit ${{STUB_EXIT:-0}}
+"""
+    )
+    stub.path.chmod(0o755)
+    return stub
 
 
-def _deploy(stub: Path, *variables: str) -> subprocess.CompletedProcess[str]:
-    command = ["make", "--no-print-directory", "deploy", f"CDK={stub}", *variables]
-    return subprocess.run(command, cwd=paths.ROOT, env=OFFLINE, capture_output=True, text=True, timeout=900)
+def _make(project: Path, *arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
+    # -o: the set-up stamps are taken as current, whatever their dates; nothing is installed.
+    command = ["make", "--no-print-directory", "-o", ".venv/.installed", "-o", "node_modules/.installed", *arguments]
+    environment = {k: v for k, v in OFFLINE.items() if not k.startswith("RETAIL_DB_")} | env
+    return subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=900)
 
 
-def test_deploy_runs_the_gate_and_stops_on_a_blocked_plan(stub_cdk: tuple[Path, Path]) -> None:
-    stub, calls = stub_cdk
-    blocked = _deploy(stub, "ENV=staging", "PROFILE=dev", "PROFILE_CHANGE=1")
+def _deploy(project: Path, stub: StubCdk, *variables: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return _make(project, "deploy", f"CDK={stub.path}", *variables, **env)
+
+
+def _deployed_what_the_gate_compared(project: Path, stub: StubCdk, environment: str) -> None:
+    """The assembly the CLI was given holds the very templates the gate compared (tools/plan writes them into
+    cdk.out/plan without the CLI's bookkeeping)."""
+    (arguments,) = stub.calls.read_text().splitlines()
+    assert arguments.split()[:4] == ["deploy", "--all", "--app", arguments.split()[3]]
+    compared = json.loads((project / "cdk.out" / "plan" / f"{environment}.template.json").read_text())
+    deployed = json.loads((stub.assembly / f"{stack_name(environment)}.template.json").read_text())
+    assert without_cdk_metadata(deployed) == compared
+
+
+def test_deploy_runs_the_gate_and_stops_on_a_blocked_plan(project: Path, stub_cdk: StubCdk) -> None:
+    blocked = _deploy(project, stub_cdk, "ENV=staging", "PROFILE=dev", "PROFILE_CHANGE=1")
     assert blocked.returncode != 0
     assert "plan: BLOCKED" in blocked.stdout
-    assert not calls.exists(), "the CDK CLI must not run after a blocked plan"
+    assert "`make baseline ENV=staging`" in blocked.stdout
+    assert not stub_cdk.calls.exists(), "the CDK CLI must not run after a blocked plan"
 
-    log = paths.CDK_OUT / "overrides.log"
-    before = log.read_text() if log.exists() else ""
-    overridden = _deploy(stub, "ENV=staging", "PROFILE=dev", "PROFILE_CHANGE=1", "ALLOW_BLOCKED=1")
+    overridden = _deploy(project, stub_cdk, "ENV=staging", "PROFILE=dev", "PROFILE_CHANGE=1", "ALLOW_BLOCKED=1")
     assert overridden.returncode == 0, overridden.stdout + overridden.stderr
     assert "ALLOW_BLOCKED=1: going ahead with TapStackstaging" in overridden.stdout
-    assert calls.read_text().split() == [
-        "deploy",
-        "--all",
-        "-c",
-        "environmentSuffix=staging",
-        "-c",
-        "profile=dev",
-        "-c",
-        "profileChange=true",
-    ]
-    added = log.read_text().removeprefix(before)
-    assert "deployed TapStackstaging (profile dev) past the gate: plan: BLOCKED" in added
+    _deployed_what_the_gate_compared(project, stub_cdk, "staging")
+    assert recorded_profile(json.loads((stub_cdk.assembly / "TapStackstaging.template.json").read_text())) == "dev"
+    # The override first, then what came of the deploy; `make clean` keeps the record.
+    *_, override, outcome = (project / "logs" / "overrides.log").read_text().splitlines()
+    assert "override: TapStackstaging (profile dev) goes past the gate: plan: BLOCKED" in override
+    assert outcome.endswith("deploy of TapStackstaging past the gate succeeded")
+    assert _make(project, "clean").returncode == 0
+    assert (project / "logs" / "overrides.log").read_text().splitlines()[-1] == outcome
 
 
-def test_deploy_goes_ahead_when_the_plan_is_ok(stub_cdk: tuple[Path, Path]) -> None:
-    stub, calls = stub_cdk
-    deployed = _deploy(stub, "ENV=dev")
+def test_a_failed_deploy_past_the_gate_is_logged_as_failed(project: Path, stub_cdk: StubCdk) -> None:
+    failed = _deploy(
+        project, stub_cdk, "ENV=staging", "PROFILE=dev", "PROFILE_CHANGE=1", "ALLOW_BLOCKED=1", STUB_EXIT="3"
+    )
+    assert failed.returncode != 0
+    last = (project / "logs" / "overrides.log").read_text().splitlines()[-1]
+    assert last.endswith("deploy of TapStackstaging past the gate failed (exit 3)")
+
+
+def test_deploy_goes_ahead_when_the_plan_is_ok(project: Path, stub_cdk: StubCdk) -> None:
+    deployed = _deploy(project, stub_cdk, "ENV=dev")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     assert "== dev (profile dev): against tests/baselines/dev.template.json" in deployed.stdout
-    assert calls.read_text().split() == ["deploy", "--all", "-c", "environmentSuffix=dev"]
+    _deployed_what_the_gate_compared(project, stub_cdk, "dev")
+    assert not list((project / "cdk.out").glob(".deploy-*")), "the deployed assembly is left behind"
+
+
+def test_deploy_checks_the_profiles_file_it_deploys(project: Path, stub_cdk: StubCdk, tmp_path: Path) -> None:
+    """RETAIL_DB_PROFILES names another profiles file, whose dev has another VPC range: a replacement of the VPC, which
+    the gate must see in what it deploys, not in a synthesis of the repository's profiles it made earlier."""
+    assert _make(project, "plan", "ENV=dev").returncode == 0
+    edited = tmp_path / "profiles.toml"
+    profiles = load_profiles(project / "profiles.toml")
+    cidr = profiles["dev"]["network"]["vpc_cidr"]
+    profiles["dev"]["network"]["vpc_cidr"] = "10.99.0.0/16" if cidr != "10.99.0.0/16" else "10.98.0.0/16"
+    edited.write_text(toml_dumps(profiles))
+    blocked = _deploy(project, stub_cdk, "ENV=dev", RETAIL_DB_PROFILES=str(edited))
+    assert blocked.returncode != 0, blocked.stdout + blocked.stderr
+    assert f"{VPC} (AWS::EC2::VPC) replaced by CidrBlock" in blocked.stdout.splitlines()[-1]
+    assert not stub_cdk.calls.exists(), "the CDK CLI must not run after a blocked plan"
+
+
+@pytest.mark.parametrize(
+    ("variables", "env", "named"),
+    [
+        (("ALLOW_BLOCKED=0",), {}, "ALLOW_BLOCKED=0 is not 1"),
+        (("ALLOW_BLOCKED=no",), {}, "ALLOW_BLOCKED=no is not 1"),
+        ((), {"ALLOW_BLOCKED": "1"}, "ALLOW_BLOCKED=1 comes from the environment"),
+        (("PROFILE_CHANGE=0", "PROFILE=dev", "ENV=staging"), {}, "PROFILE_CHANGE=0 is not 1"),
+    ],
+    ids=["ALLOW_BLOCKED=0", "ALLOW_BLOCKED=no", "ALLOW_BLOCKED-from-the-environment", "PROFILE_CHANGE=0"],
+)
+def test_deploy_takes_an_override_only_said_exactly(
+    project: Path, stub_cdk: StubCdk, variables: tuple[str, ...], env: dict[str, str], named: str
+) -> None:
+    refused = _deploy(project, stub_cdk, *variables, **env)
+    assert refused.returncode == 2
+    (line,) = refused.stderr.splitlines()
+    assert named in line, line
+    assert not stub_cdk.calls.exists()
+
+
+@pytest.mark.parametrize("target", ["synth", "plan", "baseline", "diff", "verify"])
+def test_profile_change_is_said_exactly_for_every_target(project: Path, target: str) -> None:
+    refused = _make(project, target, "ENV=staging", "PROFILE=dev", "PROFILE_CHANGE=no", "CDK=false")
+    assert refused.returncode == 2
+    (line,) = refused.stderr.splitlines()
+    assert "PROFILE_CHANGE=no is not 1" in line, line
+
+
+@pytest.mark.parametrize("target", ["plan", "baseline", "deploy", "verify"])
+def test_an_empty_env_is_one_line(project: Path, target: str) -> None:
+    """ENV= reaches the tools as --env=, their one-line error, not a bare --env and argparse's usage."""
+    refused = _make(project, target, "ENV=", "CDK=false")
+    assert refused.returncode == 2
+    ours = [line for line in refused.stderr.splitlines() if not line.startswith("make: ***")]
+    assert len(ours) == 1 and "environmentSuffix='': must not be empty" in ours[0], refused.stderr
 
 
 def test_a_suffix_that_names_no_profile_says_which_it_used_first(tmp_path: Path) -> None:

@@ -2,12 +2,13 @@
 must hold whatever their values (every profile valid, prod keeps everything, each stack as its own settings say).
 
 A handful of edits a user makes on day two (a role, a replica, the PostgreSQL upgrade of the README's playbook, a
-maintenance window, parameters, backup retention) are applied to a copy of profiles.toml, and the unit tests marked
-`profiles` (the suite's checks of every profile) run against the copy in a pytest of their own, with
-RETAIL_DB_PROFILES naming it. tests/conftest.py synthesizes the copy's profiles through the CDK CLI into a directory of
-their own (cdk.out/profiles-<digest of the copy>), so the repository's shared synthesis is left alone, and a second run
-over the same copy and code reuses it: about 20 s then, 40 to 50 s when the copy or the code changed (the CLI's
-synthesis of every profile, then some 570 checks in one process).
+maintenance window, parameters, backup retention) are applied to a copy of profiles.toml, and the tests marked
+`profiles` (the suite's checks of every profile, unit and integration: the gate on dev from the reference design, the
+cloud assembly of every profile, the verifier on every profile) run against the copy in a pytest of their own, with
+RETAIL_DB_PROFILES naming it. tests/conftest.py synthesizes the copy's profiles through the CDK CLI into a directory
+of their own (cdk.out/profiles-<digest of the copy>), so the repository's shared synthesis is left alone, and a second
+run over the same copy and code reuses it: about 50 s then, about 60 s when the copy or the code changed (the CLI's
+synthesis of every profile, then some 650 checks in one process).
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ def test_the_profile_checks_pass_on_ordinarily_edited_profiles(tmp_path: Path) -
             "-m",
             "pytest",
             "tests/unit",
+            "tests/integration",
             "-m",
             "profiles",
             "-q",

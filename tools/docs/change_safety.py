@@ -34,8 +34,8 @@ Reading its output, one line a change:
   below decides this change (a property without a rule, or a value an intrinsic function leaves open).
 - `[stateful]`: one of {stateful}. The gate fails (exit 1) when any of them would be replaced, may be replaced, or
   removed, and prints the next step above its verdict: revert the change (or bring the removed resource back), or, if
-  the replacement is intended, back it up first (a DB snapshot), review, then `make baseline`, or
-  `make deploy ALLOW_BLOCKED=1`, which deploys past the gate and logs it.
+  the replacement is intended, back it up first (a DB snapshot), review, then `make baseline ENV=<suffix>`, or
+  `make deploy ENV=<suffix> ALLOW_BLOCKED=1`, which deploys past the gate and logs it.
 - `upgraded in place`: a major version upgrade of an RDS instance (the engine's major version goes up,
   `AllowMajorVersionUpgrade` is set, the instance moves to a replaced parameter group of the new family, and every
   other change to it is in place), or a read replica following its source. Any cause of replacement still blocks.
@@ -97,7 +97,7 @@ EXAMPLE = (
     "DeletionPolicy RetainExceptOnCreate (orphaned: ...)  [stateful]",
     "next step: to keep the data, revert DBName and bring back DatabaseStackDatabaseEncryptionKeyF4AE9194 (...); ...",
     "next step: if the replacement or removal is intended, snapshot the database (aws rds create-db-snapshot) first, "
-    "review, then `make baseline`, or `make deploy ALLOW_BLOCKED=1` (logged).",
+    "review, then `make baseline ENV=<suffix>`, or `make deploy ENV=<suffix> ALLOW_BLOCKED=1` (logged).",
     "plan: BLOCKED: 2 stateful resources would be replaced or removed: ...",
 )
 

@@ -8,19 +8,41 @@ not deployed yet, the baseline stands for the environment.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
+
+from tools.errors import UserError
 
 
 class DeployedTemplateError(RuntimeError):
     """CloudFormation could not be asked, with credentials that should have let it."""
 
 
+class AwsConfigurationError(UserError):
+    """The AWS configuration the commands were pointed at (AWS_PROFILE, the config and credentials files) is not
+    usable: the user's to fix."""
+
+
 def credentials_available() -> bool:
+    """Whether AWS credentials are at hand; a profile that does not exist, or a configuration botocore cannot read,
+    is the user's mistake, not the absence of credentials (which would quietly compare with the baselines)."""
     import boto3
 
-    return boto3.Session().get_credentials() is not None
+    profile = os.environ.get("AWS_PROFILE")
+    try:
+        return boto3.Session().get_credentials() is not None
+    except ProfileNotFound as error:
+        raise AwsConfigurationError(
+            f"AWS_PROFILE={profile}: {error}; name a profile of your AWS configuration (aws configure list-profiles), "
+            "or unset AWS_PROFILE to work offline against the baselines"
+        ) from None
+    except BotoCoreError as error:
+        shown = f"AWS_PROFILE={profile}" if profile else "the default AWS profile"
+        raise AwsConfigurationError(
+            f"{shown} cannot be used: {error}; fix the AWS configuration, or point AWS_PROFILE at a profile that works"
+        ) from None
 
 
 def deployed_template(stack_name: str, *, region: str | None, client: Any = None) -> dict[str, Any] | None:

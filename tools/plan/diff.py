@@ -206,8 +206,10 @@ class Plan:
         replaced, removed = self.count(Action.REPLACED, Action.MAY_REPLACE), self.count(Action.REMOVED)
         return f"plan: OK ({added} added, {modified} modified, {replaced} replaced, {removed} removed)"
 
-    def next_steps(self) -> list[str]:
-        """What to do about a blocked plan, in two lines: keep the data, or replace it on purpose."""
+    def next_steps(self, *, environment: str | None = None) -> list[str]:
+        """What to do about a blocked plan, in two lines: keep the data, or replace it on purpose. The baseline to
+        rewrite is the environment's (a bare `make baseline` rewrites every one); without an environment (two
+        templates compared), a placeholder."""
         blockers = self.blockers
         if not blockers:
             return []
@@ -225,15 +227,16 @@ class Plan:
         )
         return [
             f"next step: to keep the data, {' and '.join(keep)}; docs/change-safety.md says which changes replace.",
-            f"next step: if the replacement or removal is intended, {backup} first, review, then `make baseline`, "
-            "or `make deploy ALLOW_BLOCKED=1` (logged).",
+            f"next step: if the replacement or removal is intended, {backup} first, review, then "
+            f"`make baseline ENV={environment or '<suffix>'}`, or "
+            f"`make deploy ENV={environment or '<suffix>'} ALLOW_BLOCKED=1` (logged).",
         ]
 
-    def report(self) -> list[str]:
+    def report(self, *, environment: str | None = None) -> list[str]:
         """One line a change, the next step of a blocked plan, and the verdict, always last."""
         lines = [change.describe() for change in self.changes]
         lines += [f"output {output.action.value:<10} {output.name}" for output in self.outputs]
-        return [*lines, *self.next_steps(), self.verdict()]
+        return [*lines, *self.next_steps(environment=environment), self.verdict()]
 
 
 # The rule table. For each property of a stateful type that the specification marks "may replace", what
@@ -523,8 +526,9 @@ RULES: dict[tuple[str, str], Rule] = {
 
 def decide(change: ResourceChange) -> ResourceChange:
     """A "may replace" resource with each of its "may replace" properties decided by RULES: replaced if one of them
-    replaces, modified in place if every one is in place, else still "may replace"."""
-    if change.action is not Action.MAY_REPLACE:
+    replaces, modified in place if every one is in place, else still "may replace". A resource replaced by another
+    property has them decided too, so that only the properties that replace it are named as its causes."""
+    if change.action not in (Action.MAY_REPLACE, Action.REPLACED):
         return change
     new_properties = change.new_properties or {}
     properties = tuple(
@@ -534,7 +538,7 @@ def decide(change: ResourceChange) -> ResourceChange:
         for prop in change.properties
     )
     decisions = [prop.decision for prop in properties if prop.impact == "MAY_REPLACE"]
-    if Decision.REPLACES in decisions:
+    if change.action is Action.REPLACED or Decision.REPLACES in decisions:
         action = Action.REPLACED
     elif decisions and all(decision is Decision.IN_PLACE for decision in decisions):
         action = Action.MODIFIED

@@ -185,12 +185,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.policy:
-        if args.env:
+        if args.env is not None:
             validate_environment_suffix(args.env)
         print(json.dumps(POLICIES[args.policy](args.env or ANY_ENVIRONMENT), indent=1))
         return 0
-    if not args.env:
+    if args.env is None:
         parser.error("--env is required")
+    # An empty ENV= reaches here as --env=: the suffix's own one-line refusal, not argparse's usage.
+    validate_environment_suffix(args.env)
     aws = Aws()
     environment = load(
         suffix=args.env,
