@@ -207,6 +207,7 @@ class Access(Construct):
 
         self.rotations: list[secretsmanager.RotationSchedule] = []
         self.rotated_secrets: list[secretsmanager.ISecret] = []
+        self.rotation_functions: list[str] = []
         self.role_secrets = self._role_secrets(settings, removal, database, provisioner_security_group, vpc)
         provisioner = self._provisioner(
             settings=settings,
@@ -281,15 +282,21 @@ class Access(Construct):
             )
             # The attachment adds host, port and engine, which the rotation function reads to connect.
             attached = secret.attach(database.instance)
-            self._rotate(attached, vpc, security_group)
+            self._rotate(attached, vpc, security_group, owner=role.name)
             secrets[role.name] = attached
         if database.credentials_mode in ("rotated", "secret"):
-            self._rotate(database.master_secret, vpc, security_group)
+            self._rotate(database.master_secret, vpc, security_group, owner=MASTER_ROTATION)
         return secrets
 
-    def _rotate(self, secret: secretsmanager.ISecret, vpc: ec2.IVpc, security_group: ec2.ISecurityGroup) -> None:
-        """Secrets Manager's hosted single-user rotation: the user changes its own password, in the VPC."""
+    def _rotate(
+        self, secret: secretsmanager.ISecret, vpc: ec2.IVpc, security_group: ec2.ISecurityGroup, *, owner: str
+    ) -> None:
+        """Secrets Manager's hosted single-user rotation: the user changes its own password, in the VPC. The function
+        is named, so that an alarm can watch its Errors: a second signal of a failed rotation, which needs no
+        CloudTrail trail."""
+        function_name = rotation_function_name(self.environment_suffix, owner)
         self.rotated_secrets.append(secret)
+        self.rotation_functions.append(function_name)
         self.rotations.append(
             secret.add_rotation_schedule(
                 "Rotation",
@@ -298,6 +305,7 @@ class Access(Construct):
                     vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
                     security_groups=[security_group],
                     exclude_characters=PASSWORD_EXCLUDED_CHARACTERS,
+                    function_name=function_name,
                 ),
                 automatically_after=Duration.days(PASSWORD_ROTATION_DAYS),
             )
@@ -400,6 +408,13 @@ class Access(Construct):
         )
         instance = database.instance
         self.provisioner_function = function
+        CfnOutput(self, "ProvisionerFunctionName", value=function.function_name, description="The roles provisioner")
+        CfnOutput(
+            self,
+            "ProvisionerLogGroupName",
+            value=log_group.log_group_name,
+            description="The roles provisioner's log group",
+        )
         return CustomResource(
             self,
             "DatabaseRoles",
@@ -488,6 +503,7 @@ class Access(Construct):
         # arn:<partition>:rds:<region>:<account>:db-proxy:<prx-resource-id>
         self._proxy_resource_id = Fn.select(6, Fn.split(":", proxy.db_proxy_arn))
         CfnOutput(self, "ProxyEndpoint", value=proxy.endpoint, description="RDS Proxy endpoint (IAM authentication)")
+        CfnOutput(self, "ProxyName", value=proxy.db_proxy_name, description="RDS Proxy name (--db-proxy-name)")
         return proxy
 
 
@@ -527,6 +543,22 @@ OWN_IDS = frozenset(
 # What a role's constructs add to its ID.
 ROLE_ID_ENDINGS = ("ConnectPolicy", "ConnectPolicyArn", "Credentials", "SecretArn")
 PLAIN_NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z][a-z0-9]*)*")
+
+
+# With a hyphen, which no role name holds (IDENTIFIER_PATTERN): no role's rotation function can take its name.
+MASTER_ROTATION = "master-user"
+# Lambda's limit on a function's name (https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html).
+FUNCTION_NAME_LIMIT = 64
+
+
+def rotation_function_name(environment_suffix: str, owner: str) -> str:
+    """The hosted rotation function of the master user's secret or a password role's. A name past Lambda's limit keeps
+    its start and ends in a digest of the whole, so that two roles never share a function name."""
+    name = f"retail-db-{environment_suffix}-rotate-{owner}"
+    if len(name) <= FUNCTION_NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: FUNCTION_NAME_LIMIT - len(digest) - 1]}-{digest}"
 
 
 def role_construct_id(name: str) -> str:

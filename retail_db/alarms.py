@@ -23,6 +23,9 @@ BELOW = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
 IGNORE = cloudwatch.TreatMissingData.IGNORE
 # datapoints_to_alarm: every evaluated period must breach (M of M), the default.
 EVERY_PERIOD = -1
+# "A single PutMetricAlarm call can include ... as many as 10 structures that contain a MetricStat parameter"
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDataQuery.html).
+ALARM_METRICS = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,13 +83,31 @@ class AlarmFactory:
         """Registers one dimension set of the resource that specs with ``watched=name`` alarm on."""
         self.watched.setdefault(name, []).append(dimensions)
 
-    def add(self, spec: AlarmSpec) -> cloudwatch.Alarm:
+    def add(self, spec: AlarmSpec) -> list[cloudwatch.Alarm]:
+        """The spec's alarm; for a registered resource with more dimension sets than one alarm can sum, one alarm for
+        each ALARM_METRICS of them, the first with the spec's own ID and name, the others numbered from 2."""
+        if spec.watched is None:
+            return [self._alarm(spec, spec.construct_id, spec.name, self.metric(spec))]
+        if spec.watched not in self.watched:
+            raise ValueError(f"{spec.construct_id} watches {spec.watched}, which this stack has not registered")
+        dimension_sets = self.watched[spec.watched]
+        return [
+            self._alarm(
+                spec,
+                f"{spec.construct_id}{number if number > 1 else ''}",
+                f"{spec.name}{f'-{number}' if number > 1 else ''}",
+                self._summed(spec, dimension_sets[start : start + ALARM_METRICS]),
+            )
+            for number, start in enumerate(range(0, len(dimension_sets), ALARM_METRICS), start=1)
+        ]
+
+    def _alarm(self, spec: AlarmSpec, construct_id: str, name: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
         datapoints = spec.evaluation_periods if spec.datapoints_to_alarm == EVERY_PERIOD else spec.datapoints_to_alarm
         alarm = cloudwatch.Alarm(
             self.scope,
-            spec.construct_id,
-            alarm_name=f"{self.name_prefix}{spec.name}",
-            metric=self.metric(spec),
+            construct_id,
+            alarm_name=f"{self.name_prefix}{name}",
+            metric=metric,
             threshold=spec.threshold,
             comparison_operator=spec.comparison,
             evaluation_periods=spec.evaluation_periods,
@@ -98,29 +119,30 @@ class AlarmFactory:
         alarm.add_ok_action(self.action)
         return alarm
 
-    def metric(self, spec: AlarmSpec) -> cloudwatch.IMetric:
+    def _summed(self, spec: AlarmSpec, dimension_sets: Sequence[Mapping[str, str]]) -> cloudwatch.IMetric:
         period = Duration.seconds(spec.period_seconds)
-        if spec.watched is not None:
-            if spec.watched not in self.watched:
-                raise ValueError(f"{spec.construct_id} watches {spec.watched}, which this stack has not registered")
-            metrics = {
-                f"m{number}": cloudwatch.Metric(
-                    namespace=spec.namespace,
-                    metric_name=spec.metric_name,
-                    dimensions_map=dict(dimensions),
-                    statistic=spec.statistic,
-                    period=period,
-                )
-                for number, dimensions in enumerate(self.watched[spec.watched])
-            }
-            if len(metrics) == 1:
-                return metrics["m0"]
-            return cloudwatch.MathExpression(
-                expression=f"SUM([{','.join(metrics)}])",
-                using_metrics=metrics,
-                label=f"{spec.metric_name} of {spec.watched}",
+        metrics = {
+            f"m{number}": cloudwatch.Metric(
+                namespace=spec.namespace,
+                metric_name=spec.metric_name,
+                dimensions_map=dict(dimensions),
+                statistic=spec.statistic,
                 period=period,
             )
+            for number, dimensions in enumerate(dimension_sets)
+        }
+        if len(metrics) == 1:
+            return metrics["m0"]
+        return cloudwatch.MathExpression(
+            expression=f"SUM([{','.join(metrics)}])",
+            using_metrics=metrics,
+            label=f"{spec.metric_name} of {spec.watched}",
+            period=period,
+        )
+
+    def metric(self, spec: AlarmSpec) -> cloudwatch.IMetric:
+        """The metric of the database, a replica or the proxy that the spec watches."""
+        period = Duration.seconds(spec.period_seconds)
         if spec.replica is not None:
             return self.replicas[spec.replica - 1].metric(spec.metric_name, statistic=spec.statistic, period=period)
         if spec.proxy_dimensions is None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Aws, Duration
+from aws_cdk import Aws, CfnOutput, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -184,6 +184,12 @@ class AlertRules:
             encryption_master_key=self.alerts.key,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+        )
+        CfnOutput(
+            self.scope,
+            "AlertDeadLetterQueueUrl",
+            value=queue.queue_url,
+            description="Dead-letter queue of the alert rules and the restore validation function",
         )
         queue.add_to_resource_policy(
             iam.PolicyStatement(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
@@ -186,4 +187,17 @@ class Backup(Construct):
                 ),
             )
         )
-        plan.add_selection("Database", resources=[backup.BackupResource.from_rds_database_instance(instance)])
+        # The selection's role may restore too (AWSBackupServiceRolePolicyForRestores): the runbook's restore by hand
+        # passes it to start-restore-job, in every profile with a plan.
+        selection = plan.add_selection(
+            "Database", resources=[backup.BackupResource.from_rds_database_instance(instance)], allow_restores=True
+        )
+        CfnOutput(
+            self, "BackupVaultName", value=vault.backup_vault_name, description="AWS Backup vault of the database"
+        )
+        CfnOutput(
+            self,
+            "BackupRoleArn",
+            value=cast(iam.IRole, selection.grant_principal).role_arn,
+            description="Role AWS Backup backs up and restores the database with (start-restore-job --iam-role-arn)",
+        )

@@ -106,11 +106,21 @@ EXPORTED_LOG_GROUP = (
     "/aws/rds/instance/<{instance}>/{export}:*]"
 )
 
+# Where RDS makes the exported log groups, and the stack gives them the log key and their retention afterwards: an
+# instance CloudFormation names (retail_db/database.py).
+EXPORTED_BY_RDS = When("database.named_instance", False, also=When("database.log_exports", (), equal=False))
+
 ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     Acknowledgement(
         rules=CDK_HANDLERS_CHECKOV,
-        resources=(f"{LOG_RETENTION_FUNCTION}/Resource", "Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler"),
-        reason=CDK_FUNCTION_REASON.format(what=" (the RDS log groups' retention; closing the default security group)"),
+        resources=("Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler",),
+        reason=CDK_FUNCTION_REASON.format(what=" (closing the default security group)"),
+    ),
+    Acknowledgement(
+        rules=CDK_HANDLERS_CHECKOV,
+        resources=(f"{LOG_RETENTION_FUNCTION}/Resource",),
+        reason=CDK_FUNCTION_REASON.format(what=" (the RDS log groups' retention)"),
+        where=EXPORTED_BY_RDS,
     ),
     Acknowledgement(
         rules=CDK_HANDLERS_CHECKOV,
@@ -318,13 +328,13 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
         rules=(*INLINE_POLICY, EXPORTED_LOG_GROUP),
         resources=("DatabaseStack/RetailDatabase/LogKey*/CustomResourcePolicy/Resource",),
         reason=LOG_KEY_POLICY_REASON,
-        where=When("database.log_exports", (), equal=False),
+        where=EXPORTED_BY_RDS,
     ),
     Acknowledgement(
         rules=(*INLINE_POLICY, EXPORTED_LOG_GROUP),
         resources=("DatabaseStack/ReadReplica*/LogKey*/CustomResourcePolicy/Resource",),
         reason=LOG_KEY_POLICY_REASON,
-        where=When("replicas.count", 0, equal=False),
+        where=When("replicas.count", 0, equal=False, also=EXPORTED_BY_RDS),
     ),
     Acknowledgement(
         rules=_in(COMPLIANCE_PACKS, "S3BucketReplicationEnabled"),
@@ -372,11 +382,13 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     Acknowledgement(
         rules=(
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]",
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]",
         ),
         resources=("BackupStack/BackupPlan/Database/Role/Resource",),
         reason=(
-            "The AWS Backup selection's role uses the managed policy AWS Backup documents for taking backups; AWS "
-            "updates it as the service adds resource types."
+            "The AWS Backup selection's role uses the managed policies AWS Backup documents for taking backups and "
+            "for restoring them (the runbook's restore by hand passes this role to start-restore-job); AWS updates "
+            "them as the service adds resource types."
         ),
         where=When("backup.plan", True),
     ),
@@ -390,11 +402,16 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     ),
     Acknowledgement(
         rules=(LAMBDA_BASIC_EXECUTION,),
-        resources=(
-            f"{CUSTOM_RESOURCE_FUNCTION}/ServiceRole/Resource",
-            f"{LOG_RETENTION_FUNCTION}/ServiceRole/Resource",
+        resources=(f"{CUSTOM_RESOURCE_FUNCTION}/ServiceRole/Resource",),
+        reason=CDK_FUNCTION_REASON.format(
+            what=" (the S3 prefix-list lookup and the log key's association with the RDS log groups)"
         ),
-        reason=CDK_FUNCTION_REASON.format(what=" (the S3 prefix-list lookup; the RDS log groups' retention)"),
+    ),
+    Acknowledgement(
+        rules=(LAMBDA_BASIC_EXECUTION,),
+        resources=(f"{LOG_RETENTION_FUNCTION}/ServiceRole/Resource",),
+        reason=CDK_FUNCTION_REASON.format(what=" (the RDS log groups' retention)"),
+        where=EXPORTED_BY_RDS,
     ),
     Acknowledgement(
         rules=(
@@ -404,12 +421,19 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             *_checkov("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"),
         ),
         resources=(f"{CUSTOM_RESOURCE_FUNCTION}/Resource",),
-        reason=CDK_FUNCTION_REASON.format(what=" (the S3 prefix-list lookup)"),
+        reason=CDK_FUNCTION_REASON.format(
+            what=" (the S3 prefix-list lookup and the log key's association with the RDS log groups)"
+        ),
     ),
     Acknowledgement(
         rules=(*_in(COMPLIANCE_PACKS, "CloudWatchLogGroupEncrypted"), *_checkov("CKV_AWS_158")),
         resources=(f"{CUSTOM_RESOURCE_FUNCTION}/LogGroup/Resource",),
-        reason=CDK_FUNCTION_REASON.format(what=" (the S3 prefix-list lookup)"),
+        reason=(
+            "The log group CDK makes for its AwsCustomResource function, which logs the SDK calls it makes for the "
+            "stack (the S3 prefix-list lookup and the log key's association with the RDS log groups): their "
+            "parameters and answers are names and ARNs, no customer data. A log group of ours, encrypted with the "
+            "log key, would take this one out of the stack in every deployed environment for nothing to protect."
+        ),
     ),
     Acknowledgement(
         rules=("AwsSolutions-IAM5[Resource::*]", *INLINE_POLICY, *_checkov("CKV_AWS_111")),
@@ -420,6 +444,7 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
             "its logs:PutRetentionPolicy and logs:DeleteRetentionPolicy policy names no log group; CDK writes it "
             "inline on its own role."
         ),
+        where=EXPORTED_BY_RDS,
     ),
     Acknowledgement(
         rules=(

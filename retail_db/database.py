@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -16,7 +19,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from retail_db import lifecycle, storage
-from retail_db.config import MASTER_USERNAME, DatabaseSettings, RemovalSettings, ReplicaSettings
+from retail_db.config import MASTER_USERNAME, ConfigError, DatabaseSettings, RemovalSettings, ReplicaSettings
 from retail_db.removal import REMOVAL_POLICIES
 from retail_db.retention import LOG_RETENTION
 
@@ -31,6 +34,37 @@ if TYPE_CHECKING:
     from retail_db.recovery import DisasterRecovery
 
 DATABASE_NAME = "retaildb"
+
+
+def instance_name(environment_suffix: str, replica: int | None = None) -> str:
+    """A named instance's identifier (DatabaseSettings.named_instance), or its replica's."""
+    name = f"retail-db-{environment_suffix}"
+    return name if replica is None else f"{name}-replica-{replica}"
+
+
+# RDS's rule for an instance identifier: a letter first, then letters, digits and single hyphens, none last, at most 63
+# (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html, DBInstanceIdentifier).
+INSTANCE_IDENTIFIER = re.compile(r"[A-Za-z](?:-?[A-Za-z0-9])*")
+INSTANCE_IDENTIFIER_MAX = 63
+
+
+def check_instance_names(environment_suffix: str, replicas: int) -> None:
+    """A named instance and its replicas take names RDS accepts: the suffix may hold two hyphens in a row, which RDS
+    refuses."""
+    for name in (
+        instance_name(environment_suffix),
+        *(instance_name(environment_suffix, n) for n in range(1, replicas + 1)),
+    ):
+        if len(name) > INSTANCE_IDENTIFIER_MAX or not INSTANCE_IDENTIFIER.fullmatch(name):
+            raise ConfigError(
+                "environmentSuffix",
+                environment_suffix,
+                f"makes the RDS instance name {name!r} invalid with database.named_instance = true: a letter first, "
+                "then letters, digits and single hyphens, none last, at most 63 "
+                "(https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html)",
+            )
+
+
 # Characters that break connection strings, shells or JSON when they appear in a password.
 PASSWORD_EXCLUDED_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
@@ -61,6 +95,8 @@ class Database(Construct):
         log_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
+        if settings.named_instance:
+            check_instance_names(environment_suffix, replicas.count)
 
         self.encryption_key = kms.Key(
             self,
@@ -170,12 +206,12 @@ class Database(Construct):
             performance_insight_retention=INSIGHTS_RETENTION[settings.insights_retention_days],
             performance_insight_encryption_key=self.encryption_key,
             database_insights_mode=rds.DatabaseInsightsMode.STANDARD,
-            # RDS creates these log groups itself, named after the instance's generated identifier, so the stack
-            # cannot create them first with the customer key: that would need a fixed DBInstanceIdentifier, and
-            # setting one on a deployed instance replaces it. CDK sets their retention once RDS has made them; being
-            # RDS's, not the stack's, they outlive a destroyed stack, their content expiring with the retention.
+            instance_identifier=instance_name(environment_suffix) if settings.named_instance else None,
             cloudwatch_logs_exports=list(settings.log_exports),
-            cloudwatch_logs_retention=LOG_RETENTION[settings.log_retention_days],
+            # A named instance's log groups are the stack's (_declare_exported_logs). Otherwise RDS creates them,
+            # named after the generated identifier, and CDK sets their retention once they exist; being RDS's, they
+            # outlive a destroyed stack, their content expiring with the retention.
+            cloudwatch_logs_retention=None if settings.named_instance else LOG_RETENTION[settings.log_retention_days],
             monitoring_interval=Duration.seconds(settings.monitoring_interval_seconds),
             database_name=DATABASE_NAME,
             parameter_group=parameter_group,
@@ -244,8 +280,11 @@ class Database(Construct):
                 enable_performance_insights=True,
                 performance_insight_retention=INSIGHTS_RETENTION[settings.insights_retention_days],
                 performance_insight_encryption_key=self.encryption_key,
+                instance_identifier=(instance_name(environment_suffix, number) if settings.named_instance else None),
                 cloudwatch_logs_exports=list(settings.log_exports),
-                cloudwatch_logs_retention=LOG_RETENTION[settings.log_retention_days],
+                cloudwatch_logs_retention=(
+                    None if settings.named_instance else LOG_RETENTION[settings.log_retention_days]
+                ),
                 monitoring_interval=Duration.seconds(settings.monitoring_interval_seconds),
                 monitoring_role=cast(iam.IRole, self.instance.node.find_child("MonitoringRole")),
             )
@@ -265,10 +304,22 @@ class Database(Construct):
                 description=f"Read replica {number}: RDS instance identifier (--db-instance-identifier)",
             )
 
+        if settings.named_instance:
+            for instance, name in (
+                (self.instance, instance_name(environment_suffix)),
+                *(
+                    (replica, instance_name(environment_suffix, number))
+                    for number, replica in enumerate(self.replicas, start=1)
+                ),
+            ):
+                self._declare_exported_logs(
+                    instance, name, exports=settings.log_exports, key=log_key, days=settings.log_retention_days
+                )
         associations = [
             self._encrypt_exported_log(instance, export, log_key)
             for instance in (self.instance, *self.replicas)
             for export in settings.log_exports
+            if not settings.named_instance
         ]
         if associations:
             # The caller of AssociateKmsKey needs kms:DescribeKey on the key
@@ -309,6 +360,24 @@ class Database(Construct):
             value=self.master_secret.secret_arn,
             description="Secrets Manager secret with the master user's credentials",
         )
+
+    def _declare_exported_logs(
+        self, instance: rds.DatabaseInstanceBase, name: str, *, exports: Sequence[str], key: kms.IKey, days: int
+    ) -> None:
+        """The groups a named instance exports to, made before it: RDS writes into a group that exists, so every line
+        is encrypted with the log key, kept for the profile's days, and removed as removal.log_groups says
+        (apply_stack_wide) (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Procedural.UploadtoCloudWatch.html).
+        Beside the instance, not in it: a dependency of the instance's construct would bind its children too, and
+        the groups would wait for each other."""
+        for export in exports:
+            group = logs.LogGroup(
+                self,
+                f"{instance.node.id}{export.replace('-', ' ').title().replace(' ', '')}LogGroup",
+                log_group_name=f"/aws/rds/instance/{name}/{export}",
+                encryption_key=key,
+                retention=LOG_RETENTION[days],
+            )
+            cast(rds.CfnDBInstance, instance.node.default_child).node.add_dependency(group)
 
     def _encrypt_exported_log(
         self, instance: rds.DatabaseInstanceBase, export: str, log_key: kms.IKey

@@ -254,7 +254,12 @@ def _when(where: Mapping[str, Any]) -> When:
     equal = "is" in where
     value = where["is"] if equal else where["is_not"]
     # Settings hold lists as tuples.
-    return When(where["setting"], tuple(value) if isinstance(value, list) else value, equal=equal)
+    return When(
+        where["setting"],
+        tuple(value) if isinstance(value, list) else value,
+        equal=equal,
+        also=_when(where["also"]) if "also" in where else None,
+    )
 
 
 TABLE = load()

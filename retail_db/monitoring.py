@@ -32,6 +32,11 @@ from retail_db.runbook import sections
 PROVISIONER = "the roles' provisioner"
 RESTORE_VALIDATION = "the restore validation function"
 EVENT_RULES = "the event rules"
+ROTATIONS = "the secrets' rotation functions"
+DEAD_LETTERS = "the dead-letter queue"
+# Sections every alert can lead to besides its own: how to find the names a section asks for, and how to reach the
+# database. The dashboard carries them, as it carries every section an alarm or an alert rule links to.
+SHARED_SECTIONS = ("how-to-find-names", "reaching-the-database")
 
 
 def alarm_specs(settings: Settings) -> list[AlarmSpec]:
@@ -272,6 +277,21 @@ def failure_path_alarm_specs(settings: Settings) -> list[AlarmSpec]:
                 "The restore validation function failed in the last 5 minutes: a restore test may have no verdict.",
             )
         )
+    if settings.rotates_secrets:
+        # Beside the rule for Secrets Manager's RotationFailed, which reaches EventBridge only through a CloudTrail
+        # trail: the hosted rotation function raises when a step fails
+        # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/troubleshoot_rotation.html).
+        specs.append(
+            failed(
+                "SecretRotationErrorsAlarm",
+                "secret-rotation-errors",
+                "AWS/Lambda",
+                "Errors",
+                ROTATIONS,
+                "A secret's rotation function failed in the last 5 minutes: the secret keeps its current password, and "
+                "a leftover pending version can block the next rotation.",
+            )
+        )
     if settings.has_event_rules:
         # FailedInvocations counts the events a rule could not deliver to its target after its retries
         # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
@@ -284,6 +304,27 @@ def failure_path_alarm_specs(settings: Settings) -> list[AlarmSpec]:
                 EVENT_RULES,
                 "An EventBridge rule of the stack could not deliver an event to its target in the last 5 minutes (an "
                 "alert, or a restore test to validate); the event is in the dead-letter queue.",
+            )
+        )
+        # What reaches the queue without a FailedInvocations or Errors datapoint (an asynchronous invocation of the
+        # restore validator that Lambda throttled until it aged out, or that failed in Lambda itself,
+        # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html) still waits there. SQS
+        # publishes the queue's metrics every 5 minutes while the queue is active
+        # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html).
+        specs.append(
+            AlarmSpec(
+                construct_id="UndeliveredEventsAlarm",
+                anchor="undelivered-events-waiting",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                watched=DEAD_LETTERS,
+                statistic="Maximum",
+                period_seconds=300,
+                evaluation_periods=1,
+                comparison=ABOVE,
+                threshold=0,
+                missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+                summary="An event or a restore validation waits undelivered in the dead-letter queue.",
             )
         )
     return specs
@@ -377,6 +418,7 @@ class Monitoring(Construct):
         self.profile, self.database, self.replicas, self.proxy = profile, database, replicas, proxy
         self.dashboard_name = dashboard_name(environment_suffix)
         self.runbook = sections()
+        self.linked: dict[str, None] = {}
         self.specs = alarm_specs(profile)
         name_prefix = f"retail-db-{environment_suffix}-"
 
@@ -404,7 +446,9 @@ class Monitoring(Construct):
             proxy_name=proxy.db_proxy_name if proxy else None,
             replicas=replicas,
         )
-        self.alarms = {spec.construct_id: self.factory.add(spec) for spec in self.specs if spec.watched is None}
+        self.alarms = {
+            alarm.node.id: alarm for spec in self.specs if spec.watched is None for alarm in self.factory.add(spec)
+        }
         subscribe_to_rds_events(
             self, alerts=alerts, environment_suffix=environment_suffix, instances=[database, *replicas]
         )
@@ -414,16 +458,26 @@ class Monitoring(Construct):
         """The queue every rule of the stack dead-letters to, the restore tests' included."""
         return self.alert_rules.dead_letter_queue()
 
-    def finish(self, *, functions: Mapping[str, lambda_.IFunction], rules: Sequence[events.IRule]) -> None:
-        """Watches the stack's functions and further rules (which exist once the alerts topic does), then adds the
-        failure-path alarms and the dashboard with every alarm."""
+    def finish(
+        self,
+        *,
+        functions: Mapping[str, lambda_.IFunction],
+        rules: Sequence[events.IRule],
+        rotation_functions: Sequence[str],
+    ) -> None:
+        """Watches the stack's functions, the rotation functions, the dead-letter queue and further rules (which exist
+        once the alerts topic does), then adds the failure-path alarms and the dashboard with every alarm."""
         for name, function in functions.items():
             self.factory.watch(name, {"FunctionName": function.function_name})
+        for function_name in rotation_functions:
+            self.factory.watch(ROTATIONS, {"FunctionName": function_name})
         for rule in [*self.rules, *rules]:
             self.factory.watch(EVENT_RULES, {"RuleName": rule.rule_name})
+        if self.alert_rules.queue is not None:
+            self.factory.watch(DEAD_LETTERS, {"QueueName": self.alert_rules.queue.queue_name})
         for spec in self.specs:
             if spec.watched is not None:
-                self.alarms[spec.construct_id] = self.factory.add(spec)
+                self.alarms.update((alarm.node.id, alarm) for alarm in self.factory.add(spec))
         add_dashboard(
             self,
             name=self.dashboard_name,
@@ -432,11 +486,13 @@ class Monitoring(Construct):
             proxy=self.proxy,
             profile=self.profile,
             alarms=list(self.alarms.values()),
-            runbook_sections=[self.runbook[anchor] for anchor in dict.fromkeys(spec.anchor for spec in self.specs)],
+            runbook_sections=[self.runbook[anchor] for anchor in (*self.linked, *SHARED_SECTIONS)],
         )
 
     def _runbook_link(self, anchor: str) -> str:
-        """An absolute link, so that it opens from an alert e-mail or chat message."""
+        """An absolute link, so that it opens from an alert e-mail or chat message. The section is remembered for the
+        dashboard, where the link leads when the profile publishes no runbook."""
+        self.linked.setdefault(anchor, None)
         runbook_url = self.profile.monitoring.runbook_url
         if runbook_url:
             return f"{runbook_url}#{anchor}"

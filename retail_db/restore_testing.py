@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
-from aws_cdk import Aws, Duration, Stack
+from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -200,6 +200,18 @@ class RestoreTesting(Construct):
         )
         # Lambda checks the role's permissions for the queue and the key when it creates the function.
         self.function.node.add_dependency(role, policy)
+        CfnOutput(
+            self,
+            "RestoreValidationFunctionName",
+            value=self.function.function_name,
+            description="The restore validation function",
+        )
+        CfnOutput(
+            self,
+            "RestoreValidationLogGroupName",
+            value=log_group.log_group_name,
+            description="The restore validation function's log group",
+        )
         # https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html
         self.rule = events.Rule(
             self,

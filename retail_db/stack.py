@@ -132,7 +132,7 @@ class RetailDatabasePlatform(Stack):
                 functions[RESTORE_VALIDATION] = restore_testing.function
                 rules.append(restore_testing.rule)
         with building("the monitoring (MonitoringStack)", f"[{profile}.monitoring]"):
-            monitoring.finish(functions=functions, rules=rules)
+            monitoring.finish(functions=functions, rules=rules, rotation_functions=access.rotation_functions)
 
         apply_stack_wide(self, settings.removal)
 

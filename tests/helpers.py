@@ -63,6 +63,7 @@ REFERENCE: dict[str, Any] = {
         "credentials": "secret",
         "log_exports": ["postgresql", "upgrade"],
         "log_retention_days": 30,
+        "named_instance": False,
         "parameters": {
             "max_connections": "80",
             "log_statement": "all",

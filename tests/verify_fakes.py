@@ -245,6 +245,16 @@ def healthy_history(account: FakeAccount) -> None:
     )
     for name in [account.physical[k] for k in account.of_type("AWS::CloudWatch::Alarm")]:
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="healthy")
+    # The account's trail, which carries Secrets Manager's RotationFailed to EventBridge.
+    SESSION.client("s3", region_name=account.region).create_bucket(Bucket="organization-trail")
+    cloudtrail = SESSION.client("cloudtrail", region_name=account.region)
+    cloudtrail.create_trail(Name="organization-trail", S3BucketName="organization-trail", IsMultiRegionTrail=True)
+    cloudtrail.start_logging(Name="organization-trail")
+    # What CloudTrail reports for a trail made without selectors; moto reports none.
+    cloudtrail.put_event_selectors(
+        TrailName="organization-trail",
+        EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []}],
+    )
     # Rotation state as Secrets Manager reports it after a rotation: moto would invoke a real function to rotate.
     for secret in _rotated_secrets(account):
         secret.rotation_requested = True

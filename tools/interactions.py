@@ -16,7 +16,6 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from retail_db.interactions import ALIAS, INTERACTIONS, NOT_READ, PAGES, RESOURCES, Interaction, Wire, page_of
-from retail_db.runbook import slug
 
 Template = Mapping[str, Any]
 # Where a statement or property sits: the resource's logical ID and the keys and indexes down to it.
@@ -315,6 +314,17 @@ def remove(template: dict[str, Any], location: Location) -> None:
 
 
 # The generated document.
+
+# What GitHub drops from a heading to make its anchor: everything but letters, digits, underscores, hyphens and spaces.
+_NOT_IN_ANCHOR = re.compile(r"[^\w\- ]")
+
+
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation but ``-`` and ``_`` dropped, spaces to hyphens.
+
+    ``Resources (aws-cdk-lib.custom_resources)`` becomes ``resources-aws-cdk-libcustom_resources``.
+    """
+    return _NOT_IN_ANCHOR.sub("", heading.lower()).replace(" ", "-")
 
 
 def _cell(text: str) -> str:

@@ -158,6 +158,14 @@ class DatabaseSettings(Area):
     log_retention_days: LogRetentionDays = setting(
         "Days the exported logs are kept.", "a CloudWatch Logs retention: 1, 3, 5, 7, 14, 30, 60, 90, ... 3653"
     )
+    named_instance: bool = setting(
+        "Whether the stack names the instance retail-db-<suffix> (its replicas retail-db-<suffix>-replica-<n>) and so "
+        "declares the log groups RDS exports to: encrypted with the log key from the first line, kept for "
+        "log_retention_days and removed as removal.log_groups says. Without a name CloudFormation generates one, RDS "
+        "creates the groups, and the stack gives them the key and the retention once they exist. Changing it replaces "
+        "the instance (the gate blocks it): set it when an environment is first deployed.",
+        "true or false",
+    )
 
     @property
     def engine_major_version(self) -> str:

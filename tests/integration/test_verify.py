@@ -651,3 +651,93 @@ def test_the_command_starts_without_the_cdk() -> None:
     """--help, --policy and a refusal answer at once: the CDK (jsii, node) loads only to synthesize."""
     probe = "import sys, tools.verify.__main__; sys.exit('aws_cdk' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], cwd=paths.ROOT, check=False).returncode == 0
+
+
+def test_without_a_trail_logging_management_events_the_cloudtrail_check_fails() -> None:
+    """RotationFailed reaches EventBridge only through a trail: without one the rotation alert rule stays silent."""
+
+    def stopped(account: FakeAccount) -> None:
+        SESSION.client("cloudtrail", region_name=account.region).stop_logging(Name="organization-trail")
+
+    results, _ = run("prod", stopped)
+    assert "no trail logs management events" in failed(results, "cloudtrail")
+
+
+def test_a_trail_of_write_events_only_is_not_settled() -> None:
+    def write_only(account: FakeAccount) -> None:
+        SESSION.client("cloudtrail", region_name=account.region).put_event_selectors(
+            TrailName="organization-trail",
+            EventSelectors=[{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}],
+        )
+
+    results, _ = run("prod", write_only)
+    assert "write management events only" in " ".join(lines(results, "cloudtrail", Status.WARN))
+
+
+@pytest.mark.parametrize(
+    ("selectors", "verdict"),
+    [
+        ({"EventSelectors": [], "AdvancedEventSelectors": []}, Status.PASS),
+        ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}, Status.PASS),
+        ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": False}]}, None),
+        ({"EventSelectors": [{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}]}, None),
+        (
+            {
+                "EventSelectors": [
+                    {"IncludeManagementEvents": True, "ExcludeManagementEventSources": ["secretsmanager.amazonaws.com"]}
+                ]
+            },
+            None,
+        ),
+        (
+            {"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}]},
+            Status.PASS,
+        ),
+        ({"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]}]}]}, None),
+        (
+            {
+                "AdvancedEventSelectors": [
+                    {
+                        "FieldSelectors": [
+                            {"Field": "eventCategory", "Equals": ["Management"]},
+                            {"Field": "eventSource", "NotEquals": ["secretsmanager.amazonaws.com"]},
+                        ]
+                    }
+                ]
+            },
+            None,
+        ),
+        (
+            {
+                "AdvancedEventSelectors": [
+                    {
+                        "FieldSelectors": [
+                            {"Field": "eventCategory", "Equals": ["Management"]},
+                            {"Field": "readOnly", "Equals": ["true"]},
+                        ]
+                    }
+                ]
+            },
+            None,
+        ),
+        (
+            {
+                "AdvancedEventSelectors": [
+                    {
+                        "FieldSelectors": [
+                            {"Field": "eventCategory", "Equals": ["Management"]},
+                            {"Field": "readOnly", "Equals": ["false"]},
+                        ]
+                    }
+                ]
+            },
+            Status.WARN,
+        ),
+    ],
+)
+def test_which_selectors_carry_secrets_managers_management_events(
+    selectors: dict[str, Any], verdict: Status | None
+) -> None:
+    from tools.verify.checks import _management_events
+
+    assert _management_events(selectors) is verdict

@@ -257,6 +257,16 @@ def test_log_exports_are_ingested_and_stored_for_the_retention(p: Prices) -> Non
     assert ("Retention", "Custom::LogRetention") in result.no_charge
 
 
+def test_a_named_instances_declared_log_groups_are_its_exports_priced_once(p: Prices) -> None:
+    """A named instance's groups are written by its exports: no second, writerless line for them."""
+    group = res("AWS::Logs::LogGroup", LogGroupName="/aws/rds/instance/retail-db-pr-1/postgresql", RetentionInDays=7)
+    instance = db(DBInstanceIdentifier="retail-db-pr-1", EnableCloudwatchLogsExports=["postgresql"])
+    result = estimate(template(**{DB: instance, "Group": group}), p)
+    exported = line(result, "CloudWatch Logs storage, RDS log export postgresql (7-day retention)")
+    assert exported.resources == (DB, "Group")
+    assert not [item for item in result.lines if "no known writer" in item.item or "log group /aws/rds" in item.item]
+
+
 def test_no_log_lines_without_exports_or_monitoring(p: Prices) -> None:
     result = estimate(template(**{DB: db()}), p)
 

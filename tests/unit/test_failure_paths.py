@@ -9,13 +9,17 @@ What each profile has follows from its settings, so the expectations are derived
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from retail_db.access import MASTER_ROTATION, rotation_function_name
+from retail_db.alarms import ALARM_METRICS
 from retail_db.alert_rules import BACKUP_JOB_FAILURES, RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS, ROTATION_FAILURES
-from retail_db.config import load_profiles, load_settings, parse_settings
+from retail_db.building import BuildError
+from retail_db.config import MAX_SUFFIX_LENGTH, load_profiles, load_settings, parse_settings
 from retail_db.drill import drill_source
 from retail_db.runbook import sections
 from tests.helpers import Template, reference_raw, resource, resources
@@ -253,6 +257,10 @@ def test_the_log_groups_rds_exports_to_are_encrypted_with_the_log_key(
         logical_id: body for logical_id, body in resources(template, "Custom::AWS").items() if "LogKey" in logical_id
     }
     expected = {(instance, export) for instance in instances for export in settings.database.log_exports}
+    if settings.database.named_instance:
+        # As test_a_named_instance_exports_to_the_stacks_own_log_groups shows on settings built for it.
+        assert not associations and not resources(template, "Custom::LogRetention")
+        return
     found = set()
     for logical_id, body in associations.items():
         create = json.dumps(body["Properties"]["Create"])
@@ -281,3 +289,138 @@ def test_without_rules_there_is_no_queue_and_no_delivery_alarm() -> None:
     assert "retail-db-norules-provisioner-errors" in names
     key = resource(template, ALERTS_KEY)["Properties"]["KeyPolicy"]["Statement"]
     assert "AllowEventRulesToPublish" not in [s.get("Sid") for s in key]
+
+
+def _watched_function_names(alarm: dict[str, Any]) -> list[Any]:
+    if "Metrics" not in alarm:
+        return [dimension["Value"] for dimension in alarm["Dimensions"]]
+    assert sum("MetricStat" in m for m in alarm["Metrics"]) <= ALARM_METRICS, "CloudWatch sums at most 10 metrics"
+    return [m["MetricStat"]["Metric"]["Dimensions"][0]["Value"] for m in alarm["Metrics"] if "MetricStat" in m]
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_rotation_function_alarms_on_its_errors(synth: Callable[..., Template], profile: str) -> None:
+    """A second signal of a failed rotation, which needs no CloudTrail trail: the hosted rotation functions are named,
+    and their Errors page on-call."""
+    template = synth(profile)
+    named = [
+        body["Properties"]["HostedRotationLambda"]["RotationLambdaName"]
+        for body in resources(template, "AWS::SecretsManager::RotationSchedule").values()
+    ]
+    assert len(set(named)) == len(named)
+    if not named:
+        assert f"retail-db-{profile}-secret-rotation-errors" not in json.dumps(template)
+        return
+    alarm = _alarm(template, "secret-rotation-errors", profile)
+    assert sorted(_watched_function_names(alarm)) == sorted(named)
+    metrics = [m["MetricStat"] for m in alarm.get("Metrics", []) if "MetricStat" in m] or [alarm]
+    for metric in metrics:
+        watched = metric.get("Metric", metric)
+        assert (watched["Namespace"], watched["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["TreatMissingData"]) == (
+        "GreaterThanThreshold",
+        0,
+        "notBreaching",
+    )
+    _pages_on_call(alarm, "secret-rotation-errors", _runbook_url(profile))
+
+
+def test_more_rotation_functions_than_an_alarm_sums_get_more_alarms() -> None:
+    """Twelve password roles and the master user: thirteen functions, over CloudWatch's ten metrics an alarm sums."""
+    raw = reference_raw()
+    raw["access"]["roles"] = [
+        *raw["access"]["roles"],
+        *(
+            {
+                "name": f"service_{n}",
+                "login": True,
+                "auth": "password",
+                "connection_limit": 2,
+                "schemas": {"app": "read"},
+            }
+            for n in range(12)
+        ),
+    ]
+    settings = parse_settings("dev", raw)
+    template = synthesize(environment_suffix="many", settings=settings).template
+    named = [
+        body["Properties"]["HostedRotationLambda"]["RotationLambdaName"]
+        for body in resources(template, "AWS::SecretsManager::RotationSchedule").values()
+    ]
+    first = _alarm(template, "secret-rotation-errors", "many")
+    second = _alarm(template, "secret-rotation-errors-2", "many")
+    assert sorted(_watched_function_names(first) + _watched_function_names(second)) == sorted(named)
+    assert len(named) == 1 + sum(role["auth"] == "password" for role in raw["access"]["roles"])
+
+
+def test_rotation_function_names_are_distinct_and_valid_at_any_length() -> None:
+    suffix = "a" * MAX_SUFFIX_LENGTH
+    long_roles = ["r" * 63, "r" * 62 + "s", "r" * 62 + "_", MASTER_ROTATION]
+    names = [rotation_function_name(suffix, owner) for owner in long_roles]
+    assert len(set(names)) == len(names)
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name) for name in names), names
+    assert rotation_function_name("dev", "app") == "retail-db-dev-rotate-app"
+
+
+@pytest.mark.profiles
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_undelivered_event_waiting_in_the_queue_pages(synth: Callable[..., Template], profile: str) -> None:
+    """What reaches the dead-letter queue without a FailedInvocations or Errors datapoint still pages."""
+    template = synth(profile)
+    if not load_settings(environment_suffix=profile, profile=profile).has_event_rules:
+        return
+    alarm = _alarm(template, "undelivered-events-waiting", profile)
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "Maximum",
+    )
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [_queue(template), "QueueName"]}}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["TreatMissingData"]) == (
+        "GreaterThanThreshold",
+        0,
+        "notBreaching",
+    )
+    _pages_on_call(alarm, "undelivered-events-waiting", _runbook_url(profile))
+
+
+@pytest.mark.parametrize("replicas", [0, 2])
+def test_a_named_instance_exports_to_the_stacks_own_log_groups(replicas: int) -> None:
+    """Named, the instance and each replica find their groups made before them: encrypted with the log key, kept for
+    the profile's days, removed as removal.log_groups says, with no association or log retention function left."""
+    raw = reference_raw(
+        database={"named_instance": True, "credentials": "rotated", "log_retention_days": 14},
+        replicas={"count": replicas},
+        removal={"log_groups": "destroy"},
+    )
+    settings = parse_settings("dev", raw)
+    template = synthesize(environment_suffix="pr-42", settings=settings).template
+    instances = resources(template, "AWS::RDS::DBInstance")
+    names = sorted(body["Properties"]["DBInstanceIdentifier"] for body in instances.values())
+    assert names == sorted(["retail-db-pr-42", *(f"retail-db-pr-42-replica-{n}" for n in range(1, replicas + 1))])
+    groups = {
+        body["Properties"]["LogGroupName"]: (logical_id, body)
+        for logical_id, body in resources(template, "AWS::Logs::LogGroup").items()
+        if str(body["Properties"].get("LogGroupName", "")).startswith("/aws/rds/")
+    }
+    assert sorted(groups) == sorted(
+        f"/aws/rds/instance/{name}/{export}" for name in names for export in settings.database.log_exports
+    )
+    for body in instances.values():
+        name = body["Properties"]["DBInstanceIdentifier"]
+        for export in settings.database.log_exports:
+            group_id, group = groups[f"/aws/rds/instance/{name}/{export}"]
+            assert group_id in body["DependsOn"], f"{name} may start exporting before its {export} group exists"
+            assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [FLOW_LOG_KEY, "Arn"]}
+            assert group["Properties"]["RetentionInDays"] == 14
+            assert group["DeletionPolicy"] == "Delete"
+            assert "DependsOn" not in group or not set(group["DependsOn"]) & {g for g, _ in groups.values()}
+    assert not resources(template, "Custom::LogRetention")
+    assert not [logical_id for logical_id in resources(template, "Custom::AWS") if "LogKey" in logical_id]
+
+
+def test_a_suffix_rds_cannot_name_an_instance_after_is_refused_when_named() -> None:
+    settings = parse_settings("dev", reference_raw(database={"named_instance": True, "credentials": "rotated"}))
+    with pytest.raises(BuildError, match=r"environmentSuffix='pr--1'.*'retail-db-pr--1' invalid"):
+        synthesize(environment_suffix="pr--1", settings=settings)

@@ -118,7 +118,12 @@ LARGE_EXPECTED: dict[str, Expected] = {
 }
 # The failure-path alarms, which tests/unit/test_failure_paths.py checks value by value: both builds rotate a secret
 # (so have event rules) and neither tests restores.
-FAILURE_PATHS = ["ProvisionerErrorsAlarm", "EventDeliveryFailedAlarm"]
+FAILURE_PATHS = [
+    "ProvisionerErrorsAlarm",
+    "SecretRotationErrorsAlarm",
+    "EventDeliveryFailedAlarm",
+    "UndeliveredEventsAlarm",
+]
 PERCENTILE = re.compile(r"^p\d+(\.\d+)?$")
 PROXY = "AccessProxy36AA5102"
 PROXY_DIMENSIONS = {
@@ -376,6 +381,20 @@ def test_the_dashboard_carries_each_alarms_runbook_section(template: Template, p
     for alarm in alarms_by_construct_id(template).values():
         section = sections()[_runbook_anchor(alarm, url)]
         assert f"## {section.title}\n\n{section.body}" in texts
+
+
+@pytest.mark.profiles
+def test_the_dashboard_carries_every_section_an_alert_links_to(template: Template, profile: str) -> None:
+    """An alert rule's link, like an alarm's, leads to the dashboard where no runbook_url is set; the sections every
+    alert asks the reader to use (names, reaching the database) are there too."""
+    texts = [w["properties"]["markdown"] for w in _dashboard_widgets(template) if w["type"] == "text"]
+    linked = set(re.findall(r'section \\+"([^"\\]+)\\+"', json.dumps(resources(template, "AWS::Events::Rule"))))
+    if _settings(profile).has_event_rules and not _settings(profile).monitoring.runbook_url:
+        assert linked, "the alert rules link to runbook sections"
+    titles = {section.title: section for section in sections().values()}
+    for title in linked | {"How to find names", "Reaching the database"}:
+        section = titles[title]
+        assert f"## {section.title}\n\n{section.body}" in texts, title
 
 
 @pytest.mark.profiles

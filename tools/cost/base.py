@@ -122,8 +122,14 @@ def show(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else repr(value)
 
 
-def rds_log_target(name: Any) -> tuple[str, str] | None:
-    """(DB logical ID, log type) of a log group named like CDK names RDS exports, /aws/rds/instance/<db>/<type>."""
+def rds_log_target(name: Any, named_instances: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """(DB logical ID, log type) of a log group named like RDS names its exports, /aws/rds/instance/<db>/<type>: <db>
+    a Ref to the instance, as CDK writes it, or the identifier of a named instance (``named_instances``: identifier ->
+    logical ID)."""
+    if isinstance(name, str) and name.startswith("/aws/rds/instance/"):
+        identifier, _, log = name.removeprefix("/aws/rds/instance/").partition("/")
+        found = (named_instances or {}).get(identifier)
+        return (found, log) if found and log else None
     join = name.get("Fn::Join") if isinstance(name, dict) else None
     if not (isinstance(join, list) and len(join) == 2 and join[0] == "" and isinstance(join[1], list)):
         return None
@@ -187,9 +193,14 @@ class Base:
             for r in self.resources.values()
             if r.type == LOG_GROUP and isinstance(r.props.get("LogGroupName"), str)
         }
+        named_instances = {
+            r.props["DBInstanceIdentifier"]: r.logical_id
+            for r in self.resources.values()
+            if r.type == "AWS::RDS::DBInstance" and isinstance(r.props.get("DBInstanceIdentifier"), str)
+        }
         for r in self.resources.values():
             if r.type in (LOG_GROUP, "Custom::LogRetention"):
-                target = rds_log_target(r.props.get("LogGroupName"))
+                target = rds_log_target(r.props.get("LogGroupName"), named_instances)
                 if target is not None:
                     self.rds_log_retention[target] = r.props.get("RetentionInDays")
                     if r.type == LOG_GROUP:

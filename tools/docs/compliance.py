@@ -30,11 +30,13 @@ W3005, a `DependsOn` already implied by a `GetAtt`, which aws-cdk-lib writes on 
 NOT_SEEN = """
 ## Not seen by the packs
 
-- The log groups RDS creates for the exported `postgresql` and `upgrade` logs are named after the instance identifier,
-  which CloudFormation generated, so the stack cannot declare them before the instance exists: a fixed
-  `DBInstanceIdentifier` would replace a deployed instance. CDK's log retention creates each group if RDS has not yet
-  and sets its retention (`database.log_retention_days`), then a custom resource associates the log key with it; log
-  events written before that, in the minutes of a new instance's first start, keep CloudWatch Logs' own encryption.
+- The log groups of the exported PostgreSQL logs are named after the instance identifier. Where
+  `database.named_instance` is true the stack names the instance and declares the groups before it, encrypted with the
+  log key from the first line, kept for `database.log_retention_days` and removed as `removal.log_groups` says. Where
+  it is false (an environment first deployed with a generated identifier, which naming would replace), CDK's log
+  retention creates each group if RDS has not yet and sets its retention, then a custom resource associates the log
+  key with it: log events written before that, in the minutes of a new instance's first start, keep CloudWatch Logs'
+  own encryption, and the groups outlive the stack.
 - The backup replica is in the same region as the backup bucket. A copy in another region needs a stack deployed
   there; the replica protects against deleted and overwritten objects, not against the loss of a region.
 """

@@ -733,6 +733,88 @@ def rotation(environment: Environment, declared: Check) -> Iterator[Result]:
             yield declared.passed(f"{name}: rotated {last:%Y-%m-%d}")
 
 
+def _rotates(settings: Settings) -> bool:
+    return settings.rotates_secrets
+
+
+SECRETS_MANAGER = "secretsmanager.amazonaws.com"
+
+
+def _management_events(selectors: dict[str, Any]) -> Status | None:
+    """Whether a trail's selectors log Secrets Manager's management events: ✓ all of them, ! only writes (whether
+    AWS service events such as RotationFailed count as writes is not documented), None not at all
+    (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_GetEventSelectors.html)."""
+    if not selectors.get("EventSelectors") and not selectors.get("AdvancedEventSelectors"):
+        # A trail made without selectors logs every management event, reads and writes
+        # (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-management-events-with-cloudtrail.html).
+        return Status.PASS
+    found: Status | None = None
+    for selector in selectors.get("EventSelectors") or []:
+        if selector.get("IncludeManagementEvents", True) and SECRETS_MANAGER not in selector.get(
+            "ExcludeManagementEventSources", []
+        ):
+            read_write = selector.get("ReadWriteType", "All")
+            if read_write == "All":
+                return Status.PASS
+            if read_write == "WriteOnly":
+                found = Status.WARN
+    for advanced in selectors.get("AdvancedEventSelectors") or []:
+        fields = {field.get("Field"): field for field in advanced.get("FieldSelectors", [])}
+        if fields.get("eventCategory", {}).get("Equals") != ["Management"]:
+            continue
+        source = fields.get("eventSource", {})
+        equals = source.get("Equals")
+        if SECRETS_MANAGER in source.get("NotEquals", []) or (equals is not None and SECRETS_MANAGER not in equals):
+            continue
+        read_only = fields.get("readOnly", {}).get("Equals")
+        if read_only is None:
+            return Status.PASS
+        if read_only == ["false"]:
+            found = Status.WARN
+    return found
+
+
+@check(
+    key="cloudtrail",
+    title="A trail carries rotation failures",
+    reads="CloudTrail DescribeTrails (shadow trails included), GetTrailStatus and GetEventSelectors of each trail "
+    "that logs this Region",
+    actions=("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"),
+    failure="No trail logs Secrets Manager's management events in this Region: a failed rotation's RotationFailed "
+    "never reaches EventBridge, so its alert rule stays silent and only the rotation functions' Errors alarm is left.",
+    runbook="secret-rotation-failed",
+    applies=_rotates,
+)
+def cloudtrail(environment: Environment, declared: Check) -> Iterator[Result]:
+    # EventBridge receives "AWS Service Event via CloudTrail" only from a trail with logging on
+    # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html).
+    client = environment.client("cloudtrail")
+    trails = client.describe_trails(includeShadowTrails=True).get("trailList", [])
+    weaker: list[str] = []
+    for trail in trails:
+        if not trail.get("IsMultiRegionTrail") and trail.get("HomeRegion", environment.region) != environment.region:
+            continue
+        name, arn = trail.get("Name", trail["TrailARN"]), trail["TrailARN"]
+        try:
+            logging = client.get_trail_status(Name=arn).get("IsLogging")
+            verdict = _management_events(client.get_event_selectors(TrailName=arn)) if logging else None
+        except ClientError as error:
+            weaker.append(f"{name} could not be read ({error.response.get('Error', {}).get('Code', error)})")
+            continue
+        if verdict is Status.PASS:
+            yield declared.passed(f"trail {name} logs Secrets Manager's management events")
+            return
+        if verdict is Status.WARN:
+            weaker.append(f"{name} logs write management events only")
+    if weaker:
+        yield declared.unsettled("no trail surely carries RotationFailed: " + "; ".join(weaker))
+    else:
+        yield declared.failed(
+            f"no trail logs management events in {environment.region}: create one, or rely on the rotation "
+            "functions' Errors alarm alone"
+        )
+
+
 def _attribute(environment: Environment) -> Callable[[StackResource, str], str]:
     def attribute(resource: StackResource, name: str) -> str:
         if resource.type == "AWS::RDS::DBInstance" and name in ("Endpoint.Address", "Endpoint.Port"):
