@@ -5,7 +5,9 @@ ones, sets each one's login, connection limit, authentication (rds_iam membershi
 own secret) and its access per schema, including default privileges for tables created later; a schema's owner owns
 what is in it. A role an update no longer declares is retired (no login, no access, its objects kept) and dropped by
 a later update that does not declare it either, so that CloudFormation's rollback of the removal finds it whole. On
-Delete it drops them only when the profile destroys what it removes.
+Delete it drops them only when the profile destroys what it removes, and then only as far as it can: the database goes
+with the stack, so a database it cannot reach, or a role no longer marked as its own, is logged and left, rather than
+keep the stack from being deleted.
 
 Verify (`make verify` invokes the function itself with {"RequestType": "Verify", "ResourceProperties": <the custom
 resource's properties>}; CloudFormation never sends it, only Create, Update and Delete reach the handler through the
@@ -13,7 +15,8 @@ Provider framework) changes nothing: in a READ ONLY transaction that it rolls ba
 declared roles and returns what differs as Data.Problems, a JSON list of one line per discrepancy.
 
 It never touches a role it did not create: it marks its own with a comment, and refuses to take over a role of the
-same name that lacks it. It enforces the settings' name rules itself, whatever the event says. Every statement is
+same name that lacks it. It enforces the settings' name rules itself, whatever the event says, and refuses a
+declaration of the wrong shape (a field of the wrong type, a role twice, two owners for a schema). Every statement is
 built by the server's format() from bound parameters (%I quotes an identifier, %L a literal), or from the names the
 server prints for its own objects, so no name or value is ever spliced into SQL here. Passwords reach the server only
 as SCRAM-SHA-256 verifiers, so log_statement = ddl or all never logs one.
@@ -75,39 +78,35 @@ SESSION_SETTINGS = {
     "search_path": "pg_catalog, pg_temp",
 }
 
-# Every object in a schema that `old` owns, as the ALTER ... OWNER TO `new` that gives it to the schema's new owner.
-# Indexes and the sequences of serial and identity columns go with their table, array types with their element type,
-# multiranges below. Objects of an extension are the extension's.
+# Every object in a schema that `old` owns, as the ALTER ... OWNER TO `new` that gives it to the schema's new owner:
+# pg_shdepend records an owner for every kind of object that has one, so no kind (statistics, collations, text search
+# objects, operators and their classes and families, conversions, ...) stays behind, and the server names each one
+# (pg_identify_object's identity, quoted, with its arguments or access method) in the form its ALTER takes; the schema
+# it gives is quoted too. Objects of an extension are the extension's. With :everything false, what moves with another
+# object is left to it: the sequences of serial and identity columns go with their table and cannot move alone, and
+# PostgreSQL 17 moves a multirange with its range and refuses to move one alone; with :everything true, whatever `old`
+# still owns there, which PostgreSQL 16's multiranges are. A kind with no ALTER here has no statement (NULL).
 MOVE_OBJECTS = """
-WITH schema AS (SELECT oid FROM pg_namespace WHERE nspname = :schema),
-old AS (SELECT oid FROM pg_roles WHERE rolname = :old),
-objects (catalog, oid, kind, name) AS (
-    SELECT 'pg_class'::regclass, c.oid, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
-        WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, c.oid::regclass::text
-    FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM schema) AND c.relowner = (SELECT oid FROM old)
-    AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
-    UNION ALL
-    SELECT 'pg_proc'::regclass, p.oid, 'ROUTINE', p.oid::regprocedure::text
-    FROM pg_proc p WHERE p.pronamespace = (SELECT oid FROM schema) AND p.proowner = (SELECT oid FROM old)
-    UNION ALL
-    SELECT 'pg_type'::regclass, t.oid, 'TYPE', t.oid::regtype::text
-    FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
-    WHERE t.typnamespace = (SELECT oid FROM schema) AND t.typowner = (SELECT oid FROM old)
-    AND (c.relkind IS NULL OR c.relkind = 'c') AND NOT EXISTS (SELECT FROM pg_type e WHERE e.typarray = t.oid)
-    AND t.typtype <> 'm'
-)
-SELECT format('ALTER %s %s OWNER TO %I', o.kind, o.name, CAST(:new AS text)) FROM objects o
-WHERE NOT EXISTS (
-    SELECT FROM pg_depend d WHERE d.classid = o.catalog AND d.objid = o.oid
-    AND (d.deptype = 'e' OR o.kind = 'SEQUENCE' AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))
-)
-"""
-# The multirange types `old` still owns once their ranges have moved: PostgreSQL 17 moves them with their range (and
-# refuses to move one alone), 16 does not.
-MOVE_MULTIRANGES = """
-SELECT format('ALTER TYPE %s OWNER TO %I', t.oid::regtype, CAST(:new AS text)) FROM pg_type t
-WHERE t.typtype = 'm' AND t.typnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :schema)
-AND t.typowner = (SELECT oid FROM pg_roles WHERE rolname = :old)
+SELECT i.type, i.identity, CASE WHEN k.keyword IS NOT NULL
+    THEN format('ALTER %s %s OWNER TO %I', k.keyword, i.identity, CAST(:new AS text)) END
+FROM pg_shdepend s CROSS JOIN LATERAL pg_identify_object(s.classid, s.objid, s.objsubid) i
+LEFT JOIN (VALUES ('table', 'TABLE'), ('view', 'VIEW'), ('materialized view', 'MATERIALIZED VIEW'),
+    ('foreign table', 'FOREIGN TABLE'), ('sequence', 'SEQUENCE'), ('function', 'FUNCTION'), ('procedure', 'PROCEDURE'),
+    ('aggregate', 'AGGREGATE'), ('type', 'TYPE'), ('domain', 'DOMAIN'), ('collation', 'COLLATION'),
+    ('conversion', 'CONVERSION'), ('operator', 'OPERATOR'), ('operator class', 'OPERATOR CLASS'),
+    ('operator family', 'OPERATOR FAMILY'), ('statistics object', 'STATISTICS'),
+    ('text search configuration', 'TEXT SEARCH CONFIGURATION'), ('text search dictionary', 'TEXT SEARCH DICTIONARY')
+) k (type, keyword) ON k.type = i.type
+WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+AND s.refclassid = 'pg_authid'::regclass AND s.deptype = 'o'
+AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = :old) AND i.schema = quote_ident(CAST(:schema AS text))
+AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = s.classid AND d.objid = s.objid AND d.deptype = 'e')
+AND (CAST(:everything AS boolean) OR NOT EXISTS (
+    SELECT FROM pg_depend d WHERE d.classid = s.classid AND d.objid = s.objid
+    AND (i.type = 'sequence' AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+        OR s.classid = 'pg_type'::regclass AND d.refclassid = 'pg_type'::regclass AND d.deptype = 'i')
+))
+ORDER BY 1, 2
 """
 # The default privileges `old` set in a schema, as the statements that clear them.
 CLEAR_DEFAULT_PRIVILEGES = """
@@ -120,6 +119,14 @@ WHERE a.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = :old)
 AND a.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = :schema)
 """
 
+# Every grant of rds_iam to :name, by grantor, and whether :admin may revoke it: REVOKE ... GRANTED BY a role needs
+# that role's privileges (and ADMIN OPTION on rds_iam, which the master user has through rds_superuser).
+IAM_GRANTS = """
+SELECT pg_get_userbyid(m.grantor), pg_has_role(CAST(:admin AS name), m.grantor, 'USAGE') FROM pg_auth_members m
+WHERE m.roleid = (SELECT oid FROM pg_roles WHERE rolname = 'rds_iam')
+AND m.member = (SELECT oid FROM pg_roles WHERE rolname = :name)
+ORDER BY 1
+"""
 # A declared role as Verify sees it. Membership of rds_iam through any chain counts: RDS would take IAM for it.
 ROLE_STATE = """
 SELECT rolcanlogin, rolconnlimit, shobj_description(oid, 'pg_authid'), pg_has_role(oid, 'rds_iam', 'MEMBER'),
@@ -196,16 +203,65 @@ class Request:
 
     @classmethod
     def of(cls, properties: dict[str, Any]) -> Request:
-        roles = tuple(Role(**role) for role in json.loads(properties["Roles"]))
+        declared = json.loads(properties["Roles"])
+        if not isinstance(declared, list):
+            raise Refused("Roles is not a list of roles")
+        roles = tuple(_declared_role(raw) for raw in declared)
+        names = [role.name for role in roles]
+        if twice := sorted({name for name in names if names.count(name) > 1}):
+            raise Refused(f"roles declared more than once: {', '.join(map(repr, twice))}")
+        owners: dict[str, list[str]] = {}
+        for role in roles:
+            for schema, access in role.schemas.items():
+                if access == "owner":
+                    owners.setdefault(schema, []).append(role.name)
+        for schema, owning in owners.items():
+            if len(owning) > 1:
+                raise Refused(f"schema {schema!r} has more than one owner: {', '.join(map(repr, owning))}")
         return cls(
             host=properties["Host"],
             port=int(properties["Port"]),
             database=properties["Database"],
             master_secret_arn=properties["MasterSecretArn"],
             roles=roles,
-            drop_on_delete=properties["OnDelete"] == "drop",
-            schemas_owned={s: r.name for r in roles for s, access in r.schemas.items() if access == "owner"},
+            drop_on_delete=_drops_on_delete(properties),
+            schemas_owned={schema: owning[0] for schema, owning in owners.items()},
         )
+
+
+# A declared role's fields, their types and what JSON calls them. JSON's true and 1 differ, but Python's bool is an
+# int and any string is truthy: "login": "false" would log in, so each is checked for exactly its type.
+ROLE_FIELDS: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"),
+    "login": (bool, "a boolean"),
+    "auth": (str, "a string"),
+    "connection_limit": (int, "an integer"),
+    "schemas": (dict, "an object"),
+    "secret_arn": (str, "a string"),
+}
+
+
+def _declared_role(raw: object) -> Role:
+    """A declared role from the event, refused unless each field has its type."""
+    if not isinstance(raw, dict):
+        raise Refused(f"a declared role is {json.dumps(raw)}, not an object")
+    name = raw.get("name")
+    label = f"role {name!r}" if isinstance(name, str) else "a declared role"
+    if unknown := sorted(set(raw) - set(ROLE_FIELDS)):
+        raise Refused(f"{label}: unknown fields {', '.join(map(repr, unknown))}")
+    if missing := sorted(set(ROLE_FIELDS) - set(raw) - {"secret_arn"}):
+        raise Refused(f"{label}: missing fields {', '.join(map(repr, missing))}")
+    for key, (kind, called) in ROLE_FIELDS.items():
+        if key in raw and type(raw[key]) is not kind:
+            raise Refused(f"{label}: {key} is {json.dumps(raw[key])}, not {called}")
+    schemas = raw["schemas"]
+    if not all(isinstance(schema, str) and isinstance(access, str) for schema, access in schemas.items()):
+        raise Refused(f"{label}: schemas must map names to access (strings), found {json.dumps(schemas)}")
+    return Role(**raw)
+
+
+def _drops_on_delete(properties: dict[str, Any]) -> bool:
+    return bool(properties.get("OnDelete") == "drop")
 
 
 def on_event(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
@@ -213,11 +269,58 @@ def on_event(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
     # Anything but these four would otherwise converge: a misspelt Verify must not write.
     if kind not in ("Create", "Update", "Delete", "Verify"):
         raise Refused(f"unknown request type {kind!r}")
+    if kind == "Delete" and not _drops_on_delete(event["ResourceProperties"]):
+        # The roles stay with the data: nothing is read, so nothing in the properties can keep the stack from being
+        # deleted.
+        return {"PhysicalResourceId": PHYSICAL_ID}
     request = Request.of(event["ResourceProperties"])
+    if kind == "Delete":
+        return _delete(request)
     previous = Request.of(event["OldResourceProperties"]) if kind == "Update" else None
     _check_names(request)
-    if kind == "Delete" and not request.drop_on_delete:
+    connection, admin = _connect(request)
+    data = {"Roles": ",".join(r.name for r in request.roles)}
+    try:
+        session = Session(connection, admin=admin, database=request.database)
+        if kind == "Verify":
+            data["Problems"] = json.dumps(session.verify(request))
+            return {"PhysicalResourceId": PHYSICAL_ID, "Data": data}
+        session.begin()
+        session.converge(request, previous)
+        session.commit()
+    finally:
+        _close(connection)
+    return {"PhysicalResourceId": PHYSICAL_ID, "Data": data}
+
+
+def _delete(request: Request) -> dict[str, Any]:
+    """Drops the declared roles and the retired ones, as far as it can: OnDelete is drop only where the database
+    itself is destroyed with the stack, so a role left behind goes with it, and a failed Delete would only leave the
+    stack DELETE_FAILED. Names the rules refuse were never created (Create and Update refuse them): they are skipped."""
+    declared = []
+    for role in request.roles:
+        if problem := _name_problem(role.name):
+            _log(f"{problem}: skipped")
+        else:
+            declared.append(role.name)
+    try:
+        connection, admin = _connect(request)
+    except Exception as error:
+        _log(f"the database could not be reached ({type(error).__name__}: {error}); its roles go with it")
         return {"PhysicalResourceId": PHYSICAL_ID}
+    try:
+        session = Session(connection, admin=admin, database=request.database)
+        session.begin()
+        for name in [*declared, *session.marked(RETIRED)]:
+            session.drop(name, deleting=True)
+        session.commit()
+    finally:
+        _close(connection)
+    return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"Roles": ",".join(declared)}}
+
+
+def _connect(request: Request) -> tuple[pg8000.native.Connection, str]:
+    """The master user's session, over verify-full TLS, and the master user's name."""
     credentials = _secret(request.master_secret_arn)
     connection = pg8000.native.Connection(
         user=credentials["username"],
@@ -228,33 +331,28 @@ def on_event(event: dict[str, Any], _context: object = None) -> dict[str, Any]:
         ssl_context=_tls(),
         timeout=60,
     )
-    data = {"Roles": ",".join(r.name for r in request.roles)}
-    try:
-        session = Session(connection, admin=credentials["username"], database=request.database)
-        if kind == "Verify":
-            data["Problems"] = json.dumps(session.verify(request))
-            return {"PhysicalResourceId": PHYSICAL_ID, "Data": data}
-        session.begin()
-        if kind == "Delete":
-            for name in [*(role.name for role in request.roles), *session.marked(RETIRED)]:
-                session.drop(name)
-        else:
-            session.converge(request, previous)
-        session.commit()
-    finally:
-        # A session the server has ended cannot say goodbye; that error would hide the server's reason.
-        with contextlib.suppress(pg8000.native.InterfaceError):
-            connection.close()
-    return {"PhysicalResourceId": PHYSICAL_ID, "Data": data}
+    return connection, credentials["username"]
+
+
+def _close(connection: pg8000.native.Connection) -> None:
+    # A session the server has ended cannot say goodbye; that error would hide the server's reason.
+    with contextlib.suppress(pg8000.native.InterfaceError):
+        connection.close()
+
+
+def _name_problem(name: str) -> str | None:
+    if not re.fullmatch(IDENTIFIER_PATTERN, name):
+        return f"role name {name!r} does not match {IDENTIFIER_PATTERN}"
+    if name in RESERVED_ROLES or name.startswith(RESERVED_ROLE_PREFIXES):
+        return f"role name {name!r} is reserved"
+    return None
 
 
 def _check_names(request: Request) -> None:
     """Refuses what the settings' validation refuses, should a template be edited by hand."""
     for role in request.roles:
-        if not re.fullmatch(IDENTIFIER_PATTERN, role.name):
-            raise Refused(f"role name {role.name!r} does not match {IDENTIFIER_PATTERN}")
-        if role.name in RESERVED_ROLES or role.name.startswith(RESERVED_ROLE_PREFIXES):
-            raise Refused(f"role name {role.name!r} is reserved")
+        if problem := _name_problem(role.name):
+            raise Refused(problem)
         if role.auth not in ("iam", "password", "none") or (role.auth == "none") is role.login:
             raise Refused(f"role {role.name}: auth {role.auth!r} does not fit login={role.login}")
         for schema, access in role.schemas.items():
@@ -435,20 +533,26 @@ class Session:
                 self.execute("ALTER ROLE %I WITH PASSWORD %L", role.name, scram_verifier(password))
         else:
             self.execute("ALTER ROLE %I WITH PASSWORD NULL", role.name)
-        iam_member = bool(
-            self.query(
-                "SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r "
-                "ON r.oid = m.member WHERE g.rolname = 'rds_iam' AND r.rolname = :name",
-                name=role.name,
-            )
-        )
-        if role.auth == "iam" and not iam_member:
+        iam_grants = self.query(IAM_GRANTS, name=role.name, admin=self.admin)
+        if role.auth == "iam" and not iam_grants:
             self.execute("GRANT rds_iam TO %I", role.name)
-        elif role.auth != "iam" and iam_member:
-            self.execute("REVOKE rds_iam FROM %I", role.name)
+        elif role.auth != "iam" and iam_grants:
+            self._leave_rds_iam(role.name, iam_grants)
         verb = "GRANT" if role.login else "REVOKE"
         preposition = "TO" if role.login else "FROM"
         self.execute(f"{verb} CONNECT ON DATABASE %I {preposition} %I", self.database, role.name)
+
+    def _leave_rds_iam(self, name: str, grants: list[list[Any]]) -> None:
+        """Revokes every grant of rds_iam to ``name``: a plain REVOKE takes back only the grant of the grantor the
+        server picks for the master user, and RDS takes IAM for the role while any grant stands."""
+        for grantor, revocable in grants:
+            if revocable:
+                self.execute("REVOKE rds_iam FROM %I GRANTED BY %I", name, grantor)
+        if left := [str(grantor) for grantor, _ in self.query(IAM_GRANTS, name=name, admin=self.admin)]:
+            raise Refused(
+                f"role {name} is a member of rds_iam by the grant of {', '.join(left)}, which {self.admin} cannot"
+                " revoke, and RDS would take IAM authentication for it; revoke that grant first"
+            )
 
     def _retire(self, name: str) -> bool:
         """Takes a role an update no longer declares out of service, keeping it and what it owns; False if absent."""
@@ -471,9 +575,17 @@ class Session:
             self.execute("CREATE SCHEMA %I AUTHORIZATION %I", schema, owner)
         elif current != owner:
             self.execute("ALTER SCHEMA %I OWNER TO %I", schema, owner)
-            self.execute_built(MOVE_OBJECTS, schema=schema, old=current, new=owner)
-            self.execute_built(MOVE_MULTIRANGES, schema=schema, old=current, new=owner)
+            self._move_objects(schema, current, owner)
             self.execute_built(CLEAR_DEFAULT_PRIVILEGES, schema=schema, old=current)
+
+    def _move_objects(self, schema: str, old: str, new: str) -> None:
+        """Gives ``new`` everything ``old`` owns in ``schema``; refuses if anything would stay ``old``'s."""
+        for everything in (False, True):
+            for kind, identity, statement in self.query(MOVE_OBJECTS, schema=schema, old=old, new=new,
+                                                        everything=everything):  # fmt: skip
+                if statement is None:
+                    raise Refused(f"{kind} {identity} in schema {schema}: no way to give it to {new}; move it first")
+                self.connection.run(statement)
 
     def _owner(self, schema: str) -> str | None:
         rows = self.query("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = :schema", schema=schema)
@@ -551,16 +663,26 @@ class Session:
                         problems.append(f"{declared}, so {_listed(expected)} on {what}, found {_listed(held)}")
         return problems
 
-    def drop(self, name: str) -> None:
-        """Drops a role this provisioner made; what it owned in the database passes to the master user, not lost."""
+    def drop(self, name: str, *, deleting: bool = False) -> None:
+        """Drops a role this provisioner made; what it owned in the database passes to the master user, not lost.
+        A role it did not make (or whose mark someone removed) is refused, or, when ``deleting``, left alone: a
+        refused Delete would only keep the stack from being deleted."""
         mark = self._mark(name)
         if mark is None:
             return
         if mark not in (MARKER, RETIRED):
+            if deleting:
+                _log(f"role {name} is not marked as retail-db's: left alone")
+                return
             raise Refused(f"role {name} exists and was not created by retail-db; it is left alone")
         self.execute("REASSIGN OWNED BY %I TO %I", name, self.admin)
         self.execute("DROP OWNED BY %I", name)
         self.execute("DROP ROLE %I", name)
+
+
+def _log(message: str) -> None:
+    """A line in the function's log (stdout, which Lambda sends to CloudWatch Logs)."""
+    print(f"retail-db roles: {message}")
 
 
 def _login(login: bool) -> str:

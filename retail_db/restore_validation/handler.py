@@ -10,7 +10,10 @@ is not this plan's, and a verdict AWS Backup did not take. When the function cou
 after alerting, so that Lambda counts an error and retries; when it could not alert, it raises too.
 
 The function reads everything it acts on from AWS Backup's own record of the job (DescribeRestoreJob), not from the
-event, and touches only the RDS instance that record says this plan's job created.
+event: it validates only a job that record says this plan started, that restored RDS and that is COMPLETED (the
+rule's pattern says so of the event, not of the job), and touches only the RDS instance that record says it created.
+Every AWS call is bounded, and the validation starts none that could end too late for the alert to go out before the
+function times out.
 
 An event whose source is the drill source (the DRILL_SOURCE setting: retail_db/drill.py, which this asset cannot
 import) is an alert drill, sent by the verifier through the restore-test rule or to the function directly: the
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,10 +49,27 @@ FINAL_VERDICTS = frozenset({"SUCCESSFUL", "FAILED", "TIMED_OUT"})
 # problems is cut here so that its length can never be why a verdict is refused. The alert carries the whole list.
 MESSAGE_LIMIT = 1000
 
-# A call that hangs must not use up the function's minute before the alert goes out; what still runs past it is a
+# A call that hangs must not use up the function's minute before the alert goes out: each call is bounded, and the
+# validation starts no call that could end too late for the alert (Budget). What still runs past the timeout is a
 # Lambda timeout, which counts as a function error too
 # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
-CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 4
+MAX_ATTEMPTS = 2
+CLIENT_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+    # total_max_attempts counts the first attempt; Config's max_attempts counts only the retries after it.
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+)
+# The longest one call can take under CLIENT_CONFIG: every attempt times out connecting and then reading, and before
+# each retry the standard mode waits up to 1 s, and up to 5 s more where the service asks (x-amz-retry-after).
+CALL_WORST_CASE_SECONDS = MAX_ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS) + (MAX_ATTEMPTS - 1) * (1 + 5)
+# What the validation leaves of the function's time: the alert's call at its worst, and a margin for the rest (the
+# function's own work, the log line).
+ALERT_RESERVE_SECONDS = CALL_WORST_CASE_SECONDS + 2
+# The function's timeout (retail_db/restore_testing.py), for an invocation without Lambda's context (a test's).
+FUNCTION_TIMEOUT_SECONDS = 60
 
 # DB instance identifiers: a letter, then up to 62 letters, digits or hyphens
 # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
@@ -57,6 +78,31 @@ INSTANCE_IDENTIFIER = "[A-Za-z][A-Za-z0-9-]{0,62}"
 
 class ValidationNotDelivered(RuntimeError):
     """The job has no verdict from this run, or the alert about it was not sent: Lambda must count an error."""
+
+
+class OutOfTime(RuntimeError):
+    """The validation would call AWS past the time it leaves the alert."""
+
+
+class Budget:
+    """The time the validation may spend calling AWS: a call starts only if, at its worst, it ends in time for the
+    alert, whatever the calls before it took."""
+
+    def __init__(self, context: Any) -> None:
+        # Lambda's context says how long the invocation has left; the function's timeout, where there is none.
+        remaining: float = FUNCTION_TIMEOUT_SECONDS
+        if callable(getattr(context, "get_remaining_time_in_millis", None)):
+            remaining = context.get_remaining_time_in_millis() / 1000
+        self.alert_by = _now() + remaining - ALERT_RESERVE_SECONDS
+
+    def allow(self, call: str) -> None:
+        left = self.alert_by - _now()
+        if left < CALL_WORST_CASE_SECONDS:
+            raise OutOfTime(f"{left:.0f} s left before the alert must go out, too little to call {call}")
+
+
+def _now() -> float:
+    return time.monotonic()
 
 
 @dataclass
@@ -134,7 +180,7 @@ def _take_recorded(outcome: Outcome, job: dict[str, Any]) -> bool:
     return True
 
 
-def _inspect(outcome: Outcome, arn: str | None, pattern: re.Pattern[str], rds: Any) -> None:
+def _inspect(outcome: Outcome, arn: str | None, pattern: re.Pattern[str], rds: Any, budget: Budget) -> None:
     if not arn:
         outcome.problems.append("the completed restore job names no created resource")
         return
@@ -144,6 +190,7 @@ def _inspect(outcome: Outcome, arn: str | None, pattern: re.Pattern[str], rds: A
         return
     # DescribeDBInstances accepts the instance's ARN as its identifier and then describes that instance only
     # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBInstances.html).
+    budget.allow("DescribeDBInstances")
     try:
         described = rds.describe_db_instances(DBInstanceIdentifier=arn)["DBInstances"]
     except rds.exceptions.DBInstanceNotFoundFault:
@@ -163,7 +210,7 @@ def _inspect(outcome: Outcome, arn: str | None, pattern: re.Pattern[str], rds: A
     )
 
 
-def _validate(outcome: Outcome, clients: dict[str, Any]) -> None:
+def _validate(outcome: Outcome, clients: dict[str, Any], budget: Budget) -> None:
     plan_arn = os.environ["RESTORE_TESTING_PLAN_ARN"]
     if not outcome.job_id:
         outcome.failures.append("the event names no restore job")
@@ -173,6 +220,7 @@ def _validate(outcome: Outcome, clients: dict[str, Any]) -> None:
         outcome.failures.append(f"RESTORE_TESTING_PLAN_ARN {plan_arn!r} is not a restore testing plan's ARN")
         return
     backup = clients["backup"]
+    budget.allow("DescribeRestoreJob")
     job = backup.describe_restore_job(RestoreJobId=outcome.job_id)
     # CreatedBy names the restore testing plan that started the job
     # (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RestoreJobCreator.html); the event's own claim is
@@ -184,15 +232,28 @@ def _validate(outcome: Outcome, clients: dict[str, Any]) -> None:
             " it was left untouched"
         )
         return
+    # The rule matches completed restore jobs of the plan; the job's own record says what it is, whatever the event.
+    if (resource_type := job.get("ResourceType")) != "RDS":
+        outcome.failures.append(
+            f"restore job {outcome.job_id} restored {resource_type or 'no resource type'}, not RDS:"
+            " it was left untouched"
+        )
+        return
+    if (status := job.get("Status")) != "COMPLETED":
+        outcome.failures.append(
+            f"restore job {outcome.job_id} is {status or 'without a status'}, not COMPLETED: it was left untouched"
+        )
+        return
     outcome.resource = job.get("CreatedResourceArn") or None
     if _take_recorded(outcome, job):
         return
-    _inspect(outcome, outcome.resource, pattern, clients["rds"])
+    _inspect(outcome, outcome.resource, pattern, clients["rds"], budget)
 
     status = "FAILED" if outcome.problems else "SUCCESSFUL"
     message = (
         "; ".join(outcome.problems) if outcome.problems else f"{outcome.resource} is available, encrypted and isolated"
     )
+    budget.allow("PutRestoreValidationResult")
     try:
         backup.put_restore_validation_result(
             RestoreJobId=outcome.job_id, ValidationStatus=status, ValidationStatusMessage=message[:MESSAGE_LIMIT]
@@ -205,6 +266,7 @@ def _validate(outcome: Outcome, clients: dict[str, Any]) -> None:
     # A concurrent or earlier run may have recorded a verdict that DescribeRestoreJob had not shown yet: then the
     # job has its verdict, and this run's refusal is no failure.
     try:
+        budget.allow("DescribeRestoreJob again")
         if _take_recorded(outcome, backup.describe_restore_job(RestoreJobId=outcome.job_id)):
             return
     except Exception as error:
@@ -247,15 +309,16 @@ def drill(event: dict[str, Any], sns: Any) -> dict[str, str]:
     return {"drill": "alerted", "messageId": str(published["MessageId"])}
 
 
-def handler(event: dict[str, Any], _context: Any, *, clients: dict[str, Any] | None = None) -> dict[str, str]:
+def handler(event: dict[str, Any], context: Any, *, clients: dict[str, Any] | None = None) -> dict[str, str]:
     if is_drill(event):
         # The alerts topic's client alone: a drill calls nothing else.
         return drill(event, clients["sns"] if clients else boto3.client("sns", config=CLIENT_CONFIG))
+    budget = Budget(context)
     clients = clients or {name: boto3.client(name, config=CLIENT_CONFIG) for name in ("backup", "rds", "sns")}
     detail = event.get("detail")
     outcome = Outcome(job_id=str(detail.get("restoreJobId") or "") if isinstance(detail, dict) else "")
     try:
-        _validate(outcome, clients)
+        _validate(outcome, clients, budget)
     except Exception as error:
         # Whatever stopped the run (an AWS error, a missing setting) left the job without a verdict from it.
         outcome.failures.append(f"the validation stopped: {_error_text(error)}")

@@ -8,15 +8,20 @@ puts a verdict twice). A drill event gets a drill alert and touches nothing else
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import socket
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
@@ -80,8 +85,20 @@ class World:
         arn: str = self.clients["rds"].create_db_instance(**arguments)["DBInstance"]["DBInstanceArn"]
         return arn
 
-    def job(self, *, plan: str | None = PLAN, created: str | None = ARN, verdict: str | None = None) -> None:
-        response: dict[str, Any] = {"RestoreJobId": JOB, "Status": "COMPLETED", "ResourceType": "RDS"}
+    def job(
+        self,
+        *,
+        plan: str | None = PLAN,
+        created: str | None = ARN,
+        verdict: str | None = None,
+        resource_type: str | None = "RDS",
+        status: str | None = "COMPLETED",
+    ) -> None:
+        response: dict[str, Any] = {"RestoreJobId": JOB}
+        if resource_type is not None:
+            response["ResourceType"] = resource_type
+        if status is not None:
+            response["Status"] = status
         if plan is not None:
             response["CreatedBy"] = {"RestoreTestingPlanArn": plan}
         if created is not None:
@@ -120,10 +137,12 @@ class World:
                 received.append({"subject": envelope.get("Subject"), **json.loads(envelope["Message"])})
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def run(self, event: dict[str, Any] | None = None) -> dict[str, str]:
+    def run(self, event: dict[str, Any] | None = None, context: Any = None) -> dict[str, str]:
         for made in self.calls.values():
             made.clear()  # only the handler's own calls count
-        result: dict[str, str] = handler_module.handler(EVENT if event is None else event, None, clients=self.clients)
+        result: dict[str, str] = handler_module.handler(
+            EVENT if event is None else event, context, clients=self.clients
+        )
         return result
 
 
@@ -338,6 +357,33 @@ def test_a_job_of_another_plan_is_left_untouched_and_alerts(world: World, plan: 
     assert [(alert["verdict"], alert["problems"]) for alert in world.alerts()] == [(None, [problem])]
 
 
+@pytest.mark.parametrize("resource_type", ["Aurora", "EBS", None])
+def test_a_job_that_restored_no_rds_instance_is_left_untouched_and_alerts(
+    world: World, resource_type: str | None
+) -> None:
+    """The rule's pattern says nothing of the resource type; the job's record does."""
+    world.instance()
+    world.job(resource_type=resource_type)
+    with pytest.raises(handler_module.ValidationNotDelivered, match="left untouched"):
+        world.run()
+    assert world.calls == {"backup": ["DescribeRestoreJob"], "rds": []}
+    restored = resource_type or "no resource type"
+    problem = f"restore job {JOB} restored {restored}, not RDS: it was left untouched"
+    assert [(alert["verdict"], alert["problems"]) for alert in world.alerts()] == [(None, [problem])]
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "FAILED", "ABORTED", None])
+def test_a_job_that_is_not_completed_is_left_untouched_and_alerts(world: World, status: str | None) -> None:
+    """The event said COMPLETED; the job's record is what counts."""
+    world.instance()
+    world.job(status=status)
+    with pytest.raises(handler_module.ValidationNotDelivered, match="left untouched"):
+        world.run()
+    assert world.calls == {"backup": ["DescribeRestoreJob"], "rds": []}
+    problem = f"restore job {JOB} is {status or 'without a status'}, not COMPLETED: it was left untouched"
+    assert [alert["problems"] for alert in world.alerts()] == [[problem]]
+
+
 def test_a_refused_verdict_still_alerts_with_the_problems_then_raises(world: World) -> None:
     world.instance(StorageEncrypted=False)
     world.job()
@@ -498,6 +544,109 @@ def test_a_long_verdict_message_is_cut_but_the_alert_keeps_every_problem(world: 
         patch.setenv("EXPECTED_SUBNET_GROUP", long_name)
         world.run()
     assert [alert["problems"] for alert in world.alerts()] == [[problem]]
+
+
+class Clock:
+    """The handler's clock, which each AWS call moves on by what it is made to take."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def takes(self, client: Any, operation: str, seconds: float) -> None:
+        def advance(**_: Any) -> None:
+            self.now += seconds
+
+        # before-parameter-build: a Stubber answers before-call itself, and no handler after it hears the call.
+        client.meta.events.register(f"before-parameter-build.*.{operation}", advance)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(handler_module, "_now", lambda: clock.now)
+    return clock
+
+
+def test_calls_at_their_worst_leave_the_alert_time_within_the_functions_minute(world: World, clock: Clock) -> None:
+    """Two calls that each take their worst case: the third would end too late, so the alert goes out instead, and
+    in time for its own worst case before the function's 60 s are up."""
+    worst = handler_module.CALL_WORST_CASE_SECONDS
+    start = clock.now
+    clock.takes(world.clients["backup"], "DescribeRestoreJob", worst)
+    clock.takes(world.clients["rds"], "DescribeDBInstances", worst)
+    alerted_at = []
+    world.clients["sns"].meta.events.register(
+        "before-parameter-build.sns.Publish", lambda **_: alerted_at.append(clock.now)
+    )
+    world.instance(StorageEncrypted=False)
+    world.job()
+    with pytest.raises(handler_module.ValidationNotDelivered, match="too little to call PutRestoreValidationResult"):
+        world.run()
+    assert world.calls == {"backup": ["DescribeRestoreJob"], "rds": ["DescribeDBInstances"]}
+    [alert] = world.alerts()
+    assert alert["problems"][0] == "storage is not encrypted"
+    assert alert["problems"][1].startswith("the validation stopped: OutOfTime: ")
+    assert alerted_at == [start + 2 * worst]
+    assert alerted_at[0] - start <= 40
+    assert alerted_at[0] - start + worst < handler_module.FUNCTION_TIMEOUT_SECONDS
+
+
+class LambdaContext:
+    def __init__(self, remaining_seconds: float) -> None:
+        self.remaining_seconds = remaining_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.remaining_seconds * 1000)
+
+
+def test_the_time_lambdas_context_says_is_left_is_the_budget(world: World, clock: Clock) -> None:
+    """An invocation with 30 s left (a function given less time, or started late) has none for the validation: the
+    alert still goes out."""
+    world.instance()
+    with pytest.raises(handler_module.ValidationNotDelivered, match="too little to call DescribeRestoreJob"):
+        world.run(context=LambdaContext(30))
+    assert world.calls == {"backup": [], "rds": []}
+    assert len(world.alerts()) == 1
+
+    world.job()
+    world.put("SUCCESSFUL", GOOD_MESSAGE)
+    assert world.run(context=LambdaContext(60))["validationStatus"] == "SUCCESSFUL"
+
+
+def test_a_call_to_an_endpoint_that_never_answers_ends_within_its_worst_case(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The client configuration as botocore applies it: an endpoint that accepts and never answers is tried
+    MAX_ATTEMPTS times, each given up after the read timeout."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    accepted = []
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        silent.settimeout(0.1)
+        stop = threading.Event()
+
+        def accept() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    accepted.append(silent.accept()[0])
+
+        thread = threading.Thread(target=accept)
+        thread.start()
+        try:
+            endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+            sns = SESSION.client("sns", endpoint_url=endpoint, config=handler_module.CLIENT_CONFIG)
+            started = time.monotonic()
+            with pytest.raises(botocore.exceptions.ReadTimeoutError):
+                sns.publish(TopicArn=f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts", Message="x")
+            took = time.monotonic() - started
+        finally:
+            stop.set()
+            thread.join()
+            for connection in accepted:
+                connection.close()
+    assert len(accepted) == handler_module.MAX_ATTEMPTS
+    assert took >= handler_module.MAX_ATTEMPTS * handler_module.READ_TIMEOUT_SECONDS
+    assert took <= handler_module.CALL_WORST_CASE_SECONDS
 
 
 def test_the_runbook_has_the_section_the_alert_names() -> None:
