@@ -23,7 +23,7 @@ SCAN_STAMP := $(SCAN_VENV)/.installed
 # exactly 1: another value (0, no) stops make with one line rather than be read as yes. ALLOW_BLOCKED counts only
 # from the command line: inherited from the environment, it would take every later deploy past the gate unasked.
 # Expanded where a recipe uses them, so that a target that takes no flag does not look at them.
-said = $(if $($(1)),$(if $(subst x1,,x$($(1))),$(error $(1)=$($(1)) is not 1: say $(1)=1 or leave it out),1))
+said = $(if $($(1)),$(if $(filter-out x1,x$($(1))),$(error $(1)=$($(1)) is not 1: say $(1)=1 or leave it out),1))
 allowed = $(if $(ALLOW_BLOCKED),$(if $(filter command line,$(origin ALLOW_BLOCKED)),$(call said,ALLOW_BLOCKED),$(error \
 	ALLOW_BLOCKED=$(ALLOW_BLOCKED) comes from the $(origin ALLOW_BLOCKED): say it on the command line of the one \
 	deploy it is for (make deploy ALLOW_BLOCKED=1) and unset it)))

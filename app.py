@@ -23,7 +23,7 @@ from typing import Any
 
 from retail_db.building import building
 from retail_db.config import PROFILES_FILE, ConfigError, Settings, advisories, load_profiles, load_settings
-from retail_db.identity import baseline_path, baseline_profile, check_identity
+from retail_db.identity import baseline_path, baseline_profile, check_environment, check_identity
 from tools.errors import one_line_errors
 
 # How the CDK CLI hands an app its context (cdk.json, cdk.context.json and -c values): a JSON object in this
@@ -76,12 +76,20 @@ def settings_from(context: dict[str, Any]) -> list[tuple[str, Settings]]:
     settings = load_settings(
         environment_suffix=environment_suffix, profile=str(profile) if profile is not None else None, path=path
     )
+    baseline = baseline_path(environment_suffix)
+    where = str(baseline.relative_to(Path(__file__).resolve().parent))
     check_identity(
         environment_suffix=environment_suffix,
         profile=settings.profile,
         recorded=recorded,
-        where=str(baseline_path(environment_suffix).relative_to(Path(__file__).resolve().parent)),
+        where=where,
         change=str(context.get("profileChange", "")).lower() == "true",
+    )
+    check_environment(
+        environment_suffix=environment_suffix,
+        settings=settings,
+        recorded=json.loads(baseline.read_text()) if baseline.is_file() else None,
+        where=where,
     )
     return [(environment_suffix, settings)]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from aws_cdk import Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_backup as backup
@@ -187,17 +187,25 @@ class Backup(Construct):
                 ),
             )
         )
-        # The selection's role may restore too (AWSBackupServiceRolePolicyForRestores): the runbook's restore by hand
-        # passes it to start-restore-job, in every profile with a plan.
-        selection = plan.add_selection(
-            "Database", resources=[backup.BackupResource.from_rds_database_instance(instance)], allow_restores=True
+        plan.add_selection("Database", resources=[backup.BackupResource.from_rds_database_instance(instance)])
+        # A role of its own for the runbook's restore by hand (start-restore-job --iam-role-arn): the restore policy
+        # may create and delete RDS instances, which the role of every scheduled backup should not
+        # (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSBackupServiceRolePolicyForRestores.html).
+        restore_role = iam.Role(
+            self,
+            "RestoreRole",
+            assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
+            description="AWS Backup restores the database's recovery points with it when on-call restores by hand",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSBackupServiceRolePolicyForRestores")
+            ],
         )
         CfnOutput(
             self, "BackupVaultName", value=vault.backup_vault_name, description="AWS Backup vault of the database"
         )
         CfnOutput(
             self,
-            "BackupRoleArn",
-            value=cast(iam.IRole, selection.grant_principal).role_arn,
-            description="Role AWS Backup backs up and restores the database with (start-restore-job --iam-role-arn)",
+            "RestoreRoleArn",
+            value=restore_role.role_arn,
+            description="Role AWS Backup restores a recovery point with (start-restore-job --iam-role-arn)",
         )

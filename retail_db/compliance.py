@@ -382,13 +382,23 @@ ACKNOWLEDGEMENTS: tuple[Acknowledgement, ...] = (
     Acknowledgement(
         rules=(
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]",
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]",
         ),
         resources=("BackupStack/BackupPlan/Database/Role/Resource",),
         reason=(
-            "The AWS Backup selection's role uses the managed policies AWS Backup documents for taking backups and "
-            "for restoring them (the runbook's restore by hand passes this role to start-restore-job); AWS updates "
-            "them as the service adds resource types."
+            "The AWS Backup selection's role uses the managed policy AWS Backup documents for taking backups; AWS "
+            "updates it as the service adds resource types."
+        ),
+        where=When("backup.plan", True),
+    ),
+    Acknowledgement(
+        rules=(
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]",
+        ),
+        resources=("BackupStack/RestoreRole/Resource",),
+        reason=(
+            "The role on-call passes to start-restore-job for a restore by hand (docs/runbook.md) uses the managed "
+            "policy AWS Backup documents for restores, which AWS updates as the service adds resource types; only "
+            "AWS Backup can assume it, and it is apart from the role of the scheduled backups."
         ),
         where=When("backup.plan", True),
     ),

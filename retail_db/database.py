@@ -46,11 +46,20 @@ def instance_name(environment_suffix: str, replica: int | None = None) -> str:
 # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html, DBInstanceIdentifier).
 INSTANCE_IDENTIFIER = re.compile(r"[A-Za-z](?:-?[A-Za-z0-9])*")
 INSTANCE_IDENTIFIER_MAX = 63
+REPLICA_ENDING = re.compile(r"-replica-[0-9]+$")
 
 
 def check_instance_names(environment_suffix: str, replicas: int) -> None:
-    """A named instance and its replicas take names RDS accepts: the suffix may hold two hyphens in a row, which RDS
-    refuses."""
+    """A named instance and its replicas take names RDS accepts (the suffix may hold two hyphens in a row, which RDS
+    refuses), and no other environment's: a suffix ending in -replica-<n> would name its instance as another
+    environment's replica."""
+    if REPLICA_ENDING.search(environment_suffix):
+        raise ConfigError(
+            "environmentSuffix",
+            environment_suffix,
+            "must not end in -replica-<n> with database.named_instance = true: its instance would take the name of "
+            f"environment {REPLICA_ENDING.sub('', environment_suffix)}'s replica",
+        )
     for name in (
         instance_name(environment_suffix),
         *(instance_name(environment_suffix, n) for n in range(1, replicas + 1)),

@@ -11,14 +11,20 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retail_db.config import ConfigError
+
+if TYPE_CHECKING:
+    from retail_db.config import Settings
 
 # The gate's record of each environment: tests/baselines/<suffix>.template.json, and <suffix>.dr.template.json for
 # its DR stack.
 BASELINES = Path(__file__).resolve().parent.parent / "tests" / "baselines"
 PROFILE_OUTPUT = "Profile"
+# Where the environment lives: its pinned Region and its DR Region, which a stack records beside its profile.
+REGION_OUTPUT = "Region"
+DR_REGION_OUTPUT = "DrRegion"
 
 
 def stack_name(environment_suffix: str) -> str:
@@ -58,3 +64,52 @@ def check_identity(
         f"environment {environment_suffix} is built from profile {recorded} ({where}); use PROFILE={recorded}, or "
         f"PROFILE_CHANGE=1 to change the environment's profile",
     )
+
+
+def _literal_output(template: Mapping[str, Any], name: str) -> str | None:
+    value = template.get("Outputs", {}).get(name, {}).get("Value")
+    return value if isinstance(value, str) else None
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+
+def _engine_version(template: Mapping[str, Any]) -> str | None:
+    """The primary instance's pinned engine version in a template (a replica names its source instead)."""
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::RDS::DBInstance" and "SourceDBInstanceIdentifier" not in properties:
+            version = properties.get("EngineVersion")
+            return version if isinstance(version, str) else None
+    return None
+
+
+def check_environment(
+    *, environment_suffix: str, settings: Settings, recorded: Mapping[str, Any] | None, where: str
+) -> None:
+    """Refuses what the deployed environment cannot become: another Region or DR Region, where CloudFormation would
+    create a second, empty stack and leave the first with its data, or an engine version below the one it runs, which
+    RDS refuses (it upgrades, never downgrades: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Upgrading.html)."""
+    for setting, wanted, output in (
+        ("region", settings.region, REGION_OUTPUT),
+        ("recovery.dr_region", settings.recovery.dr_region, DR_REGION_OUTPUT),
+    ):
+        before = _literal_output(recorded or {}, output)
+        if before and wanted and before != wanted:
+            raise ConfigError(
+                setting,
+                wanted,
+                f"environment {environment_suffix} is in {before} ({where}): another Region would get a second, empty "
+                "stack and leave this one with its data; deploy there under another suffix, or delete this stack and "
+                "its baseline first",
+            )
+    running = _engine_version(recorded or {})
+    wanted = settings.database.engine_version
+    if running and _version(wanted) < _version(running):
+        raise ConfigError(
+            "database.engine_version",
+            wanted,
+            f"environment {environment_suffix} runs PostgreSQL {running} at least ({where}), and RDS does not "
+            "downgrade an instance: keep it, or restore a snapshot into a new environment",
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import App, CfnOutput, CrossStackReferences, Environment, ReferenceStrength, Stack, Tags
+from aws_cdk import App, Aws, CfnOutput, CrossStackReferences, Environment, ReferenceStrength, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -18,7 +18,7 @@ from retail_db.backup import Backup
 from retail_db.building import building
 from retail_db.config import Settings
 from retail_db.database import Database
-from retail_db.identity import PROFILE_OUTPUT, recovery_stack_id, stack_name
+from retail_db.identity import DR_REGION_OUTPUT, PROFILE_OUTPUT, REGION_OUTPUT, recovery_stack_id, stack_name
 from retail_db.monitoring import PROVISIONER, RESTORE_VALIDATION, Monitoring
 from retail_db.network import Network
 from retail_db.recovery import DisasterRecovery
@@ -143,6 +143,15 @@ class RetailDatabasePlatform(Stack):
             value=settings.profile,
             description="The profile of profiles.toml this environment is built from",
         )
+        # Where it is, for the same refusal: a pinned Region (or wherever it was deployed), its DR Region.
+        CfnOutput(self, REGION_OUTPUT, value=settings.region or Aws.REGION, description="The environment's Region")
+        if settings.recovery.dr_region:
+            CfnOutput(
+                self,
+                DR_REGION_OUTPUT,
+                value=settings.recovery.dr_region,
+                description="The Region of the environment's DR stack",
+            )
 
         tag(self, self.environment_suffix)
 

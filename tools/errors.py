@@ -33,6 +33,8 @@ from retail_db.config import PROFILES_FILE, ConfigError
 from retail_db.config.loading import missing_profiles_file
 
 EXIT_CODE = 2
+# The shell's code for a process ended by SIGINT.
+INTERRUPTED = 130
 DEBUG_ENV = "RETAIL_DB_DEBUG"
 TEMPLATE_SUFFIX = ".template.json"
 
@@ -130,6 +132,12 @@ class one_line_errors:  # lowercase: used like a function, as a decorator or a c
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> int:
             try:
                 return main(*args, **kwargs)
+            except KeyboardInterrupt:
+                # Ctrl-C, or a SIGTERM a command turns into one: what was stopped says so, without a traceback.
+                if os.environ.get(DEBUG_ENV) == "1":
+                    raise
+                print(f"{self.prog}: interrupted", file=sys.stderr)
+                return INTERRUPTED
             except Exception as error:
                 if not self.report(error):
                     raise

@@ -68,7 +68,8 @@ def fingerprint() -> str:
 
 def cli_env() -> dict[str, str]:
     """The environment `make` gives the CLI: the venv's Node and the pinned CLI first on PATH, no AWS context."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_CONTEXT")}
+    # Not CDK: make exports the command line's variables, and the CLI reads CDK=<stub> as an option of its own.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_CONTEXT") and k != "CDK"}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(paths.NODE_MODULES / ".bin"), env["PATH"]])
     env.update(CDK_DISABLE_VERSION_CHECK="1", CDK_CLI_NOTICES="false", JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION="1")
     return env

@@ -100,6 +100,13 @@ NAME_RULES = (
         r"^[\.\-_A-Za-z0-9]{1,64}$",
         "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html",
     ),
+    # A role's rotation function ends in a digest where the role's name would take it past 64 (retail_db/access.py).
+    NameRule(
+        "Lambda rotation function",
+        "retail-db-{suffix}-rotate-master-user",
+        r"^[a-zA-Z0-9-_]{1,64}$",
+        "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html",
+    ),
     NameRule(
         "RDS event subscription",
         "retail-db-{suffix}-events",

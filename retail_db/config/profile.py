@@ -92,6 +92,7 @@ class Settings(Model):
         _monitoring(self.monitoring, self.database)
         _roles(self.access, self.database)
         _replicas(self.replicas, self.database)
+        _named_instance(self)
         _recovery(self)
         return self
 
@@ -191,6 +192,15 @@ def _roles(access: AccessSettings, database: DatabaseSettings) -> None:
                     rule = f"must be one owner per schema: {owners[schema]} owns {schema} already"
                     raise Broken((*path, "schemas", schema), access_level, rule=rule)
                 owners[schema] = role.name
+
+
+def _named_instance(settings: Settings) -> None:
+    """A named instance's log groups have fixed names too: one the stack leaves behind (a deleted stack, a replica
+    count lowered) would make the next create of that name fail, so they must go with the stack."""
+    if settings.database.named_instance and settings.removal.log_groups != "destroy":
+        rule = 'needs removal.log_groups = "destroy": its log groups are named after it, and a group kept after the '
+        rule += "stack or a replica is gone would make the next one of that name fail to create"
+        raise Broken(("database", "named_instance"), True, rule=rule)
 
 
 def _replicas(replicas: ReplicaSettings, database: DatabaseSettings) -> None:

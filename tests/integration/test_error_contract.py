@@ -53,7 +53,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "RETAIL_DB_"))}
+    # Nor the make that runs the tests (make test): its level and flags would make the make under test a sub-make.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "RETAIL_DB_", "MAKE", "MFLAGS"))}
     # Bytecode is written in the copy, once, so that the commands after the first start faster.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PATH"] = f"{Path(PYTHON).parent}{os.pathsep}{env.get('PATH', '')}"

@@ -63,6 +63,25 @@ def test_changing_the_database_name_is_blocked(plan_for: Callable[..., Plan]) ->
     assert intended.startswith("next step: if the replacement or removal is intended") and "ALLOW_BLOCKED=1" in intended
 
 
+def test_replacing_a_named_instance_says_the_override_cannot_deploy_it(plan_for: Callable[..., Plan]) -> None:
+    """CloudFormation refuses to replace a resource with a name of its own: ALLOW_BLOCKED=1 would only fail later."""
+
+    def named_and_renamed(stack: RetailDatabasePlatform) -> None:
+        instance = cfn(stack, "DatabaseStack", "RetailDatabase")
+        instance.add_property_override("DBInstanceIdentifier", "retail-db-dev")
+        instance.add_property_override("DBName", "orders")
+
+    plan = plan_for(named_and_renamed)
+    assert plan.blocked
+    *_, cannot, verdict = plan.report()
+    assert verdict == plan.verdict()
+    assert (
+        cannot.startswith(f"next step: CloudFormation refuses to replace {DB}") and "ALLOW_BLOCKED=1 cannot" in cannot
+    )
+    unnamed = plan_for(lambda s: cfn(s, "DatabaseStack", "RetailDatabase").add_property_override("DBName", "orders"))
+    assert not [line for line in unnamed.report() if "CloudFormation refuses to replace" in line]
+
+
 def test_renaming_the_database_construct_is_blocked(plan_for: Callable[..., Plan]) -> None:
     plan = plan_for(lambda s: cfn(s, "DatabaseStack", "RetailDatabase").override_logical_id("RenamedDatabase"))
     assert plan.blocked

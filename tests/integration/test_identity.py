@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ from tools.synth import Synthesis, without_cdk_metadata
 PYTHON = sys.executable
 # No AWS credentials and no instance metadata: the gate compares with the baselines, as in CI.
 OFFLINE = {
-    **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_CONTEXT"))},
+    # Nor the make that runs the tests (make test): its level and flags would make the make under test a sub-make.
+    **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_CONTEXT", "MAKE", "MFLAGS"))},
     "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_CONFIG_FILE": "/dev/null",
     "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
@@ -270,10 +272,17 @@ def test_deploy_checks_the_profiles_file_it_deploys(project: Path, stub_cdk: Stu
     [
         (("ALLOW_BLOCKED=0",), {}, "ALLOW_BLOCKED=0 is not 1"),
         (("ALLOW_BLOCKED=no",), {}, "ALLOW_BLOCKED=no is not 1"),
+        (("ALLOW_BLOCKED=1x1",), {}, "ALLOW_BLOCKED=1x1 is not 1"),
         ((), {"ALLOW_BLOCKED": "1"}, "ALLOW_BLOCKED=1 comes from the environment"),
         (("PROFILE_CHANGE=0", "PROFILE=dev", "ENV=staging"), {}, "PROFILE_CHANGE=0 is not 1"),
     ],
-    ids=["ALLOW_BLOCKED=0", "ALLOW_BLOCKED=no", "ALLOW_BLOCKED-from-the-environment", "PROFILE_CHANGE=0"],
+    ids=[
+        "ALLOW_BLOCKED=0",
+        "ALLOW_BLOCKED=no",
+        "ALLOW_BLOCKED=1x1",
+        "ALLOW_BLOCKED-from-the-environment",
+        "PROFILE_CHANGE=0",
+    ],
 )
 def test_deploy_takes_an_override_only_said_exactly(
     project: Path, stub_cdk: StubCdk, variables: tuple[str, ...], env: dict[str, str], named: str
@@ -310,3 +319,30 @@ def test_a_suffix_that_names_no_profile_says_which_it_used_first(tmp_path: Path)
     summary = subprocess.run(command, cwd=paths.ROOT, env=OFFLINE, capture_output=True, text=True, timeout=300)
     assert summary.returncode == 0, summary.stderr
     assert summary.stdout.splitlines()[0] == "Profile:   dev (the suffix prod2 names no profile)"
+
+
+@pytest.mark.parametrize(
+    ("edit", "setting"),
+    [
+        (lambda prod: prod.update(region="us-east-2"), "region='us-east-2'"),
+        (lambda prod: prod["recovery"].update(dr_region="eu-west-1"), "recovery.dr_region='eu-west-1'"),
+        (lambda prod: prod["database"].update(engine_version="16.9"), "database.engine_version='16.9'"),
+    ],
+    ids=["region", "dr_region", "downgrade"],
+)
+@pytest.mark.parametrize("target", ["synth", "plan", "deploy"])
+def test_what_the_deployed_environment_cannot_become_is_one_line(
+    project: Path, stub_cdk: StubCdk, tmp_path: Path, edit: Callable[[dict[str, Any]], None], setting: str, target: str
+) -> None:
+    """prod in another Region would be a second, empty prod (the first left with its data), another DR Region an
+    orphaned DR vault, a lower engine version a deploy RDS refuses: refused before anything is built."""
+    edited = tmp_path / "profiles.toml"
+    profiles = load_profiles(project / "profiles.toml")
+    edit(profiles["prod"])
+    edited.write_text(toml_dumps(profiles))
+    refused = _make(project, target, "ENV=prod", f"CDK={stub_cdk.path}", RETAIL_DB_PROFILES=str(edited))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    ours = [line for line in refused.stderr.splitlines() if not line.startswith("make: ***")]
+    assert len(ours) == 1 and setting in ours[0], refused.stderr
+    assert "environment prod" in ours[0]
+    assert not stub_cdk.calls.exists()

@@ -660,40 +660,60 @@ def test_without_a_trail_logging_management_events_the_cloudtrail_check_fails() 
         SESSION.client("cloudtrail", region_name=account.region).stop_logging(Name="organization-trail")
 
     results, _ = run("prod", stopped)
-    assert "no trail logs management events" in failed(results, "cloudtrail")
+    assert "no trail logs Secrets Manager's management events" in failed(results, "cloudtrail")
 
 
-def test_a_trail_of_write_events_only_is_not_settled() -> None:
-    def write_only(account: FakeAccount) -> None:
+def test_a_multi_region_trail_is_read_in_its_home_region() -> None:
+    """A trail homed elsewhere answers GetTrailStatus and GetEventSelectors only there, as moto's does."""
+
+    def elsewhere(account: FakeAccount) -> None:
+        SESSION.client("cloudtrail", region_name=account.region).delete_trail(Name="organization-trail")
+        SESSION.client("s3", region_name="us-west-2").create_bucket(
+            Bucket="trail-elsewhere", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+        )
+        home = SESSION.client("cloudtrail", region_name="us-west-2")
+        home.create_trail(Name="elsewhere", S3BucketName="trail-elsewhere", IsMultiRegionTrail=True)
+        home.start_logging(Name="elsewhere")
+
+    results, account = run("prod", elsewhere)
+    assert account.region != "us-west-2"
+    assert lines(results, "cloudtrail", Status.PASS) == ["trail elsewhere logs Secrets Manager's management events"]
+
+
+def test_a_trail_that_leaves_out_secrets_manager_fails() -> None:
+    def excluded(account: FakeAccount) -> None:
         SESSION.client("cloudtrail", region_name=account.region).put_event_selectors(
             TrailName="organization-trail",
-            EventSelectors=[{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}],
+            EventSelectors=[
+                {"IncludeManagementEvents": True, "ExcludeManagementEventSources": ["secretsmanager.amazonaws.com"]}
+            ],
         )
 
-    results, _ = run("prod", write_only)
-    assert "write management events only" in " ".join(lines(results, "cloudtrail", Status.WARN))
+    results, _ = run("prod", excluded)
+    assert "no trail logs Secrets Manager's management events" in failed(results, "cloudtrail")
 
 
 @pytest.mark.parametrize(
     ("selectors", "verdict"),
     [
-        ({"EventSelectors": [], "AdvancedEventSelectors": []}, Status.PASS),
-        ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}, Status.PASS),
-        ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": False}]}, None),
-        ({"EventSelectors": [{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}]}, None),
+        ({"EventSelectors": [], "AdvancedEventSelectors": []}, True),
+        ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}, True),
+        ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": False}]}, False),
+        ({"EventSelectors": [{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}]}, False),
+        ({"EventSelectors": [{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}]}, True),
         (
             {
                 "EventSelectors": [
                     {"IncludeManagementEvents": True, "ExcludeManagementEventSources": ["secretsmanager.amazonaws.com"]}
                 ]
             },
-            None,
+            False,
         ),
         (
             {"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}]},
-            Status.PASS,
+            True,
         ),
-        ({"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]}]}]}, None),
+        ({"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]}]}]}, False),
         (
             {
                 "AdvancedEventSelectors": [
@@ -705,7 +725,7 @@ def test_a_trail_of_write_events_only_is_not_settled() -> None:
                     }
                 ]
             },
-            None,
+            False,
         ),
         (
             {
@@ -718,7 +738,7 @@ def test_a_trail_of_write_events_only_is_not_settled() -> None:
                     }
                 ]
             },
-            None,
+            False,
         ),
         (
             {
@@ -731,13 +751,11 @@ def test_a_trail_of_write_events_only_is_not_settled() -> None:
                     }
                 ]
             },
-            Status.WARN,
+            True,
         ),
     ],
 )
-def test_which_selectors_carry_secrets_managers_management_events(
-    selectors: dict[str, Any], verdict: Status | None
-) -> None:
-    from tools.verify.checks import _management_events
+def test_which_selectors_carry_secrets_managers_management_events(selectors: dict[str, Any], verdict: bool) -> None:
+    from tools.verify.checks import carries_rotation_failures
 
-    assert _management_events(selectors) is verdict
+    assert carries_rotation_failures(selectors) is verdict

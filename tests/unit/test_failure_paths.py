@@ -19,7 +19,7 @@ from retail_db.access import MASTER_ROTATION, rotation_function_name
 from retail_db.alarms import ALARM_METRICS
 from retail_db.alert_rules import BACKUP_JOB_FAILURES, RETRY_ATTEMPTS, RETRY_EVENT_AGE_SECONDS, ROTATION_FAILURES
 from retail_db.building import BuildError
-from retail_db.config import MAX_SUFFIX_LENGTH, load_profiles, load_settings, parse_settings
+from retail_db.config import MAX_SUFFIX_LENGTH, ConfigError, load_profiles, load_settings, parse_settings
 from retail_db.drill import drill_source
 from retail_db.runbook import sections
 from tests.helpers import Template, reference_raw, resource, resources
@@ -309,6 +309,11 @@ def test_every_rotation_function_alarms_on_its_errors(synth: Callable[..., Templ
         for body in resources(template, "AWS::SecretsManager::RotationSchedule").values()
     ]
     assert len(set(named)) == len(named)
+    # A deploy that renames a function (or moves its subnets) tests the rotation rather than rotating mid-deploy.
+    assert all(
+        body["Properties"]["RotateImmediatelyOnUpdate"] is False
+        for body in resources(template, "AWS::SecretsManager::RotationSchedule").values()
+    )
     if not named:
         assert f"retail-db-{profile}-secret-rotation-errors" not in json.dumps(template)
         return
@@ -420,7 +425,23 @@ def test_a_named_instance_exports_to_the_stacks_own_log_groups(replicas: int) ->
     assert not [logical_id for logical_id in resources(template, "Custom::AWS") if "LogKey" in logical_id]
 
 
-def test_a_suffix_rds_cannot_name_an_instance_after_is_refused_when_named() -> None:
-    settings = parse_settings("dev", reference_raw(database={"named_instance": True, "credentials": "rotated"}))
-    with pytest.raises(BuildError, match=r"environmentSuffix='pr--1'.*'retail-db-pr--1' invalid"):
-        synthesize(environment_suffix="pr--1", settings=settings)
+NAMED = {"database": {"named_instance": True, "credentials": "rotated"}, "removal": {"log_groups": "destroy"}}
+
+
+@pytest.mark.parametrize(
+    ("suffix", "refusal"),
+    [
+        ("pr--1", r"environmentSuffix='pr--1'.*'retail-db-pr--1' invalid"),
+        ("dev-replica-1", r"environmentSuffix='dev-replica-1': must not end in -replica-<n>.*dev's replica"),
+    ],
+)
+def test_a_suffix_that_cannot_name_its_own_instance_is_refused_when_named(suffix: str, refusal: str) -> None:
+    settings = parse_settings("dev", reference_raw(**NAMED))
+    with pytest.raises(BuildError, match=refusal):
+        synthesize(environment_suffix=suffix, settings=settings)
+
+
+def test_a_named_instance_needs_its_log_groups_to_go_with_the_stack() -> None:
+    raw = reference_raw(**{**NAMED, "removal": {"log_groups": "retain"}})
+    with pytest.raises(ConfigError, match=r'dev.database.named_instance=True: needs removal.log_groups = "destroy"'):
+        parse_settings("dev", raw)

@@ -128,7 +128,7 @@ def test_every_name_asked_for_is_an_output_or_in_the_names_table(templates: dict
 
 def test_the_names_table_says_how_to_get_each_name() -> None:
     table = names_table()
-    assert {"suffix", "region", "ProxyName", "BackupRoleArn", "ReadReplicaInstanceIdentifier"} <= set(table)
+    assert {"suffix", "region", "ProxyName", "RestoreRoleArn", "ReadReplicaInstanceIdentifier"} <= set(table)
     assert all(how and how != "---" for how in table.values())
     # An output every profile has is read with `out`, not listed, so that removing it fails the test above.
     assert "DatabaseInstanceIdentifier" not in table

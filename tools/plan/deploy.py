@@ -19,6 +19,7 @@ import getpass
 import json
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tools import paths
-from tools.errors import one_line_errors
+from tools.errors import UserError, one_line_errors
 from tools.plan.deployed import DeployedTemplateError, credentials_available
 from tools.plan.diff import Plan, PlanError
 from tools.plan.gate import Stack, check_profile, environment_profile, plan_of, relative
@@ -54,6 +55,13 @@ def gate(assembly: Path, *, environment: str, profile: str, online: bool) -> lis
         stack = Stack(environment, profile, recovery)
         path = assembly / f"{stack.name}.template.json"
         if recovery and not path.is_file():
+            if paths.baseline(environment, recovery=True).is_file():
+                # cdk deploy never deletes a stack the app no longer has: the DR stack stays, with its recovery points.
+                print(
+                    f"== {stack.label}: not in this deploy (no recovery.dr_region); {stack.name} stays deployed in its "
+                    "Region with its recovery points: delete it there by hand once they are no longer needed, then "
+                    f"make baseline ENV={environment}"
+                )
             continue
         plan = plan_of(stack, json.loads(path.read_text()), online=online)
         if plan is not None:
@@ -61,9 +69,15 @@ def gate(assembly: Path, *, environment: str, profile: str, online: bool) -> lis
     return plans
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    """A cancelled CI job sends SIGTERM: end as Ctrl-C does, so that the assembly is removed and the log says so."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def deploy(
     *, environment: str, asked: str | None, profile_change: bool, allow_blocked: bool, cdk: Sequence[str]
 ) -> int:
+    signal.signal(signal.SIGTERM, _terminated)
     profile = environment_profile(environment=environment, asked=asked, profiles=validated_profiles())
     online = credentials_available()
     check_profile(environment=environment, profile=profile, online=online, change=profile_change)
@@ -98,6 +112,10 @@ def run_cli(cdk: Sequence[str], *, assembly: Path, overridden: list[str]) -> int
     names = ", ".join(overridden)
     try:
         code = subprocess.run(command, cwd=paths.ROOT, env=cli_env()).returncode
+    except FileNotFoundError:
+        if overridden:
+            log_override(f"deploy of {names} past the gate did not start: no CDK CLI {cdk[0]!r}")
+        raise UserError(f"no CDK CLI {cdk[0]!r} to deploy with: give CDK=<the cdk command>, or leave CDK out") from None
     except BaseException:
         if overridden:
             log_override(f"deploy of {names} past the gate was interrupted")

@@ -133,6 +133,15 @@ class ResourceChange:
         return tuple(p.name for p in self.properties if p.impact == "MAY_REPLACE" and p.decision is Decision.IN_PLACE)
 
     @property
+    def custom_named_replacement(self) -> bool:
+        """A replacement of an instance whose identifier the template names, which CloudFormation refuses."""
+        return (
+            self.type == INSTANCE
+            and self.action is not Action.REMOVED
+            and isinstance((self.new_properties or {}).get("DBInstanceIdentifier"), str)
+        )
+
+    @property
     def dangerous(self) -> bool:
         return self.stateful and self.action in (Action.REPLACED, Action.MAY_REPLACE, Action.REMOVED)
 
@@ -225,12 +234,22 @@ class Plan:
             if any(change.type == INSTANCE for change in blockers)
             else "back up what it holds"
         )
-        return [
+        suffix = environment or "<suffix>"
+        steps = [
             f"next step: to keep the data, {' and '.join(keep)}; docs/change-safety.md says which changes replace.",
             f"next step: if the replacement or removal is intended, {backup} first, review, then "
-            f"`make baseline ENV={environment or '<suffix>'}`, or "
-            f"`make deploy ENV={environment or '<suffix>'} ALLOW_BLOCKED=1` (logged).",
+            f"`make baseline ENV={suffix}`, or `make deploy ENV={suffix} ALLOW_BLOCKED=1` (logged).",
         ]
+        named = [change.logical_id for change in blockers if change.custom_named_replacement]
+        if named:
+            # "You can't perform an update that causes a custom-named resource to be replaced"
+            # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-name.html).
+            steps.append(
+                f"next step: CloudFormation refuses to replace {', '.join(named)}, which has a name of its own "
+                "(database.named_instance): ALLOW_BLOCKED=1 cannot deploy this; destroy the environment and deploy it "
+                "anew, or revert the change."
+            )
+        return steps
 
     def report(self, *, environment: str | None = None) -> list[str]:
         """One line a change, the next step of a blocked plan, and the verdict, always last."""

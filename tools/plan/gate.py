@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from retail_db.config import load_settings, resolve_profile_name, validate_environment_suffix
-from retail_db.identity import baseline_profile, check_identity, recorded_profile, recovery_stack_id, stack_name
+from retail_db.identity import (
+    baseline_profile,
+    check_environment,
+    check_identity,
+    recorded_profile,
+    recovery_stack_id,
+    stack_name,
+)
 from tools import paths
 from tools.plan.deployed import deployed_template
 from tools.plan.diff import Plan, compare_many
@@ -87,6 +94,12 @@ def check_profile(*, environment: str, profile: str, online: bool, change: bool)
         recorded=recorded_profile(before or {}),
         where=where,
         change=change,
+    )
+    check_environment(
+        environment_suffix=environment,
+        settings=load_settings(environment_suffix=environment, profile=profile),
+        recorded=before,
+        where=where,
     )
 
 

@@ -740,24 +740,22 @@ def _rotates(settings: Settings) -> bool:
 SECRETS_MANAGER = "secretsmanager.amazonaws.com"
 
 
-def _management_events(selectors: dict[str, Any]) -> Status | None:
-    """Whether a trail's selectors log Secrets Manager's management events: ✓ all of them, ! only writes (whether
-    AWS service events such as RotationFailed count as writes is not documented), None not at all
-    (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_GetEventSelectors.html)."""
+def carries_rotation_failures(selectors: dict[str, Any]) -> bool:
+    """Whether a trail's selectors log Secrets Manager's AWS service events, such as RotationFailed: management events
+    that are not read-only ("readOnly": false in CloudTrail's example of a service event,
+    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/non-api-aws-service-events.html), from a source not
+    excluded (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_GetEventSelectors.html)."""
     if not selectors.get("EventSelectors") and not selectors.get("AdvancedEventSelectors"):
         # A trail made without selectors logs every management event, reads and writes
         # (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-management-events-with-cloudtrail.html).
-        return Status.PASS
-    found: Status | None = None
+        return True
     for selector in selectors.get("EventSelectors") or []:
-        if selector.get("IncludeManagementEvents", True) and SECRETS_MANAGER not in selector.get(
-            "ExcludeManagementEventSources", []
+        if (
+            selector.get("IncludeManagementEvents", True)
+            and SECRETS_MANAGER not in selector.get("ExcludeManagementEventSources", [])
+            and selector.get("ReadWriteType", "All") in ("All", "WriteOnly")
         ):
-            read_write = selector.get("ReadWriteType", "All")
-            if read_write == "All":
-                return Status.PASS
-            if read_write == "WriteOnly":
-                found = Status.WARN
+            return True
     for advanced in selectors.get("AdvancedEventSelectors") or []:
         fields = {field.get("Field"): field for field in advanced.get("FieldSelectors", [])}
         if fields.get("eventCategory", {}).get("Equals") != ["Management"]:
@@ -766,19 +764,16 @@ def _management_events(selectors: dict[str, Any]) -> Status | None:
         equals = source.get("Equals")
         if SECRETS_MANAGER in source.get("NotEquals", []) or (equals is not None and SECRETS_MANAGER not in equals):
             continue
-        read_only = fields.get("readOnly", {}).get("Equals")
-        if read_only is None:
-            return Status.PASS
-        if read_only == ["false"]:
-            found = Status.WARN
-    return found
+        if fields.get("readOnly", {}).get("Equals") in (None, ["false"]):
+            return True
+    return False
 
 
 @check(
     key="cloudtrail",
     title="A trail carries rotation failures",
-    reads="CloudTrail DescribeTrails (shadow trails included), GetTrailStatus and GetEventSelectors of each trail "
-    "that logs this Region",
+    reads="CloudTrail DescribeTrails (shadow trails included), and GetTrailStatus and GetEventSelectors of each trail "
+    "that logs this Region, in the trail's home Region",
     actions=("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"),
     failure="No trail logs Secrets Manager's management events in this Region: a failed rotation's RotationFailed "
     "never reaches EventBridge, so its alert rule stays silent and only the rotation functions' Errors alarm is left.",
@@ -788,30 +783,38 @@ def _management_events(selectors: dict[str, Any]) -> Status | None:
 def cloudtrail(environment: Environment, declared: Check) -> Iterator[Result]:
     # EventBridge receives "AWS Service Event via CloudTrail" only from a trail with logging on
     # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html).
-    client = environment.client("cloudtrail")
-    trails = client.describe_trails(includeShadowTrails=True).get("trailList", [])
-    weaker: list[str] = []
+    trails = environment.client("cloudtrail").describe_trails(includeShadowTrails=True).get("trailList", [])
+    unread: list[str] = []
     for trail in trails:
-        if not trail.get("IsMultiRegionTrail") and trail.get("HomeRegion", environment.region) != environment.region:
+        home = trail.get("HomeRegion", environment.region)
+        if not trail.get("IsMultiRegionTrail") and home != environment.region:
             continue
         name, arn = trail.get("Name", trail["TrailARN"]), trail["TrailARN"]
+        # A multi-Region trail answers GetTrailStatus and GetEventSelectors in its home Region only.
+        client = environment.client("cloudtrail", home)
         try:
             logging = client.get_trail_status(Name=arn).get("IsLogging")
-            verdict = _management_events(client.get_event_selectors(TrailName=arn)) if logging else None
+            carries = bool(logging) and carries_rotation_failures(client.get_event_selectors(TrailName=arn))
         except ClientError as error:
-            weaker.append(f"{name} could not be read ({error.response.get('Error', {}).get('Code', error)})")
+            code = error.response.get("Error", {}).get("Code", str(error))
+            if trail.get("IsOrganizationTrail"):
+                # A member account may not read its organization's trail; the management account configures it.
+                yield declared.passed(
+                    f"organization trail {name} logs this Region (its status and selectors are the management "
+                    f"account's to read: {code})"
+                )
+                return
+            unread.append(f"{name} ({code})")
             continue
-        if verdict is Status.PASS:
+        if carries:
             yield declared.passed(f"trail {name} logs Secrets Manager's management events")
             return
-        if verdict is Status.WARN:
-            weaker.append(f"{name} logs write management events only")
-    if weaker:
-        yield declared.unsettled("no trail surely carries RotationFailed: " + "; ".join(weaker))
+    if unread:
+        yield declared.unsettled("no readable trail carries RotationFailed; not read: " + "; ".join(unread))
     else:
         yield declared.failed(
-            f"no trail logs management events in {environment.region}: create one, or rely on the rotation "
-            "functions' Errors alarm alone"
+            f"no trail logs Secrets Manager's management events in {environment.region}: create one, or rely on the "
+            "rotation functions' Errors alarm alone"
         )
 
 
