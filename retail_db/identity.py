@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 BASELINES = Path(__file__).resolve().parent.parent / "tests" / "baselines"
 PROFILE_OUTPUT = "Profile"
 # Where the environment lives: its pinned Region and its DR Region, which a stack records beside its profile.
-REGION_OUTPUT = "Region"
+REGION_OUTPUT = "HomeRegion"
 DR_REGION_OUTPUT = "DrRegion"
 
 

@@ -16,7 +16,7 @@ from constructs import Construct
 from retail_db.access import Access
 from retail_db.backup import Backup
 from retail_db.building import building
-from retail_db.config import Settings
+from retail_db.config import ConfigError, Settings
 from retail_db.database import Database
 from retail_db.identity import DR_REGION_OUTPUT, PROFILE_OUTPUT, REGION_OUTPUT, recovery_stack_id, stack_name
 from retail_db.monitoring import PROVISIONER, RESTORE_VALIDATION, Monitoring
@@ -154,6 +154,24 @@ class RetailDatabasePlatform(Stack):
             )
 
         tag(self, self.environment_suffix)
+        check_output_names(self)
+
+
+def check_output_names(stack: Stack) -> None:
+    """Each output's name (its construct ID) is in the key of that output only: the runbook reads an output by the key
+    containing its name (`out <Name>`, docs/runbook.md), and two roles (app, web_app) or a role and the stack
+    (database: DatabaseSecretArn) could otherwise answer one name with another's value."""
+    outputs = [node for node in stack.node.find_all() if isinstance(node, CfnOutput)]
+    keys = [str(stack.resolve(stack.get_logical_id(output))) for output in outputs]
+    for output in outputs:
+        holders = [key for key in keys if output.node.id in key]
+        if len(holders) > 1:
+            raise ConfigError(
+                "access.roles",
+                holders,
+                f"these outputs' keys all hold the name {output.node.id}, by which the runbook's `out` reads one "
+                "output (docs/runbook.md): rename the role whose outputs they are",
+            )
 
 
 # cxapi's CDK_APP_MODE_CONTEXT (aws-cdk-lib core/lib/private/synthesis-validation.js, cdkAppMode).

@@ -7,9 +7,11 @@ from __future__ import annotations
 import itertools
 import re
 
+import pytest
+
 from retail_db.access import OWN_IDS, ROLE_ID_ENDINGS, role_construct_id
-from retail_db.config import Settings
-from tests.helpers import reference_settings
+from retail_db.config import ConfigError, Settings, parse_settings
+from tests.helpers import reference_raw, reference_settings
 from tools.synth import synthesize
 
 # Names that look alike once their underscores go, or that a plain-word spelling would give to another.
@@ -57,3 +59,23 @@ def test_a_stack_with_look_alike_role_names_synthesizes_each_role() -> None:
     children = {path.split("/")[1] for path in synthesized.logical_ids if path.startswith("Access/")}
     role_made = {role_construct_id(name) + ending for name in names for ending in ROLE_ID_ENDINGS}
     assert children - role_made <= OWN_IDS, children - role_made - OWN_IDS
+
+
+@pytest.mark.parametrize(
+    ("role", "auth", "name"),
+    [
+        ("web_app", "iam", "AppConnectPolicyArn"),
+        ("database", "password", "DatabaseSecretArn"),
+        ("profile", "iam", "Profile"),
+    ],
+)
+def test_a_role_whose_outputs_the_runbook_cannot_tell_apart_is_refused(role: str, auth: str, name: str) -> None:
+    """`out <Name>` reads the one output whose key holds the name: beside app, web_app's policy would answer for app's;
+    a role called database would answer for the master secret, one called profile for the environment's profile."""
+    raw = reference_raw()
+    raw["access"]["roles"] = [
+        *raw["access"]["roles"],
+        {"name": role, "login": True, "auth": auth, "connection_limit": 2, "schemas": {"app": "read"}},
+    ]
+    with pytest.raises(ConfigError, match=rf"access.roles=\[.*\]: these outputs' keys all hold the name {name},"):
+        synthesize(environment_suffix="dev", settings=parse_settings("dev", raw))
