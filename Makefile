@@ -27,14 +27,15 @@ said = $(if $($(1)),$(if $(filter-out x1,x$($(1))),$(error $(1)=$($(1)) is not 1
 allowed = $(if $(ALLOW_BLOCKED),$(if $(filter command line,$(origin ALLOW_BLOCKED)),$(call said,ALLOW_BLOCKED),$(error \
 	ALLOW_BLOCKED=$(ALLOW_BLOCKED) comes from the $(origin ALLOW_BLOCKED): say it on the command line of the one \
 	deploy it is for (make deploy ALLOW_BLOCKED=1) and unset it)))
+# The CLI's context for make diff, as tools.synth's environment_context writes it for the other targets.
 CONTEXT = -c environmentSuffix=$(ENV) $(if $(PROFILE),-c profile=$(PROFILE)) \
 	$(if $(call said,PROFILE_CHANGE),-c profileChange=true)
+PROFILE_ARGS = $(if $(PROFILE),--profile=$(PROFILE)) $(if $(call said,PROFILE_CHANGE),--profile-change)
 # --env=: an empty ENV= is the tools' one-line error, not a bare --env that argparse would print its usage for.
-ENV_ARGS = --env=$(ENV) $(if $(PROFILE),--profile=$(PROFILE)) $(if $(call said,PROFILE_CHANGE),--profile-change)
+ENV_ARGS = --env=$(ENV) $(PROFILE_ARGS)
 # ENV given on the command line or in the environment, rather than the default: the plan checks that one environment.
 ENV_GIVEN := $(filter command line environment,$(origin ENV))
-PLAN_ARGS = $(if $(ENV_GIVEN),--env=$(ENV)) $(if $(PROFILE),--profile=$(PROFILE)) \
-	$(if $(call said,PROFILE_CHANGE),--profile-change)
+PLAN_ARGS = $(if $(ENV_GIVEN),--env=$(ENV)) $(PROFILE_ARGS)
 # The CDK CLI that deploys and diffs; a test replaces it with a stub that records its arguments. Syntheses use the
 # pinned CLI in node_modules.
 CDK ?= cdk

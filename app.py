@@ -23,7 +23,7 @@ from typing import Any
 
 from retail_db.building import building
 from retail_db.config import PROFILES_FILE, ConfigError, Settings, advisories, load_profiles, load_settings
-from retail_db.identity import baseline_path, baseline_profile, check_environment, check_identity
+from retail_db.identity import baseline_path, check_environment, recorded_profile
 from tools.errors import one_line_errors
 
 # How the CDK CLI hands an app its context (cdk.json, cdk.context.json and -c values): a JSON object in this
@@ -70,26 +70,19 @@ def settings_from(context: dict[str, Any]) -> list[tuple[str, Settings]]:
     # An empty -c environmentSuffix= is a mistake to report, not a request for the default.
     suffix = context.get("environmentSuffix")
     environment_suffix = "dev" if suffix is None else str(suffix)
+    baseline = baseline_path(environment_suffix)
+    recorded = json.loads(baseline.read_text()) if baseline.is_file() else None
     # Without -c profile, an environment is built from the profile it records.
-    recorded = baseline_profile(environment_suffix)
-    profile = context.get("profile", recorded)
+    profile = context.get("profile", recorded_profile(recorded or {}))
     settings = load_settings(
         environment_suffix=environment_suffix, profile=str(profile) if profile is not None else None, path=path
-    )
-    baseline = baseline_path(environment_suffix)
-    where = str(baseline.relative_to(Path(__file__).resolve().parent))
-    check_identity(
-        environment_suffix=environment_suffix,
-        profile=settings.profile,
-        recorded=recorded,
-        where=where,
-        change=str(context.get("profileChange", "")).lower() == "true",
     )
     check_environment(
         environment_suffix=environment_suffix,
         settings=settings,
-        recorded=json.loads(baseline.read_text()) if baseline.is_file() else None,
-        where=where,
+        recorded=recorded,
+        where=str(baseline.relative_to(Path(__file__).resolve().parent)),
+        profile_change=str(context.get("profileChange", "")).lower() == "true",
     )
     return [(environment_suffix, settings)]
 

@@ -12,6 +12,7 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from retail_db.config import Settings
+from retail_db.database import exported_log_group
 from retail_db.instance_classes import INSTANCE_CLASSES
 from retail_db.runbook import Section
 
@@ -24,11 +25,6 @@ def dashboard_name(environment_suffix: str) -> str:
 
 def dashboard_url(scope: Construct, *, name: str) -> str:
     return f"https://console.aws.amazon.com/cloudwatch/home?region={Stack.of(scope).region}#dashboards:name={name}"
-
-
-def postgresql_log_group_name(database: rds.IDatabaseInstance) -> str:
-    """RDS names the exported log's group after the instance identifier, which CloudFormation generates."""
-    return f"/aws/rds/instance/{database.instance_identifier}/postgresql"
 
 
 def add_dashboard(
@@ -165,7 +161,7 @@ def _slow_statements(database: rds.IDatabaseInstance, profile: Settings) -> list
         [
             cloudwatch.LogQueryWidget(
                 title="Slowest statements (PostgreSQL log)",
-                log_group_names=[postgresql_log_group_name(database)],
+                log_group_names=[exported_log_group(database.instance_identifier, "postgresql")],
                 query_lines=[
                     "fields @timestamp, @message",
                     "parse @message /duration: (?<duration>[0-9.]+) ms/",

@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 DATABASE_NAME = "retaildb"
 
 
+def exported_log_group(instance_identifier: str, export: str) -> str:
+    """The log group RDS exports an instance's log to."""
+    return f"/aws/rds/instance/{instance_identifier}/{export}"
+
+
 def instance_name(environment_suffix: str, replica: int | None = None) -> str:
     """A named instance's identifier (DatabaseSettings.named_instance), or its replica's."""
     name = f"retail-db-{environment_suffix}"
@@ -382,7 +387,7 @@ class Database(Construct):
             group = logs.LogGroup(
                 self,
                 f"{instance.node.id}{export.replace('-', ' ').title().replace(' ', '')}LogGroup",
-                log_group_name=f"/aws/rds/instance/{name}/{export}",
+                log_group_name=exported_log_group(name, export),
                 encryption_key=key,
                 retention=LOG_RETENTION[days],
             )
@@ -400,7 +405,7 @@ class Database(Construct):
         apply and leaves what the group already held as it was
         (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
         """
-        name = f"/aws/rds/instance/{instance.instance_identifier}/{export}"
+        name = exported_log_group(instance.instance_identifier, export)
         arn = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{name}"
         call = cr.AwsSdkCall(
             service="CloudWatchLogs",

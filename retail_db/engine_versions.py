@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any
 
 from retail_db.cfn_lint_data import schemas
 
 ENGINE = "postgres"
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A version's numbers, to order versions by: 16.13 after 16.9, and RDS's 16.13-R1 like 16.13.1."""
+    return tuple(int(part) for part in re.findall(r"\d+", version))
 
 
 def _versions(name: str) -> set[str]:
@@ -32,7 +38,7 @@ def offered() -> tuple[str, ...]:
     """<major>.<minor> versions RDS offers for new instances, oldest first."""
     versions = _versions("engine_version") - _versions("engine_version_deprecated")
     plain = [v for v in versions if v.count(".") == 1 and all(part.isdigit() for part in v.split("."))]
-    return tuple(sorted(plain, key=lambda v: tuple(int(part) for part in v.split("."))))
+    return tuple(sorted(plain, key=version_key))
 
 
 def check(version: str) -> str | None:

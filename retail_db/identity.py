@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retail_db.config import ConfigError
+from retail_db.engine_versions import version_key
 
 if TYPE_CHECKING:
     from retail_db.config import Settings
@@ -43,8 +44,7 @@ def baseline_path(environment_suffix: str, *, recovery: bool = False) -> Path:
 
 def recorded_profile(template: Mapping[str, Any]) -> str | None:
     """The profile a template says its environment is built from, if it says."""
-    output = template.get("Outputs", {}).get(PROFILE_OUTPUT)
-    return str(output["Value"]) if output else None
+    return _literal_output(template, PROFILE_OUTPUT)
 
 
 def baseline_profile(environment_suffix: str) -> str | None:
@@ -71,10 +71,6 @@ def _literal_output(template: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(".") if part.isdigit())
-
-
 def _engine_version(template: Mapping[str, Any]) -> str | None:
     """The primary instance's pinned engine version in a template (a replica names its source instead)."""
     for resource in template.get("Resources", {}).values():
@@ -86,11 +82,24 @@ def _engine_version(template: Mapping[str, Any]) -> str | None:
 
 
 def check_environment(
-    *, environment_suffix: str, settings: Settings, recorded: Mapping[str, Any] | None, where: str
+    *,
+    environment_suffix: str,
+    settings: Settings,
+    recorded: Mapping[str, Any] | None,
+    where: str,
+    profile_change: bool = False,
 ) -> None:
-    """Refuses what the deployed environment cannot become: another Region or DR Region, where CloudFormation would
-    create a second, empty stack and leave the first with its data, or an engine version below the one it runs, which
-    RDS refuses (it upgrades, never downgrades: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Upgrading.html)."""
+    """Refuses what the deployed environment (its recorded template) cannot become: another profile unless the change
+    is said (check_identity); another Region or DR Region, where CloudFormation would create a second, empty stack and
+    leave the first with its data; an engine version below the one it runs, which RDS refuses (it upgrades, never
+    downgrades: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Upgrading.html)."""
+    check_identity(
+        environment_suffix=environment_suffix,
+        profile=settings.profile,
+        recorded=recorded_profile(recorded or {}),
+        where=where,
+        change=profile_change,
+    )
     for setting, wanted, output in (
         ("region", settings.region, REGION_OUTPUT),
         ("recovery.dr_region", settings.recovery.dr_region, DR_REGION_OUTPUT),
@@ -106,7 +115,7 @@ def check_environment(
             )
     running = _engine_version(recorded or {})
     wanted = settings.database.engine_version
-    if running and _version(wanted) < _version(running):
+    if running and version_key(wanted) < version_key(running):
         raise ConfigError(
             "database.engine_version",
             wanted,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from retail_db.config.loading import REPOSITORY_PROFILES
 from retail_db.identity import BASELINES as BASELINES
 from retail_db.identity import baseline_path
 
@@ -11,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 CDK_JSON = ROOT / "cdk.json"
-PROFILES = ROOT / "profiles.toml"
+PROFILES = REPOSITORY_PROFILES
 PROFILES_SCHEMA = ROOT / "profiles.schema.json"
 NODE_MODULES = ROOT / "node_modules"
 CDK_OUT = ROOT / "cdk.out"

@@ -261,7 +261,7 @@ def _declared_role(raw: object) -> Role:
 
 
 def _drops_on_delete(properties: dict[str, Any]) -> bool:
-    return bool(properties.get("OnDelete") == "drop")
+    return properties.get("OnDelete") == "drop"
 
 
 def on_event(event: dict[str, Any], _context: object = None) -> dict[str, Any]:

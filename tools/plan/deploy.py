@@ -39,11 +39,8 @@ OVERRIDES_LOG = LOGS / "overrides.log"
 
 
 def log_override(line: str) -> None:
-    # The directory ignores itself: the log is this checkout's record, not the repository's.
+    # This checkout's record, not the repository's: .gitignore leaves logs/ out.
     LOGS.mkdir(exist_ok=True)
-    ignore = LOGS / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
     with OVERRIDES_LOG.open("a") as log:
         log.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {getpass.getuser()} {line}\n")
 

@@ -19,8 +19,6 @@ from retail_db.config import load_settings, resolve_profile_name, validate_envir
 from retail_db.identity import (
     baseline_profile,
     check_environment,
-    check_identity,
-    recorded_profile,
     recovery_stack_id,
     stack_name,
 )
@@ -88,18 +86,12 @@ def check_profile(*, environment: str, profile: str, online: bool, change: bool)
     """Refuses another profile than the one the environment records, unless the change is said: before anything is
     built, so that a refused profile is one line at once."""
     before, where = current(Stack(environment, profile, recovery=False), online=online)
-    check_identity(
-        environment_suffix=environment,
-        profile=profile,
-        recorded=recorded_profile(before or {}),
-        where=where,
-        change=change,
-    )
     check_environment(
         environment_suffix=environment,
         settings=load_settings(environment_suffix=environment, profile=profile),
         recorded=before,
         where=where,
+        profile_change=change,
     )
 
 

@@ -191,8 +191,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.env is None:
         parser.error("--env is required")
-    # An empty ENV= reaches here as --env=: the suffix's own one-line refusal, not argparse's usage.
-    validate_environment_suffix(args.env)
     aws = Aws()
     environment = load(
         suffix=args.env,

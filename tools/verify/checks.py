@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from retail_db import schedules
 from retail_db.config import Settings
+from retail_db.engine_versions import version_key
 from tools.verify.environment import DeployedStack, Environment, StackResource, Unresolvable, resolve
 
 
@@ -225,7 +226,7 @@ def _expected_drift(difference: dict[str, Any]) -> bool:
     path = difference.get("PropertyPath")
     expected, actual = str(difference.get("ExpectedValue", "")), str(difference.get("ActualValue", ""))
     if path == "/EngineVersion":
-        return _version(actual)[:1] == _version(expected)[:1] and _version(actual) >= _version(expected)
+        return version_key(actual)[:1] == version_key(expected)[:1] and version_key(actual) >= version_key(expected)
     if path == "/AllocatedStorage":
         return actual.isdecimal() and expected.isdecimal() and int(actual) >= int(expected)
     return False
@@ -266,10 +267,6 @@ def template(environment: Environment, declared: Check) -> Iterator[Result]:
             yield declared.passed(f"{stack.name}: equal")
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", text))
-
-
 @check(
     key="instance",
     title="Instance as declared",
@@ -301,7 +298,7 @@ def instance(environment: Environment, declared: Check) -> Iterator[Result]:
         version = found.get("EngineVersion", "")
         floor = settings.engine_version
         # The declared version is a floor that automatic minor upgrades move forward.
-        if _version(version)[:1] != _version(floor)[:1] or _version(version) < _version(floor):
+        if version_key(version)[:1] != version_key(floor)[:1] or version_key(version) < version_key(floor):
             problems.append(f"engine {version}, declared {floor}")
         if name == "instance" and found.get("DBInstanceClass") != settings.instance_class:
             problems.append(f"class {found.get('DBInstanceClass')}, declared {settings.instance_class}")
